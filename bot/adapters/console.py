@@ -1,0 +1,29 @@
+"""Console adapter: alerts as readable blocks on standard output."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from bot.adapters.base import Delivered, SendResult
+from bot.model import Alert, Destination
+from bot.render.text import alert_block
+
+
+class ConsoleAdapter:
+    kinds = ("console",)
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    async def start(self) -> None:
+        pass
+
+    async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        out = self.stream or sys.stdout
+        out.write(alert_block(alert) + "\n\n")
+        out.flush()
+        return Delivered()
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,56 @@
+"""Generic JSON webhook: POST the alert as JSON. 2xx delivered; 429/503 retried after
+Retry-After; 410 gone for good; anything else (other statuses, network errors,
+timeouts) retried with backoff. How tipoff is wired into ntfy, n8n, Home Assistant."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import orjson
+
+from bot import __version__
+from bot.adapters.base import Delivered, Gone, RetryAfter, SendResult
+from bot.feeds.fetch import retry_after_seconds, status_text
+from bot.model import Alert, Destination
+from bot.render.json import alert_json
+
+
+class WebhookAdapter:
+    kinds = ("webhook",)
+
+    def __init__(self, timeout: float = 15.0) -> None:
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"User-Agent": f"tipoff/{__version__}", "Content-Type": "application/json"},
+            )
+
+    async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        await self.start()
+        assert self._session is not None
+        url = str(destination.option("url"))
+        body = orjson.dumps(alert_json(alert))
+        try:
+            async with self._session.post(url, data=body) as resp:
+                if 200 <= resp.status < 300:
+                    return Delivered(resp.headers.get("X-Request-Id", ""))
+                if resp.status == 410:
+                    return Gone(f"the webhook answered {status_text(410)}")
+                if resp.status in (429, 503):
+                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                    return RetryAfter(wait, status_text(resp.status))
+                return RetryAfter(None, status_text(resp.status))
+        except asyncio.TimeoutError:
+            return RetryAfter(None, f"no answer within {self.timeout:g}s")
+        except aiohttp.ClientError as exc:
+            return RetryAfter(None, f"{type(exc).__name__}: {exc}"[:200])
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

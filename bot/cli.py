@@ -1,0 +1,168 @@
+"""Argument parsing only: each command calls one function that does the work."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from bot import __version__
+from bot.config import ConfigError, Settings, feed_id_for, load_settings
+
+DEFAULT_CONFIG = Path("config/tipoff.toml")
+log = logging.getLogger("tipoff")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tipoff",
+        description="Watch news feeds for what you care about and get tipped off in your chats.",
+    )
+    parser.add_argument("--version", action="version", version=f"tipoff {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="poll feeds, match watches, deliver alerts",
+                         description="The long-lived watcher: polls every feed on its interval, matches new "
+                                     "entries against the watches and delivers each new hit once.")
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config (default: %(default)s)")
+    run.add_argument("--data", type=Path, default=None, metavar="DIR",
+                     help="data directory (default: [store] data, $TIPOFF_DATA_DIR, or ./data)")
+    run.add_argument("--once", action="store_true",
+                     help="poll every feed once, deliver, and exit (for cron)")
+
+    check = sub.add_parser("check", help="fetch and parse one feed, list its entries",
+                           description="Fetch and parse a feed once and list its entries, marking which "
+                                       "match a rule. Nothing is stored or sent.")
+    check.add_argument("source", metavar="URL_OR_FILE")
+    check.add_argument("--rule", help='a watch rule, e.g. \'"lady gaga" AND duet\'')
+    check.add_argument("--json", action="store_true", help="one JSON object per entry")
+    check.add_argument("--config", type=Path, default=None, help="take fetch limits from this config")
+
+    match = sub.add_parser("match", help="test a rule against a text",
+                           description="Exit 0 when RULE matches TEXT, 1 when it does not, 2 when the rule "
+                                       "is invalid.")
+    match.add_argument("rule", metavar="RULE")
+    match.add_argument("--text", required=True)
+    match.add_argument("--explain", action="store_true", help="print how the rule was understood")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "match":
+        return cmd_match(args.rule, args.text, explain=args.explain)
+    try:
+        if args.command == "run":
+            settings = load_settings(args.config, data_dir=args.data)
+            _setup_logging(settings.log_level)
+            return cmd_run(settings, once=args.once)
+        settings = load_settings(args.config) if args.config else load_settings(None)
+        _setup_logging(settings.log_level)
+        return cmd_check(settings, args.source, args.rule, as_json=args.json)
+    except ConfigError as exc:
+        print(f"tipoff: config error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_run(settings: Settings, *, once: bool) -> int:
+    from bot.store.base import StoreError
+
+    try:
+        return asyncio.run(_run_with_signals(settings, once))
+    except StoreError as exc:
+        print(f"tipoff: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _run_with_signals(settings: Settings, once: bool) -> int:
+    from bot.service import run_service
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_service(settings, stop, once=once)
+    return 0
+
+
+def cmd_match(rule: str, text: str, *, explain: bool = False) -> int:
+    from bot.rules.matcher import matches_text
+    from bot.rules.syntax import RuleError, describe, parse_rule
+
+    try:
+        tree = parse_rule(rule)
+    except RuleError as exc:
+        print(f"invalid rule: {exc}", file=sys.stderr)
+        print(f"  {rule}\n  {' ' * (exc.column - 1)}^", file=sys.stderr)
+        return 2
+    if explain:
+        print(f"rule: {describe(tree)}")
+    match = matches_text(rule, text)
+    if match is None:
+        print("no match")
+        return 1
+    if explain:
+        for hit in match.hits:
+            print(f"  {hit.term!r} in {hit.field} at {hit.start}-{hit.end}: {text[hit.start:hit.end]!r}")
+    print("match: " + ", ".join(match.terms))
+    return 0
+
+
+def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: bool) -> int:
+    from bot.feeds.errors import FeedError
+    from bot.feeds.fetch import Fetcher
+    from bot.feeds.parse import parse_feed
+    from bot.model import Feed, Watch, WatchId
+    from bot.render.text import when
+    from bot.rules.matcher import compile_watches
+    from bot.rules.syntax import RuleError
+
+    url = Path(source).resolve().as_uri() if Path(source).exists() else source
+    feed = Feed(feed_id_for(url), url, settings.poll.every, trusted=True)
+    try:
+        matcher = compile_watches([Watch(WatchId("rule"), rule, (), _epoch())]) if rule else None
+    except RuleError as exc:
+        print(f"invalid rule: {exc}", file=sys.stderr)
+        return 2
+
+    async def fetch() -> bytes:
+        async with Fetcher(settings.fetch) as fetcher:
+            return (await fetcher.fetch(feed)).body
+
+    try:
+        parsed = parse_feed(asyncio.run(fetch()), feed.id, url, max_entries=settings.fetch.max_entries)
+    except FeedError as exc:
+        print(f"tipoff: {source}: {exc.message}", file=sys.stderr)
+        return 1
+    if not as_json:
+        print(f"{parsed.title or '(untitled feed)'} — {parsed.kind}, {len(parsed.entries)} entries")
+    for entry in parsed.entries:
+        found = matcher.match(entry) if matcher else []
+        if as_json:
+            print(json.dumps({"id": entry.id, "url": entry.url, "title": entry.title,
+                              "published": entry.published.isoformat() if entry.published else None,
+                              "matched": bool(found)}, ensure_ascii=False))
+            continue
+        mark = ("[match] " if found else "[     ] ") if matcher else "  "
+        print(f"{mark}{entry.title or '(untitled)'}")
+        pad = " " * len(mark)
+        print(f"{pad}{entry.link or '(no link)'}  ·  {when(entry.published or entry.updated)}")
+        if found:
+            print(f"{pad}matched: {', '.join(found[0].terms)}")
+    return 0
+
+
+def _epoch() -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -1,0 +1,373 @@
+"""TOML + environment → one validated, immutable Settings object. Every error names the
+key and, where it can be found, the line: `config/tipoff.toml:12: feeds[2].every: ...`.
+Nothing else in tipoff reads the environment or the config file."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from bot.model import Destination, DestinationName, Feed, FeedId, Watch, WatchId
+from bot.rules.syntax import Limits, RuleError, parse_rule
+
+DESTINATION_KINDS = ("console", "webhook", "telegram", "discord", "discord_webhook")
+CONSOLE = DestinationName("console")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'90s', '10m', '1.5h', '7d', '1h30m' → seconds; bare numbers are seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(text)
+    s = text.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or not s:
+        raise ValueError(f'"{text}" is not a duration (use s, m, h or d, e.g. "15m")')
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    every: float = 600.0
+    min_every: float = 300.0
+    jitter: float = 0.1  # fraction of the interval
+    max_age: float = 7 * 86400.0
+    backfill: int = 0
+    retention: float = 90 * 86400.0
+    max_backoff: float = 6 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    allow: tuple[str, ...] = ()
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 50
+    per_host: int = 4
+    max_entries: int = 500
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    path: Path | None
+    poll: PollSettings = PollSettings()
+    fetch: FetchSettings = FetchSettings()
+    rules: Limits = Limits()
+    feeds: tuple[Feed, ...] = ()
+    destinations: Mapping[DestinationName, Destination] = field(default_factory=dict)
+    watches: tuple[Watch, ...] = ()
+    log_level: str = "INFO"
+    data_dir: Path = Path("data")
+
+    def destination(self, name: DestinationName) -> Destination:
+        return self.destinations[name]
+
+
+def feed_id_for(url: str) -> FeedId:
+    return FeedId("f" + hashlib.blake2b(url.encode(), digest_size=8).hexdigest())
+
+
+def watch_id_for(rule: str, notify: tuple[str, ...]) -> WatchId:
+    return WatchId("w" + hashlib.blake2b(f"{rule}\x00{','.join(notify)}".encode(), digest_size=5).hexdigest())
+
+
+class _Reader:
+    """Walks the parsed TOML, turning problems into ConfigErrors with key and line."""
+
+    def __init__(self, text: str, path: Path | None) -> None:
+        self.text = text
+        self.lines = text.splitlines()
+        self.where = str(path) if path else "<config>"
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        line = self.line_of(key)
+        loc = f"{self.where}:{line}" if line else self.where
+        return ConfigError(f"{loc}: {key}: {message}")
+
+    def line_of(self, key: str) -> int | None:
+        """Best effort: the line where a key like `feeds[2].every` or `poll.every` is set."""
+        array = re.fullmatch(r"([\w.-]+)\[(\d+)\](?:\.(.+))?", key)
+        if array:
+            heads = self._header_lines(array.group(1), double=True)
+            nth = int(array.group(2))
+            start = heads[nth - 1] if 0 < nth <= len(heads) else None
+            leaf = array.group(3)
+        elif self._header_lines(key, double=False):
+            return self._header_lines(key, double=False)[0] + 1
+        else:
+            table, _, leaf = key.rpartition(".")
+            heads = self._header_lines(table, double=False) if table else [-1]
+            start = heads[0] if heads else None
+        if start is None:
+            return None
+        if leaf:
+            leaf_re = re.compile(r"^\s*" + re.escape(leaf.split(".")[0]) + r"\s*=")
+            for i in range(start + 1, len(self.lines)):
+                if self.lines[i].lstrip().startswith("["):
+                    break
+                if leaf_re.match(self.lines[i]):
+                    return i + 1
+        return start + 1 if start >= 0 else None
+
+    def _header_lines(self, table: str, *, double: bool) -> list[int]:
+        open_, close = (r"\[\[", r"\]\]") if double else (r"\[", r"\]")
+        pattern = re.compile(r"^\s*" + open_ + r"\s*" + re.escape(table) + r"\s*" + close)
+        return [i for i, line in enumerate(self.lines) if pattern.match(line)]
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key.rsplit(".", 1)[-1], {})
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a table")
+        return value
+
+    def duration(self, data: Mapping[str, Any], name: str, key: str, default: float) -> float:
+        if name not in data:
+            return default
+        try:
+            return parse_duration(data[name])
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+
+    def integer(self, data: Mapping[str, Any], name: str, key: str, default: int, minimum: int = 0) -> int:
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"must be a whole number of at least {minimum}")
+        return value
+
+    def string(self, data: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
+        value = data.get(name, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be a non-empty string" if name in data else "is required")
+        return value.strip()
+
+    def unknown_keys(self, data: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+        for k in data:
+            if k not in allowed:
+                hint = _closest(k, allowed)
+                raise self.fail(f"{prefix}{k}", "unknown key" + (f' (did you mean "{hint}"?)' if hint else ""))
+
+
+def _closest(word: str, options: set[str]) -> str | None:
+    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.7)
+    return found[0] if found else None
+
+
+def load_settings(
+    path: Path | None,
+    *,
+    text: str | None = None,
+    env: Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> Settings:
+    """Read and validate the config; `text` overrides reading `path` (for tests)."""
+    env = os.environ if env is None else env
+    if text is None:
+        if path is None:
+            text = ""
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path or '<config>'}: {exc}") from None
+    r = _Reader(text, path)
+    r.unknown_keys(raw, {"poll", "fetch", "rules", "feeds", "destinations", "watches", "log", "store",
+                         "telegram", "discord", "http"}, "")
+    base_dir = path.parent if path else Path.cwd()  # relative file: feeds are relative to the config
+    poll = _poll(r, r.table(raw, "poll"))
+    fetch = _fetch(r, r.table(raw, "fetch"))
+    rules = _rule_limits(r, r.table(raw, "rules"))
+    destinations = _destinations(r, r.table(raw, "destinations"))
+    feeds = _feeds(r, raw.get("feeds", []), poll, base_dir)
+    watches = _watches(r, raw.get("watches", []), destinations, rules)
+    log = r.table(raw, "log")
+    r.unknown_keys(log, {"level"}, "log.")
+    level = str(env.get("TIPOFF_LOG_LEVEL") or log.get("level") or "INFO").upper()
+    if logging.getLevelName(level) == f"Level {level}":
+        raise r.fail("log.level", f'"{level}" is not a log level (DEBUG, INFO, WARNING, ERROR)')
+    store = r.table(raw, "store")
+    r.unknown_keys(store, {"data"}, "store.")
+    chosen_dir = data_dir or (Path(env["TIPOFF_DATA_DIR"]) if env.get("TIPOFF_DATA_DIR") else None)
+    if chosen_dir is None:
+        chosen_dir = Path(r.string(store, "data", "store.data")) if "data" in store else Path("data")
+    return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir)
+
+
+def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:
+    r.unknown_keys(t, {"every", "min_every", "jitter", "max_age", "backfill", "retention", "max_backoff"}, "poll.")
+    d = PollSettings()
+    every = r.duration(t, "every", "poll.every", d.every)
+    if every < 1:
+        raise r.fail("poll.every", "must be at least 1s")
+    jitter = t.get("jitter", d.jitter)
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter <= 0.5:
+        raise r.fail("poll.jitter", "must be a fraction between 0 and 0.5")
+    return PollSettings(
+        every=every,
+        min_every=r.duration(t, "min_every", "poll.min_every", d.min_every),
+        jitter=float(jitter),
+        max_age=r.duration(t, "max_age", "poll.max_age", d.max_age),
+        backfill=r.integer(t, "backfill", "poll.backfill", d.backfill),
+        retention=r.duration(t, "retention", "poll.retention", d.retention),
+        max_backoff=r.duration(t, "max_backoff", "poll.max_backoff", d.max_backoff),
+    )
+
+
+def _fetch(r: _Reader, t: Mapping[str, Any]) -> FetchSettings:
+    r.unknown_keys(t, {"allow", "timeout", "connect_timeout", "max_bytes", "max_redirects", "concurrency",
+                       "per_host", "max_entries", "user_agent"}, "fetch.")
+    d = FetchSettings()
+    allow = t.get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise r.fail("fetch.allow", 'must be a list of hosts or networks, e.g. ["127.0.0.0/8"]')
+    return FetchSettings(
+        allow=tuple(allow),
+        timeout=r.duration(t, "timeout", "fetch.timeout", d.timeout),
+        connect_timeout=r.duration(t, "connect_timeout", "fetch.connect_timeout", d.connect_timeout),
+        max_bytes=r.integer(t, "max_bytes", "fetch.max_bytes", d.max_bytes, minimum=1024),
+        max_redirects=r.integer(t, "max_redirects", "fetch.max_redirects", d.max_redirects),
+        concurrency=r.integer(t, "concurrency", "fetch.concurrency", d.concurrency, minimum=1),
+        per_host=r.integer(t, "per_host", "fetch.per_host", d.per_host, minimum=1),
+        max_entries=r.integer(t, "max_entries", "fetch.max_entries", d.max_entries, minimum=1),
+        user_agent=str(t.get("user_agent", d.user_agent)),
+    )
+
+
+def _rule_limits(r: _Reader, t: Mapping[str, Any]) -> Limits:
+    r.unknown_keys(t, {"max_length", "max_terms", "max_depth"}, "rules.")
+    d = Limits()
+    return Limits(
+        max_length=r.integer(t, "max_length", "rules.max_length", d.max_length, minimum=1),
+        max_terms=r.integer(t, "max_terms", "rules.max_terms", d.max_terms, minimum=1),
+        max_depth=r.integer(t, "max_depth", "rules.max_depth", d.max_depth, minimum=1),
+    )
+
+
+def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path) -> tuple[Feed, ...]:
+    if not isinstance(items, list):
+        raise r.fail("feeds", "must be an array of tables: [[feeds]]")
+    feeds: dict[str, Feed] = {}
+    for i, t in enumerate(items, start=1):
+        key = f"feeds[{i}]"
+        if not isinstance(t, Mapping):
+            raise r.fail(key, "must be a table")
+        r.unknown_keys(t, {"url", "every", "title", "backfill"}, f"{key}.")
+        url = _feed_url(r, r.string(t, "url", f"{key}.url"), f"{key}.url", base_dir)
+        every = r.duration(t, "every", f"{key}.every", poll.every)
+        if every < 1:
+            raise r.fail(f"{key}.every", "must be at least 1s")
+        if url in feeds:
+            raise r.fail(f"{key}.url", "this feed is already listed")
+        feeds[url] = Feed(feed_id_for(url), url, every, trusted=True, title=str(t.get("title", "")),
+                          backfill=r.integer(t, "backfill", f"{key}.backfill", poll.backfill))
+    return tuple(feeds.values())
+
+
+def _feed_url(r: _Reader, url: str, key: str, base_dir: Path) -> str:
+    if url.startswith(("http://", "https://")):
+        return url
+    if url.startswith("file:"):
+        local = Path(url[7:] if url.startswith("file://") else url[5:])
+        if not local.is_absolute():
+            local = base_dir / local
+        return local.resolve().as_uri()
+    raise r.fail(key, f'"{url}" is not an http(s) or file: URL')
+
+
+def _destinations(r: _Reader, t: Mapping[str, Any]) -> dict[DestinationName, Destination]:
+    out: dict[DestinationName, Destination] = {}
+    for name, spec in t.items():
+        key = f"destinations.{name}"
+        if not isinstance(spec, Mapping):
+            raise r.fail(key, "must be a table")
+        kind = r.string(spec, "kind", f"{key}.kind")
+        if kind not in DESTINATION_KINDS:
+            raise r.fail(f"{key}.kind", f'"{kind}" is not one of {", ".join(DESTINATION_KINDS)}')
+        options: dict[str, str | int] = {}
+        allowed = {"kind"}
+        if kind in ("webhook", "discord_webhook"):
+            allowed |= {"url"}
+            url = r.string(spec, "url", f"{key}.url")
+            if not url.startswith(("http://", "https://")):
+                raise r.fail(f"{key}.url", "must be an http(s) URL")
+            options["url"] = url
+        elif kind == "telegram":
+            allowed |= {"chat_id", "thread_id"}
+            options["chat_id"] = _int_or_handle(r, spec, "chat_id", f"{key}.chat_id")
+            if "thread_id" in spec:
+                options["thread_id"] = r.integer(spec, "thread_id", f"{key}.thread_id", 0, minimum=1)
+        elif kind == "discord":
+            allowed |= {"channel_id"}
+            options["channel_id"] = r.integer(spec, "channel_id", f"{key}.channel_id", 0, minimum=1)
+        r.unknown_keys(spec, allowed, f"{key}.")
+        out[DestinationName(name)] = Destination(DestinationName(name), kind, tuple(sorted(options.items())))
+    if CONSOLE not in out:
+        out[CONSOLE] = Destination(CONSOLE, "console")
+    return out
+
+
+def _int_or_handle(r: _Reader, spec: Mapping[str, Any], name: str, key: str) -> str | int:
+    value = spec.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.startswith("@") and len(value) > 1:
+        return value
+    raise r.fail(key, "must be a numeric chat id or an @channelusername")
+
+
+def _watches(
+    r: _Reader, items: Any, destinations: Mapping[DestinationName, Destination], limits: Limits
+) -> tuple[Watch, ...]:
+    if not isinstance(items, list):
+        raise r.fail("watches", "must be an array of tables: [[watches]]")
+    out = []
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    for i, t in enumerate(items, start=1):
+        key = f"watches[{i}]"
+        if not isinstance(t, Mapping):
+            raise r.fail(key, "must be a table")
+        r.unknown_keys(t, {"rule", "notify", "label"}, f"{key}.")
+        rule = r.string(t, "rule", f"{key}.rule")
+        try:
+            parse_rule(rule, limits)
+        except RuleError as exc:
+            raise r.fail(f"{key}.rule", str(exc)) from None
+        notify = t.get("notify", [CONSOLE])
+        if isinstance(notify, str):
+            notify = [notify]
+        if not isinstance(notify, list) or not notify or not all(isinstance(n, str) for n in notify):
+            raise r.fail(f"{key}.notify", "must be a list of destination names")
+        for n in notify:
+            if n not in destinations:
+                raise r.fail(f"{key}.notify", f'no destination named "{n}" (defined: {", ".join(destinations)})')
+        names = tuple(DestinationName(n) for n in dict.fromkeys(notify))
+        out.append(Watch(watch_id_for(rule, names), rule, names, epoch, str(t.get("label", ""))))
+    return tuple(out)

@@ -1,0 +1,212 @@
+"""HTTP for feeds: one shared aiohttp session, conditional GET, a size cap enforced while
+streaming (after decompression too), connect and total timeouts, redirects followed by
+hand (each hop is visible, so the intake issue can check every address), a global and
+a per-host concurrency limit, and a User-Agent that names tipoff.
+
+Errors come out as FeedError with a kind a chat user can understand."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import aiohttp
+
+from bot import __version__
+from bot.config import FetchSettings
+from bot.feeds.errors import FeedError
+from bot.model import Feed
+
+DEFAULT_USER_AGENT = f"tipoff/{__version__} (self-hosted feed watcher; +https://pypi.org/project/tipoff/)"
+_REDIRECTS = (301, 302, 303, 307, 308)
+_PERMANENT = (301, 308)
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a previous fetch said, for a conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    url: str  # where the body finally came from
+    status: int
+    body: bytes  # b"" when not modified
+    etag: str | None
+    last_modified: str | None
+    content_type: str
+    permanent_url: str | None = None  # set when a 301/308 moved the feed
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def body_hash(self) -> str:
+        return hashlib.blake2b(self.body, digest_size=16).hexdigest()
+
+
+def status_text(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class Fetcher:
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _session_for_loop(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300),
+                headers={"User-Agent": self.settings.user_agent or DEFAULT_USER_AGENT,
+                         "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                                   "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(self, feed: Feed, validators: Validators = Validators()) -> FetchResult:
+        url = feed.url
+        if url.startswith("file:"):
+            if not feed.trusted:
+                raise FeedError("forbidden", "file: URLs are only allowed in the config file")
+            return await asyncio.to_thread(self._read_file, url)
+        if not url.startswith(("http://", "https://")):
+            raise FeedError("forbidden", f"only http and https feeds can be fetched, not {url.split(':', 1)[0]}:")
+        host = urlsplit(url).hostname or ""
+        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+        async with self._global, per_host:
+            try:
+                return await asyncio.wait_for(self._get(url, validators), self.settings.timeout)
+            except asyncio.TimeoutError:
+                raise FeedError("timeout", f"no complete answer within {self.settings.timeout:g}s") from None
+
+    async def _get(self, url: str, validators: Validators) -> FetchResult:
+        session = self._session_for_loop()
+        headers: dict[str, str] = {}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        permanent: str | None = None
+        all_permanent = True
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
+                                        sock_connect=self.settings.connect_timeout)
+        for hop in range(self.settings.max_redirects + 1):
+            try:
+                async with session.get(url, headers=headers, allow_redirects=False, timeout=timeout) as resp:
+                    if resp.status in _REDIRECTS and "Location" in resp.headers:
+                        if hop == self.settings.max_redirects:
+                            raise FeedError("redirects", f"more than {self.settings.max_redirects} redirects")
+                        target = urljoin(url, resp.headers["Location"])
+                        if not target.startswith(("http://", "https://")):
+                            raise FeedError("forbidden", "redirected to a non-http address")
+                        all_permanent = all_permanent and resp.status in _PERMANENT
+                        if all_permanent:
+                            permanent = target
+                        url = target
+                        continue
+                    return await self._result(resp, url, permanent)
+            except FeedError:
+                raise
+            except aiohttp.ClientConnectorDNSError as exc:
+                raise FeedError("dns", f"{urlsplit(url).hostname}") from exc
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise FeedError("tls", str(exc.certificate_error)[:200]) from exc
+            except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+                raise FeedError("tls", str(exc)[:200]) from exc
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, ConnectionRefusedError):
+                    raise FeedError("refused", f"{exc.host}:{exc.port}") from exc
+                raise FeedError("network", str(exc.os_error or exc)[:200]) from exc
+            except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                raise FeedError("network", f"the connection broke: {type(exc).__name__}") from exc
+            except aiohttp.InvalidURL as exc:
+                raise FeedError("forbidden", f"invalid URL: {exc}") from exc
+            except aiohttp.ClientError as exc:
+                raise FeedError("network", f"{type(exc).__name__}: {exc}"[:200]) from exc
+        raise FeedError("redirects", f"more than {self.settings.max_redirects} redirects")
+
+    async def _result(self, resp: aiohttp.ClientResponse, url: str, permanent: str | None) -> FetchResult:
+        etag = resp.headers.get("ETag")
+        last_modified = resp.headers.get("Last-Modified")
+        if resp.status == 304:
+            return FetchResult(url, 304, b"", etag, last_modified, "", permanent)
+        if resp.status == 410:
+            raise FeedError("gone", status_text(410))
+        if resp.status >= 400:
+            retry = retry_after_seconds(resp.headers.get("Retry-After")) if resp.status in (429, 503) else None
+            raise FeedError("http", status_text(resp.status), retry_after=retry)
+        if resp.status != 200:
+            raise FeedError("http", f"{status_text(resp.status)} (expected 200 with a feed)")
+        declared = resp.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.settings.max_bytes:
+            raise FeedError("too_large", f"{int(declared):,} bytes declared, limit {self.settings.max_bytes:,}")
+        body = await self._read_capped(resp.content)
+        return FetchResult(url, 200, body, etag, last_modified, resp.headers.get("Content-Type", ""), permanent)
+
+    async def _read_capped(self, stream: aiohttp.StreamReader) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in stream.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > self.settings.max_bytes:
+                raise FeedError("too_large", f"more than {self.settings.max_bytes:,} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _read_file(self, url: str) -> FetchResult:
+        path = Path(unquote(urlsplit(url).path))
+        try:
+            size = path.stat().st_size
+            if size > self.settings.max_bytes:
+                raise FeedError("too_large", f"{size:,} bytes, limit {self.settings.max_bytes:,}")
+            body = path.read_bytes()
+        except FileNotFoundError:
+            raise FeedError("http", f"no such file: {path}") from None
+        except OSError as exc:
+            raise FeedError("network", f"cannot read {path}: {exc.strerror}") from None
+        return FetchResult(url, 200, body, None, None, "", None)

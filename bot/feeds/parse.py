@@ -1,0 +1,196 @@
+"""bytes → ParsedFeed: the only module that knows feed formats (RSS 0.9x/1.0/2.0,
+Atom 0.3/1.0, RDF, JSON Feed 1.0/1.1). fastfeedparser does the format work (chosen by
+bench/parse.py); this module turns its output into the one normalised Entry shape."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+from urllib.parse import urljoin
+
+import fastfeedparser
+
+from bot.feeds.canonical import canonical_url
+from bot.feeds.errors import FeedError
+from bot.feeds.text import collapse, first_image, html_to_text
+from bot.model import Entry, FeedId, ParsedFeed
+
+DEFAULT_MAX_ENTRIES = 500
+_ROOT = re.compile(rb"<\s*(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+_KINDS = {b"rss": "rss", b"feed": "atom", b"RDF": "rdf", b"channel": "rss"}
+
+
+def sniff_kind(body: bytes) -> str:
+    """A cheap guess at what a body is: rss, atom, rdf, json, html or unknown."""
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith((b"{", b"[")):
+        return "json"
+    pos = 0
+    while (m := _ROOT.search(head, pos)) is not None:
+        name = m.group(1)
+        if head[m.start() : m.start() + 2] in (b"<?", b"<!"):
+            pos = m.end()
+            continue
+        if name.lower() in (b"html", b"head", b"body"):
+            return "html"
+        return _KINDS.get(name, "unknown")
+    return "html" if b"<!doctype html" in head.lower() else "unknown"
+
+
+def parse_feed(
+    body: bytes, feed_id: FeedId, base_url: str = "", *, max_entries: int = DEFAULT_MAX_ENTRIES
+) -> ParsedFeed:
+    """Parse a feed body, or raise FeedError saying what it was instead."""
+    kind = sniff_kind(body)
+    if not body.strip():
+        raise FeedError("not_a_feed", "the body is empty")
+    try:
+        raw = fastfeedparser.parse(body)
+    except ValueError as exc:
+        raise _explain(kind, str(exc)) from None
+    except Exception as exc:  # the parser must never take the poller down
+        raise FeedError("malformed", f"{type(exc).__name__}: {exc}"[:300]) from None
+    feed = raw.get("feed") or {}
+    link = _absolute(str(feed.get("link") or ""), base_url)
+    entries = []
+    for item in list(raw.get("entries") or [])[:max_entries]:
+        entry = _entry(item, feed_id, link or base_url)
+        if entry is not None:
+            entries.append(entry)
+    return ParsedFeed(
+        title=html_to_text(str(feed.get("title") or "")),
+        link=link,
+        entries=tuple(entries),
+        kind=kind if kind in ("rss", "atom", "rdf", "json") else "rss",
+    )
+
+
+def _explain(kind: str, message: str) -> FeedError:
+    if kind == "html" or "HTML" in message:
+        return FeedError("not_a_feed", "received an HTML page, not a feed")
+    if kind == "unknown" and "Unknown feed type" in message:
+        return FeedError("not_a_feed", message.replace("Unknown feed type", "unknown document type"))
+    return FeedError("malformed", message[:300])
+
+
+def _absolute(link: str, base: str) -> str:
+    link = link.strip()
+    if not link:
+        return ""
+    try:
+        return urljoin(base, link) if base else link
+    except ValueError:
+        return link
+
+
+def _text(value: Any) -> str:
+    return html_to_text(value) if isinstance(value, str) else ""
+
+
+def _entry(item: Mapping[str, Any], feed_id: FeedId, base: str) -> Entry | None:
+    title = _text(item.get("title"))
+    summary_html = item.get("description") if isinstance(item.get("description"), str) else ""
+    content_html = _content_html(item)
+    summary = html_to_text(summary_html)
+    content = html_to_text(content_html)
+    if content == summary:
+        content = ""
+    link = _absolute(str(item.get("link") or ""), base)
+    if not (title or summary or content or link):
+        return None
+    return Entry(
+        feed_id=feed_id,
+        id=_stable_id(item, link, title, summary),
+        url=canonical_url(link),
+        link=link,
+        title=title,
+        summary=summary,
+        content=content,
+        authors=_authors(item),
+        tags=tuple(dict.fromkeys(t for t in _tags(item) if t)),
+        published=_when(item.get("published")),
+        updated=_when(item.get("updated")),
+        image=_image(item, summary_html, content_html, base),
+    )
+
+
+def _content_html(item: Mapping[str, Any]) -> str:
+    content = item.get("content")
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, Mapping) and isinstance(part.get("value"), str):
+                return str(part["value"])
+    return content if isinstance(content, str) else ""
+
+
+def _stable_id(item: Mapping[str, Any], link: str, title: str, summary: str) -> str:
+    guid = item.get("id")
+    if isinstance(guid, (str, int)) and str(guid).strip():
+        return str(guid).strip()
+    if link:
+        return link
+    return "h:" + hashlib.sha256(f"{title}\x00{summary}".encode()).hexdigest()[:32]
+
+
+def _authors(item: Mapping[str, Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for a in item.get("authors") or ():
+        if isinstance(a, Mapping) and a.get("name"):
+            names.append(collapse(str(a["name"])))
+    if not names and isinstance(item.get("author"), str):
+        names.append(collapse(item["author"]))
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _tags(item: Mapping[str, Any]) -> list[str]:
+    out = []
+    for t in item.get("tags") or ():
+        if isinstance(t, Mapping):
+            out.append(collapse(str(t.get("label") or t.get("term") or "")))
+        elif isinstance(t, str):
+            out.append(collapse(t))
+    return out
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _image(item: Mapping[str, Any], summary_html: str, content_html: str, base: str) -> str | None:
+    candidates: list[Any] = []
+    if isinstance(item.get("image"), str):
+        candidates.append(item["image"])
+    for key in ("media_thumbnail", "media_content", "enclosures"):
+        for media in item.get(key) or ():
+            if not isinstance(media, Mapping):
+                continue
+            mtype = str(media.get("type") or "")
+            medium = str(media.get("medium") or "")
+            if key == "media_thumbnail" or medium == "image" or mtype.startswith("image/"):
+                candidates.append(media.get("url") or media.get("href"))
+            elif key == "media_content" and not mtype and not medium and _looks_like_image(media.get("url")):
+                candidates.append(media.get("url"))
+    candidates.append(first_image(content_html) or first_image(summary_html))
+    for c in candidates:
+        if isinstance(c, str) and c.strip():
+            url = _absolute(c, base)
+            if url.startswith(("http://", "https://")):
+                return url
+    return None
+
+
+def _looks_like_image(url: Any) -> bool:
+    return isinstance(url, str) and bool(re.search(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", url, re.I))

@@ -1,0 +1,15 @@
+"""Alert → the JSON body a generic webhook receives. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import __version__
+from bot.model import Alert
+from bot.store.codec import alert_to_dict
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    body = alert_to_dict(alert)
+    body.pop("story_keys", None)
+    return {"tipoff": __version__, **body}

@@ -1,0 +1,91 @@
+"""The one definition of how text is folded before matching: Unicode compatibility forms
+(NFKC: full-width letters, ligatures), case (casefold), accents (dropped, both ways),
+and typographic quotes, apostrophes and dashes (unified to their ASCII forms).
+
+Folding keeps a map back to the original text so that a match can be reported, and
+highlighted, at its place in what the feed said."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_PUNCT = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u02bc": "'", "\uff07": "'", "`": "'", "\u00b4": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"', "\uff02": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
+    }
+)
+
+# Scripts written without spaces between words: there a term matches as a substring.
+_NO_SPACE_SCRIPTS = re.compile(
+    "[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"  # kana, CJK, Hangul
+)
+
+
+@lru_cache(maxsize=65536)
+def _fold_char(ch: str) -> str:
+    s = unicodedata.normalize("NFKC", ch.translate(_PUNCT)).casefold()
+    s = unicodedata.normalize("NFKD", s)
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    return s.translate(_PUNCT)
+
+
+def fold(text: str) -> str:
+    """Fold text for comparison. `fold("Beyoncé")` == `fold("BEYONCE")`."""
+    if text.isascii():
+        return text.lower().replace("`", "'")
+    return "".join(_fold_char(c) for c in text)
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedText:
+    """Folded text and, for each of its characters, the index of the original
+    character it came from (None when folding changed nothing in length)."""
+
+    original: str
+    folded: str
+    origin: tuple[int, ...] | None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original-text span of folded[start:end]."""
+        if self.origin is None:
+            return start, end
+        if start >= len(self.origin):
+            return len(self.original), len(self.original)
+        last = self.origin[end - 1] if end > start else self.origin[start]
+        return self.origin[start], last + 1
+
+
+def fold_mapped(text: str) -> FoldedText:
+    if text.isascii():
+        return FoldedText(text, text.lower().replace("`", "'"), None)
+    pieces: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        f = _fold_char(ch)
+        pieces.append(f)
+        origin.extend([i] * len(f))
+    folded = "".join(pieces)
+    if len(folded) == len(text) and all(o == i for i, o in enumerate(origin)):
+        return FoldedText(text, folded, None)
+    return FoldedText(text, folded, tuple(origin))
+
+
+def written_without_spaces(text: str) -> bool:
+    return _NO_SPACE_SCRIPTS.search(text) is not None
+
+
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, in order."""
+    return _WORD.findall(fold(text))

@@ -1,0 +1,86 @@
+"""The Store protocol: everything tipoff remembers, in domain verbs. The engine is its
+single writer; mutations are staged in memory and `flush()` makes them durable in one
+atomic write per poll cycle. A server-backed store (Redis) implements the same verbs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol
+
+from bot.model import DestinationName, FeedId
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the poller knows about one feed between polls. Times are POSIX seconds."""
+
+    feed_id: FeedId
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str = ""
+    polls: int = 0  # successful polls; 0 means the next one is the first
+    last_polled: float | None = None
+    last_ok: float | None = None
+    last_changed: float | None = None
+    last_error: str | None = None
+    error_kind: str | None = None
+    failures: int = 0
+    next_due: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """An alert waiting for its destination to accept it. `seq` orders delivery."""
+
+    id: str
+    seq: int
+    destination: DestinationName
+    alert: Mapping[str, Any]  # bot.store.codec form of an Alert
+    attempts: int = 0
+    next_try: float = 0.0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationState:
+    name: DestinationName
+    active: bool = True
+    reason: str | None = None
+    since: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written; the message says why and where."""
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def flush(self) -> None: ...
+
+    # feeds
+    def feed_state(self, feed_id: FeedId) -> FeedState | None: ...
+    def put_feed_state(self, state: FeedState) -> None: ...
+    def known_entries(self, feed_id: FeedId) -> Mapping[str, float]: ...
+    def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None: ...
+
+    # per-destination dedupe: atomic check-and-record
+    def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool: ...
+
+    # outbox
+    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str) -> None: ...
+    def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]: ...
+    def delivered(self, item_id: str) -> None: ...
+    def postpone(self, item_id: str, until: float, error: str) -> None: ...
+
+    # destinations
+    def destination_state(self, name: DestinationName) -> DestinationState: ...
+    def put_destination_state(self, state: DestinationState) -> None: ...
+
+    # housekeeping
+    def prune(self, now: float, retention: float) -> int: ...

@@ -1,0 +1,51 @@
+"""Alert ↔ plain JSON-able dict: the form alerts take in the outbox and in webhook
+bodies. One definition, so what is stored is exactly what can be sent again."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from bot.model import Alert, DestinationName, Entry, FeedId, FiredWatch, WatchId
+
+
+def _time(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def alert_to_dict(alert: Alert) -> dict[str, Any]:
+    e = alert.entry
+    return {
+        "id": alert.id,
+        "destination": alert.destination,
+        "created_at": _time(alert.created_at),
+        "feed": {"id": e.feed_id, "title": alert.feed_title, "url": alert.feed_url},
+        "entry": {
+            "id": e.id, "url": e.url, "link": e.link, "title": e.title, "summary": e.summary,
+            "content": e.content, "authors": list(e.authors), "tags": list(e.tags),
+            "published": _time(e.published), "updated": _time(e.updated), "image": e.image,
+        },
+        "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms)}
+                    for w in alert.watches],
+        "story_keys": list(alert.story_keys),
+    }
+
+
+def alert_from_dict(d: Mapping[str, Any]) -> Alert:
+    e, f = d["entry"], d["feed"]
+    entry = Entry(
+        feed_id=FeedId(f["id"]), id=e["id"], url=e.get("url", ""), link=e.get("link", ""),
+        title=e.get("title", ""), summary=e.get("summary", ""), content=e.get("content", ""),
+        authors=tuple(e.get("authors") or ()), tags=tuple(e.get("tags") or ()),
+        published=_parse_time(e.get("published")), updated=_parse_time(e.get("updated")), image=e.get("image"),
+    )
+    watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""))
+                    for w in d.get("watches") or ())
+    created = _parse_time(d.get("created_at"))
+    assert created is not None
+    return Alert(d["id"], DestinationName(d["destination"]), entry, f.get("title", ""), f.get("url", ""),
+                 watches, created, tuple(d.get("story_keys") or ()))

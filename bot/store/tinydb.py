@@ -1,0 +1,318 @@
+"""The embedded default store: TinyDB documents in one JSON file, made safe.
+
+TinyDB's own JSONStorage rewrites the file in place on every insert (a crash can
+corrupt it, and it blocks the loop for tens of milliseconds per write at 10k
+documents). Here the storage keeps the data in memory; `flush()` pushes the cycle's
+changes through TinyDB's table API and then writes the file once, atomically: a temp
+file in the same directory, fsync, os.replace, fsync of the directory. Lookups use
+in-memory indexes, never table scans."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime, timezone
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import orjson
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from bot import dedupe
+from bot.model import DestinationName, FeedId
+from bot.store.base import (
+    SCHEMA_VERSION,
+    DestinationState,
+    FeedState,
+    OutboxItem,
+    StoreError,
+)
+
+DB_NAME = "tipoff.json"
+
+# schema version n → function upgrading a database from n to n+1, in place.
+MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {}
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage that holds the data in memory and writes only on commit."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._data: dict[str, dict[str, Any]] | None = None
+        self._dirty = False
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._data is None and self.path.exists():
+            try:
+                self._data = orjson.loads(self.path.read_bytes())
+            except (orjson.JSONDecodeError, OSError) as exc:
+                raise StoreError(f"cannot read the database {self.path}: {exc}") from None
+        return self._data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        self._data = data
+        self._dirty = True
+
+    def snapshot(self) -> bytes | None:
+        """The bytes to commit, or None when nothing changed since the last one."""
+        if not self._dirty or self._data is None:
+            return None
+        self._dirty = False
+        return orjson.dumps(self._data)
+
+    def close(self) -> None:
+        pass
+
+
+def _state_doc(state: FeedState) -> dict[str, Any]:
+    return {k: v for k, v in asdict(state).items() if v is not None}
+
+
+class TinyDBStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / DB_NAME
+        self._db: TinyDB | None = None
+        self._feeds: dict[FeedId, FeedState] = {}
+        self._known: dict[FeedId, dict[str, float]] = {}
+        self._announced: dict[DestinationName, dict[str, float]] = {}
+        self._outbox: dict[str, OutboxItem] = {}
+        self._dests: dict[DestinationName, DestinationState] = {}
+        self._doc_ids: dict[tuple[str, str], int] = {}
+        self._dirty: dict[str, set[str]] = {t: set() for t in ("feeds", "announced", "outbox", "destinations")}
+        self._next_seq = 1
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.path.parent.glob(f".{DB_NAME}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a crash before os.replace: the old file is intact
+        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
+        self._migrate(self._db)
+        self._load(self._db)
+
+    def _migrate(self, db: TinyDB) -> None:
+        meta = db.table("meta")
+        docs = meta.all()
+        if not docs:
+            meta.insert({"schema": SCHEMA_VERSION})
+            return
+        version = int(docs[0].get("schema", 1))
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer tipoff (schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](db)
+            version += 1
+            meta.update({"schema": version}, doc_ids=[docs[0].doc_id])
+
+    def _load(self, db: TinyDB) -> None:
+        for doc in db.table("feeds").all():
+            fid = FeedId(doc["id"])
+            self._feeds[fid] = FeedState(feed_id=fid, **{k: v for k, v in doc["state"].items() if k != "feed_id"})
+            self._known[fid] = doc.get("known") or {}
+            self._doc_ids[("feeds", fid)] = doc.doc_id
+        for doc in db.table("announced").all():
+            self._announced[doc["dest"]] = doc.get("keys") or {}
+            self._doc_ids[("announced", doc["dest"])] = doc.doc_id
+        for doc in sorted(db.table("outbox").all(), key=lambda d: d["seq"]):
+            item = OutboxItem(doc["id"], doc["seq"], doc["dest"], doc["alert"], doc.get("attempts", 0),
+                              doc.get("next_try", 0.0), doc.get("last_error"))
+            self._outbox[item.id] = item
+            self._doc_ids[("outbox", item.id)] = doc.doc_id
+            self._next_seq = max(self._next_seq, item.seq + 1)
+        for doc in db.table("destinations").all():
+            self._dests[doc["name"]] = DestinationState(doc["name"], doc.get("active", True), doc.get("reason"),
+                                                        doc.get("since"), doc.get("extra") or {})
+            self._doc_ids[("destinations", doc["name"])] = doc.doc_id
+
+    async def flush(self) -> None:
+        """Make every staged change durable in one atomic write."""
+        db = self._require()
+        self._push("feeds", lambda fid: {"id": fid, "state": _state_doc(self._feeds[FeedId(fid)]),
+                                         "known": self._known.get(FeedId(fid), {})})
+        self._push("announced", lambda d: {"dest": d, "keys": self._announced[DestinationName(d)]})
+        self._push("destinations", lambda d: {"name": d, **{k: v for k, v in asdict(self._dests[DestinationName(d)]).items() if k != "name"}})
+        self._push("outbox", self._outbox_doc)
+        storage = db.storage
+        assert isinstance(storage, AtomicJSONStorage)
+        data = storage.snapshot()
+        if data is not None:
+            await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
+
+    def _push(self, table_name: str, doc_for: Callable[[str], dict[str, Any]]) -> None:
+        """Write the dirty documents of one table: at most one TinyDB update, one
+        insert and one remove, each a single pass over the table."""
+        names = self._dirty[table_name]
+        if not names:
+            return
+        table = self._require().table(table_name)
+        key_field = _KEY_FIELD[table_name]
+        docs = {n: doc_for(n) for n in names if n in self._live(table_name)}
+        gone = [self._doc_ids.pop((table_name, n)) for n in names
+                if n not in docs and (table_name, n) in self._doc_ids]
+        if gone:
+            table.remove(doc_ids=gone)
+        existing = [self._doc_ids[(table_name, n)] for n in docs if (table_name, n) in self._doc_ids]
+        if existing:
+            table.update(lambda target: _refill(target, docs[target[key_field]]), doc_ids=existing)
+        new = sorted((n for n in docs if (table_name, n) not in self._doc_ids), key=self._order(table_name))
+        if new:
+            ids = table.insert_multiple([docs[n] for n in new])
+            self._doc_ids.update({(table_name, n): i for n, i in zip(new, ids)})
+        names.clear()
+
+    def _live(self, table_name: str) -> Mapping[str, Any]:
+        return {"feeds": self._feeds, "announced": self._announced, "outbox": self._outbox,
+                "destinations": self._dests}[table_name]
+
+    def _order(self, table_name: str) -> Callable[[str], Any]:
+        if table_name == "outbox":
+            return lambda n: self._outbox[n].seq
+        return lambda n: n
+
+    def _outbox_doc(self, item_id: str) -> dict[str, Any]:
+        item = self._outbox[item_id]
+        return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
+                "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error}
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self.flush()
+            self._db.close()
+            self._db = None
+
+    def _require(self) -> TinyDB:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    # -- feeds -------------------------------------------------------------
+
+    def feed_state(self, feed_id: FeedId) -> FeedState | None:
+        return self._feeds.get(feed_id)
+
+    def put_feed_state(self, state: FeedState) -> None:
+        self._feeds[state.feed_id] = state
+        self._dirty["feeds"].add(state.feed_id)
+
+    def known_entries(self, feed_id: FeedId) -> Mapping[str, float]:
+        return self._known.get(feed_id, {})
+
+    def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None:
+        known = self._known.setdefault(feed_id, {})
+        stamp = int(now)
+        for key in keys:
+            known[key] = stamp
+        self._dirty["feeds"].add(feed_id)
+        if feed_id not in self._feeds:
+            self._feeds[feed_id] = FeedState(feed_id=feed_id, url="")
+
+    # -- dedupe ------------------------------------------------------------
+
+    def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool:
+        keys = tuple(keys)
+        announced = self._announced.setdefault(destination, {})
+        if dedupe.is_repeat(keys, announced, datetime.fromtimestamp(now, timezone.utc)):
+            return False
+        stamp = int(now)
+        for key in keys:
+            announced[key] = stamp
+        self._dirty["announced"].add(destination)
+        return True
+
+    # -- outbox ------------------------------------------------------------
+
+    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str) -> None:
+        if item_id in self._outbox:
+            return
+        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert)
+        self._next_seq += 1
+        self._dirty["outbox"].add(item_id)
+
+    def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
+        items = self._outbox.values()
+        return [i for i in items if destination is None or i.destination == destination]
+
+    def delivered(self, item_id: str) -> None:
+        if self._outbox.pop(item_id, None) is not None:
+            self._dirty["outbox"].add(item_id)
+
+    def postpone(self, item_id: str, until: float, error: str) -> None:
+        item = self._outbox.get(item_id)
+        if item is not None:
+            self._outbox[item_id] = replace(item, attempts=item.attempts + 1, next_try=until, last_error=error)
+            self._dirty["outbox"].add(item_id)
+
+    # -- destinations --------------------------------------------------------
+
+    def destination_state(self, name: DestinationName) -> DestinationState:
+        return self._dests.get(name) or DestinationState(name)
+
+    def put_destination_state(self, state: DestinationState) -> None:
+        self._dests[state.name] = state
+        self._dirty["destinations"].add(state.name)
+
+    # -- housekeeping --------------------------------------------------------
+
+    def prune(self, now: float, retention: float) -> int:
+        """Forget keys older than the retention window, except entries still in their
+        feed (those were refreshed at the feed's last change), and headline keys once
+        they are past the window in which they count."""
+        cutoff = now - retention
+        title_cutoff = now - dedupe.TITLE_WINDOW.total_seconds()
+        removed = 0
+        for fid, known in self._known.items():
+            state = self._feeds.get(fid)
+            keep_from = min(cutoff, state.last_changed if state and state.last_changed else cutoff)
+            stale = [k for k, ts in known.items() if ts < keep_from]
+            for k in stale:
+                del known[k]
+            if stale:
+                removed += len(stale)
+                self._dirty["feeds"].add(fid)
+        for dest, announced in self._announced.items():
+            stale = [k for k, ts in announced.items()
+                     if ts < cutoff or (dedupe.is_title_key(k) and ts < title_cutoff)]
+            for k in stale:
+                del announced[k]
+            if stale:
+                removed += len(stale)
+                self._dirty["announced"].add(dest)
+        return removed
+
+    # -- introspection for tools and tests ------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "feeds": len(self._feeds),
+            "known_entries": sum(len(k) for k in self._known.values()),
+            "announced_keys": sum(len(a) for a in self._announced.values()),
+            "outbox": len(self._outbox),
+        }
+
+
+_KEY_FIELD = {"feeds": "id", "announced": "dest", "outbox": "id", "destinations": "name"}
+
+
+def _refill(target: dict[str, Any], doc: Mapping[str, Any]) -> None:
+    target.clear()
+    target.update(doc)
