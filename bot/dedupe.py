@@ -38,8 +38,14 @@ def entry_key(entry: Entry) -> str:
     return _digest(entry.feed_id, entry.id)
 
 
+# Words that syndicating sites add, drop or spell as symbols ("and" / "&").
+_CONNECTIVES = frozenset({"a", "an", "and", "the", "of", "to", "in", "on", "at", "for", "with", "by"})
+
+
 def title_fingerprint(title: str) -> str | None:
-    ws = words(title)
+    """The headline as folded words without connectives; None when too short to be
+    specific (fewer than MIN_TITLE_WORDS words that carry meaning)."""
+    ws = [w for w in words(title) if w not in _CONNECTIVES]
     return " ".join(ws) if len(ws) >= MIN_TITLE_WORDS else None
 
 
@@ -110,5 +116,5 @@ def fresh_entries(
         new = [e for e in new if id(e) in allowed]
     cutoff = now - max_age
     recent = [e for e in new if (e.published or e.updated or now) >= cutoff]
-    recent.reverse()  # announce oldest first, as the story unfolded
+    recent = _newest_first(recent)[::-1]  # announce oldest first, as the story unfolded
     return FreshEntries(tuple(recent), present, len(new) - len(recent))

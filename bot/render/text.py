@@ -30,8 +30,10 @@ def ago(dt: datetime, now: datetime) -> str:
 def excerpt(text: str, limit: int = EXCERPT) -> str:
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut + "…"
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace():  # do not end on half a word
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip() + "…"
 
 
 def alert_block(alert: Alert, now: datetime | None = None) -> str:

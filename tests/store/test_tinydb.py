@@ -1,0 +1,164 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.store import tinydb as tinydb_module
+from bot.store.base import FeedState, StoreError
+from bot.store.lock import DataDirLock, DataDirLocked
+from bot.store.tinydb import TinyDBStore
+
+DAY = 86400.0
+
+
+async def opened(path):
+    store = TinyDBStore(path)
+    await store.open()
+    return store
+
+
+async def test_state_survives_a_restart(tmp_path):
+    store = await opened(tmp_path)
+    store.put_feed_state(FeedState("f1", "https://a.example/feed", etag='"x"', polls=3))
+    store.remember_entries("f1", ["k1", "k2"], 1000.0)
+    assert store.claim_story("fans", ["u1", "t1"], 1000.0)
+    store.enqueue("fans", {"n": 1}, "a1")
+    store.enqueue("fans", {"n": 2}, "a2")
+    await store.flush()
+    store.delivered("a1")
+    await store.close()
+
+    again = await opened(tmp_path)
+    assert again.feed_state("f1").etag == '"x"'
+    assert set(again.known_entries("f1")) == {"k1", "k2"}
+    assert not again.claim_story("fans", ["u1"], 2000.0)
+    assert [i.id for i in again.pending()] == ["a2"]
+
+
+async def test_nothing_is_written_until_flush(tmp_path):
+    store = await opened(tmp_path)
+    await store.flush()
+    before = (tmp_path / "tipoff.json").read_bytes()
+    store.remember_entries("f1", ["k"], 1.0)
+    assert (tmp_path / "tipoff.json").read_bytes() == before
+    await store.flush()
+    assert (tmp_path / "tipoff.json").read_bytes() != before
+
+
+async def test_one_flush_is_one_file_write(tmp_path, monkeypatch):
+    writes = []
+    real = tinydb_module.write_atomically
+    monkeypatch.setattr(tinydb_module, "write_atomically", lambda p, d: (writes.append(p), real(p, d)))
+    store = await opened(tmp_path)
+    for i in range(200):
+        store.remember_entries(f"f{i}", [f"k{i}"], 1.0)
+        store.claim_story("fans", [f"u{i}"], 1.0)
+        store.enqueue("fans", {"i": i}, f"a{i}")
+    await store.flush()
+    assert len(writes) == 1
+
+
+async def test_crash_between_temp_file_and_replace_keeps_the_old_database(tmp_path, monkeypatch):
+    store = await opened(tmp_path)
+    store.remember_entries("f1", ["old"], 1.0)
+    await store.flush()
+
+    def crash(src, dst):
+        raise OSError("simulated power cut")
+    monkeypatch.setattr(tinydb_module.os, "replace", crash)
+    store.remember_entries("f1", ["new"], 2.0)
+    with pytest.raises(OSError):
+        await store.flush()
+    monkeypatch.undo()
+    assert list(tmp_path.glob(".tipoff.json.*.tmp"))  # the half-done write is left behind
+
+    again = await opened(tmp_path)
+    assert set(again.known_entries("f1")) == {"old"}
+    assert not list(tmp_path.glob(".tipoff.json.*.tmp"))  # and cleaned up on open
+
+
+def test_process_killed_mid_write_leaves_a_loadable_database(tmp_path):
+    # A real process, killed hard after writing the temp file and before os.replace.
+    script = f"""
+import asyncio, os, signal
+from bot.store import tinydb as t
+async def main():
+    s = t.TinyDBStore({str(tmp_path)!r}); await s.open()
+    s.remember_entries("f1", ["old"], 1.0); await s.flush()
+    t.os.replace = lambda a, b: os.kill(os.getpid(), signal.SIGKILL)
+    s.remember_entries("f1", ["new"], 2.0); await s.flush()
+asyncio.run(main())
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd())
+    assert proc.returncode == -9
+    data = json.loads((tmp_path / "tipoff.json").read_text())
+    assert list(data["feeds"].values())[0]["known"] == {"old": 1}
+
+
+async def test_a_corrupt_database_is_reported_not_overwritten(tmp_path):
+    (tmp_path / "tipoff.json").write_text("{not json")
+    with pytest.raises(StoreError, match="cannot read the database"):
+        await opened(tmp_path)
+    assert (tmp_path / "tipoff.json").read_text() == "{not json"
+
+
+async def test_a_newer_schema_is_refused(tmp_path):
+    (tmp_path / "tipoff.json").write_text(json.dumps({"meta": {"1": {"schema": 99}}}))
+    with pytest.raises(StoreError, match="newer tipoff"):
+        await opened(tmp_path)
+
+
+async def test_migrations_run_in_order(tmp_path, monkeypatch):
+    (tmp_path / "tipoff.json").write_text(json.dumps({"meta": {"1": {"schema": 1}}}))
+    ran = []
+    monkeypatch.setattr(tinydb_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(tinydb_module, "MIGRATIONS", {1: lambda db: ran.append(1), 2: lambda db: ran.append(2)})
+    store = await opened(tmp_path)
+    await store.flush()
+    assert ran == [1, 2]
+    assert json.loads((tmp_path / "tipoff.json").read_text())["meta"]["1"]["schema"] == 3
+
+
+async def test_prune_forgets_old_keys_but_not_entries_still_in_the_feed(tmp_path):
+    store = await opened(tmp_path)
+    now = 1000 * DAY
+    store.remember_entries("f1", ["gone"], now - 100 * DAY)
+    store.remember_entries("f1", ["still-there"], now - 95 * DAY)
+    store.put_feed_state(FeedState("f1", "u", last_changed=now - 95 * DAY))  # body unchanged since
+    store.claim_story("fans", ["uold", "tnew"], now - 100 * DAY)
+    store.claim_story("fans", ["urecent"], now - 1 * DAY)
+    store.claim_story("fans", ["theadline"], now - 4 * DAY)  # headline keys only count 3 days
+    removed = store.prune(now, retention=90 * DAY)
+    assert set(store.known_entries("f1")) == {"still-there"}
+    assert store.claim_story("fans", ["uold"], now)
+    assert not store.claim_story("fans", ["urecent"], now)
+    assert removed == 4
+
+
+async def test_outbox_keeps_order_and_retry_state(tmp_path):
+    store = await opened(tmp_path)
+    for i in range(5):
+        store.enqueue("fans", {"i": i}, f"a{i}")
+    store.enqueue("fans", {"i": 0}, "a0")  # same alert again: ignored
+    store.postpone("a0", 5000.0, "HTTP 503")
+    await store.close()
+    again = await opened(tmp_path)
+    items = again.pending("fans")
+    assert [i.id for i in items] == [f"a{i}" for i in range(5)]
+    assert (items[0].attempts, items[0].next_try, items[0].last_error) == (1, 5000.0, "HTTP 503")
+
+
+def test_second_lock_on_a_data_dir_names_the_holder(tmp_path):
+    first = DataDirLock(tmp_path)
+    first.acquire()
+    try:
+        with pytest.raises(DataDirLocked) as err:
+            DataDirLock(tmp_path).acquire()
+        assert f"pid {os.getpid()}" in str(err.value)
+    finally:
+        first.release()
+    second = DataDirLock(tmp_path)
+    second.acquire()  # free again once released
+    second.release()

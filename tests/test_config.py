@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings, parse_duration
+from tests.conftest import PROJECT
+
+
+def load(text, **kw):
+    return load_settings(Path("conf/tipoff.toml"), text=text, env=kw.pop("env", {}), **kw)
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("1.5h", 5400), ("7d", 604800),
+                                           ("1h30m", 5400), (45, 45)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["10x", "", "m", "-5m", "ten minutes"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text, error", [
+    ('[poll]\nevry = "5m"\n', 'conf/tipoff.toml:2: poll.evry: unknown key (did you mean "every"?)'),
+    ('[[feeds]]\nurl = "https://a/f"\n[[feeds]]\nurl = "gopher://x"\n', "conf/tipoff.toml:4: feeds[2].url"),
+    ('[[feeds]]\nurl = "https://a/f"\nevery = "0s"\n', "feeds[1].every: must be at least 1s"),
+    ('[destinations.fans]\nkind = "pager"\n', "conf/tipoff.toml:2: destinations.fans.kind"),
+    ('[destinations.fans]\nkind = "webhook"\n', "destinations.fans.url: is required"),
+    ('[destinations.tg]\nkind = "telegram"\nchat_id = "abc"\n', "destinations.tg.chat_id"),
+    ('[[watches]]\nrule = "(gaga"\n', "conf/tipoff.toml:2: watches[1].rule: unclosed \"(\": expected \")\" at column 1"),
+    ('[[watches]]\nrule = "gaga"\nnotify = ["fans"]\n', 'no destination named "fans"'),
+    ("[poll\n", "conf/tipoff.toml"),
+    ('[log]\nlevel = "LOUD"\n', "log.level"),
+])
+def test_errors_name_the_key_and_line(text, error):
+    with pytest.raises(ConfigError) as err:
+        load(text)
+    assert error in str(err.value)
+
+
+def test_defaults_and_console_fallback():
+    s = load("")
+    assert (s.poll.every, s.poll.min_every, s.poll.backfill, s.fetch.max_bytes) == (600, 300, 0, 10 * 1024 * 1024)
+    assert list(s.destinations) == ["console"]
+
+
+def test_watch_notifies_console_by_default_and_ids_are_stable():
+    a = load('[[watches]]\nrule = "gaga"\n').watches[0]
+    b = load('[[watches]]\nrule = "gaga"\n').watches[0]
+    assert a.notify == ("console",) and a.id == b.id
+
+
+def test_relative_file_feeds_resolve_against_the_config():
+    s = load_settings(PROJECT / "config" / "demo.toml", env={})
+    assert all(f.url.startswith("file:///") and f.trusted for f in s.feeds)
+    assert Path(s.feeds[0].url[7:]).exists()
+
+
+def test_environment_overrides_log_level_and_data_dir(tmp_path):
+    s = load('[log]\nlevel = "INFO"\n', env={"TIPOFF_LOG_LEVEL": "debug", "TIPOFF_DATA_DIR": str(tmp_path)})
+    assert (s.log_level, s.data_dir) == ("DEBUG", tmp_path)
+    assert load("", env={"TIPOFF_DATA_DIR": "x"}, data_dir=Path("y")).data_dir == Path("y")
+
+
+def test_example_configs_are_valid():
+    for name in ("tipoff.toml", "demo.toml"):
+        load_settings(PROJECT / "config" / name, env={})

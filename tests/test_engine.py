@@ -1,0 +1,269 @@
+"""The whole pipeline against feeds served on 127.0.0.1, with a real TinyDB store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot import engine as engine_module
+from bot.adapters.base import Gone, RetryAfter
+from bot.engine import Engine
+from bot.feeds.fetch import Fetcher
+from bot.store.tinydb import TinyDBStore
+from tests.factories import feed, item, rss, settings, watch
+from tests.fakes.feed_server import Served
+from tests.fakes.recording import RecordingAdapter
+
+DUET = '"lady gaga" AND "britney spears" AND duet'
+STORY = "Lady Gaga and Britney Spears are preparing a duet"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Harness:
+    """One tipoff instance: build it, poll, restart it on the same data dir."""
+
+    def __init__(self, tmp_path, feeds, watches, adapter=None, **poll):
+        self.settings = settings(tmp_path / "data", feeds, watches, **poll)
+        self.adapter = adapter or RecordingAdapter()
+        self.clock = Clock()
+        self.engine = None
+
+    async def start(self):
+        self.store = TinyDBStore(self.settings.data_dir)
+        await self.store.open()
+        self.fetcher = Fetcher(self.settings.fetch)
+        self.engine = Engine(self.settings, self.store, self.fetcher, {"console": self.adapter}, clock=self.clock)
+        return self
+
+    async def stop(self):
+        await self.fetcher.close()
+        await self.store.close()
+
+    async def restart(self):
+        await self.stop()
+        return await self.start()
+
+    async def cycle(self):
+        report = await self.engine.poll_cycle(self.engine.feeds)
+        await self.engine.deliver()
+        return report
+
+
+@pytest.fixture
+async def harness(tmp_path):
+    made = []
+
+    async def make(feeds, watches, **kw):
+        h = await Harness(tmp_path, feeds, watches, **kw).start()
+        made.append(h)
+        return h
+    yield make
+    for h in made:
+        await h.stop()
+
+
+def ago(minutes):
+    return datetime.now(timezone.utc) - timedelta(minutes=minutes)
+
+
+async def test_first_poll_does_not_flood_then_new_entries_alert(feed_server, harness):
+    old = [item(f"{STORY} #{i}", published=ago(60 + i)) for i in range(5)]
+    url = feed_server.serve("/f", rss(old))
+    h = await harness([feed(url)], [watch(DUET)])
+    report = await h.cycle()
+    assert report.new_entries == 0 and h.adapter.delivered == []
+
+    feed_server.serve("/f", rss([item(STORY, guid="new", published=ago(1))] + old))
+    await h.cycle()
+    assert h.adapter.titles() == [STORY]
+    alert = h.adapter.delivered[0][1]
+    assert alert.watches[0].terms == ("lady gaga", "britney spears", "duet")
+
+
+async def test_backfill_announces_the_newest_on_first_poll(feed_server, harness):
+    url = feed_server.serve("/f", rss([item(f"{STORY} {i}", published=ago(i)) for i in range(4)]))
+    h = await harness([feed(url, backfill=2)], [watch(DUET)])
+    await h.cycle()
+    assert h.adapter.titles() == [f"{STORY} 1", f"{STORY} 0"]
+
+
+async def test_decoys_do_not_alert(feed_server, harness):
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch(DUET)])
+    await h.cycle()
+    feed_server.serve("/f", rss([
+        item("Lady Gaga adds tour dates"), item("Dua Lipa and Elton John duet"),
+        item("A Gagarin tribute band records a duet with Britney Spears"),
+    ]))
+    await h.cycle()
+    assert h.adapter.delivered == []
+
+
+async def test_syndicated_copy_alerts_once(feed_server, harness):
+    a = feed_server.serve("/a", rss([]))
+    b = feed_server.serve("/b", rss([]))
+    h = await harness([feed(a), feed(b)], [watch(DUET)])
+    await h.cycle()
+    feed_server.serve("/a", rss([item(STORY, guid="a-1", link="https://pop.example/duet")]))
+    feed_server.serve("/b", rss([item(STORY + " (syndicated)", guid="b-77",
+                                      link="https://pop.example/duet?utm_source=b&utm_medium=rss")]))
+    report = await h.cycle()
+    assert len(h.adapter.delivered) == 1
+    assert report.repeats == 1
+
+
+async def test_same_story_for_two_destinations_alerts_each(feed_server, harness):
+    url = feed_server.serve("/f", rss([]))
+    from bot.model import Destination
+    h = await harness([feed(url)], [watch(DUET, "console", "other")])
+    h.settings.destinations["other"] = Destination("other", "console")  # type: ignore[index]
+    await h.cycle()
+    feed_server.serve("/f", rss([item(STORY)]))
+    await h.cycle()
+    assert sorted(d for d, _ in h.adapter.delivered) == ["console", "other"]
+
+
+async def test_restart_does_not_realert(feed_server, harness):
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch(DUET)])
+    await h.cycle()
+    feed_server.serve("/f", rss([item(STORY)]))
+    await h.cycle()
+    await h.restart()
+    await h.cycle()
+    await h.restart()
+    await h.cycle()
+    assert h.adapter.titles() == [STORY]
+
+
+async def test_entries_published_while_stopped_alert_when_back(feed_server, harness):
+    url = feed_server.serve("/f", rss([item("older news")]))
+    h = await harness([feed(url)], [watch(DUET)])
+    await h.cycle()
+    await h.stop()
+    feed_server.serve("/f", rss([item(STORY, published=ago(30)), item("older news")]))  # while down
+    await h.start()
+    await h.cycle()
+    assert h.adapter.titles() == [STORY]
+
+
+async def test_reordered_or_removed_and_readded_entry_does_not_realert(feed_server, harness):
+    first, other = item(STORY, guid="s1"), item("other", guid="o1")
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch(DUET)])
+    await h.cycle()
+    for body in ([first, other], [other, first], [other], [first, other], [first]):
+        feed_server.serve("/f", rss(body))
+        await h.cycle()
+    assert h.adapter.titles() == [STORY]
+
+
+async def test_conditional_get_and_304_skip_parsing(feed_server, harness, monkeypatch):
+    url = feed_server.serve("/f", rss([item("x")]), etag='"v1"')
+    h = await harness([feed(url)], [watch(DUET)])
+    parses = []
+    real = engine_module.parse_feed
+    monkeypatch.setattr(engine_module, "parse_feed", lambda *a, **k: (parses.append(1), real(*a, **k))[1])
+    await h.cycle()
+    report = await h.cycle()
+    assert feed_server.hits("/f")[1]["If-None-Match"] == '"v1"'
+    assert report.not_modified == 1
+    assert len(parses) == 1
+
+
+async def test_identical_body_is_not_parsed_again(feed_server, harness, monkeypatch):
+    url = feed_server.serve("/f", rss([item("x")]))  # no validators at all
+    h = await harness([feed(url)], [watch(DUET)])
+    parses = []
+    real = engine_module.parse_feed
+    monkeypatch.setattr(engine_module, "parse_feed", lambda *a, **k: (parses.append(1), real(*a, **k))[1])
+    await h.cycle()
+    report = await h.cycle()
+    assert report.unchanged == 1 and len(parses) == 1
+
+
+async def test_new_watch_fires_only_on_entries_first_seen_after_it(feed_server, harness):
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch("metallica")])
+    await h.cycle()
+    feed_server.serve("/f", rss([item(STORY, guid="before")]))
+    await h.cycle()  # seen while no watch wanted it
+    h.engine.set_watches([watch("metallica"), watch(DUET)])
+    feed_server.serve("/f", rss([item(STORY + " today", guid="after"), item(STORY, guid="before")]))
+    await h.cycle()
+    assert h.adapter.titles() == [STORY + " today"]
+
+
+async def test_a_broken_feed_does_not_stop_the_others(feed_server, harness):
+    bad = feed_server.serve("/bad", Served(b"<html><body>oops</body></html>", content_type="text/html"))
+    good = feed_server.serve("/good", rss([]))
+    h = await harness([feed(bad), feed(good)], [watch(DUET)])
+    await h.cycle()
+    feed_server.serve("/good", rss([item(STORY)]))
+    report = await h.cycle()
+    assert report.errors == 1 and h.adapter.titles() == [STORY]
+    state = h.store.feed_state(feed(bad).id)
+    assert state.error_kind == "not_a_feed" and state.failures == 2
+    assert state.next_due > h.clock() + 60  # backed off beyond its interval
+
+
+async def test_old_entries_never_alert(feed_server, harness):
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch(DUET)])
+    await h.cycle()
+    feed_server.serve("/f", rss([item(STORY, published=datetime.now(timezone.utc) - timedelta(days=8))]))
+    await h.cycle()
+    assert h.adapter.delivered == []
+
+
+async def test_retry_after_postpones_and_keeps_order(feed_server, harness):
+    adapter = RecordingAdapter([RetryAfter(30, "HTTP 429")])
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch("duet")], adapter=adapter)
+    await h.cycle()
+    feed_server.serve("/f", rss([item(f"duet {i}", published=ago(10 - i)) for i in range(3)]))
+    await h.cycle()
+    assert adapter.delivered == [] and len(h.store.pending()) == 3
+    await h.engine.deliver()  # too early: nothing is tried
+    assert len(adapter.attempts) == 1
+    h.clock.advance(31)
+    await h.engine.deliver()
+    assert adapter.titles() == ["duet 0", "duet 1", "duet 2"]
+    assert h.store.pending() == []
+
+
+async def test_gone_destination_is_deactivated_and_keeps_its_alerts(feed_server, harness):
+    adapter = RecordingAdapter([Gone("HTTP 410 Gone")])
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch("duet")], adapter=adapter)
+    await h.cycle()
+    feed_server.serve("/f", rss([item("duet one"), item("duet two")]))
+    await h.cycle()
+    await h.engine.deliver()
+    assert len(adapter.attempts) == 1
+    assert not h.store.destination_state("console").active
+    assert len(h.store.pending()) == 2
+
+
+async def test_undelivered_alerts_survive_a_restart(feed_server, harness):
+    adapter = RecordingAdapter([RetryAfter(None, "HTTP 502")])
+    url = feed_server.serve("/f", rss([]))
+    h = await harness([feed(url)], [watch("duet")], adapter=adapter)
+    await h.cycle()
+    feed_server.serve("/f", rss([item("duet now")]))
+    await h.cycle()
+    await h.restart()
+    h.clock.advance(3600)
+    await h.engine.deliver()
+    assert adapter.titles() == ["duet now"]
