@@ -77,8 +77,8 @@ def _explain(kind: str, message: str) -> FeedError:
 
 def _absolute(link: str, base: str) -> str:
     link = link.strip()
-    if not link:
-        return ""
+    if not link or link.startswith(("https://", "http://")):
+        return link
     try:
         return urljoin(base, link) if base else link
     except ValueError:

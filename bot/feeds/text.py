@@ -8,17 +8,18 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
+# Zero-width: a space goes before each block-level tag, so "<p>a</p><p>b</p>" reads
+# "a b" while inline tags ("Ga<b>ga</b>") still join their text.
 _BLOCK_TAG = re.compile(
-    r"<(/?)(p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|section|article|"
-    r"header|footer|hr|dd|dt|dl|figure|figcaption|img)\b",
+    r"(?=</?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|section|article|"
+    r"header|footer|hr|dd|dt|dl|figure|figcaption|img)\b)",
     re.IGNORECASE,
 )
-_SPACE = re.compile(r"\s+")
 _DROP = "script, style, noscript, template, iframe, object"
 
 
 def collapse(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def html_to_text(markup: str | None) -> str:
@@ -26,7 +27,7 @@ def html_to_text(markup: str | None) -> str:
         return ""
     if "<" not in markup:
         return collapse(html.unescape(markup)) if "&" in markup else collapse(markup)
-    tree = LexborHTMLParser(_BLOCK_TAG.sub(r" <\1\2", markup))
+    tree = LexborHTMLParser(_BLOCK_TAG.sub(" ", markup))
     for node in tree.css(_DROP):
         node.decompose()
     root = tree.body or tree.root
