@@ -220,7 +220,7 @@ class Engine:
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> None:
         """Match one new entry and queue one alert per destination that wants it."""
         fired: dict[DestinationName, list[FiredWatch]] = {}
-        for match in self._matcher.match(entry):
+        for match in self._matcher.match(entry, f"{feed_title} {feed.url}"):
             watch = self._watches[match.watch_id]
             for dest in watch.notify:
                 fired.setdefault(dest, []).append(FiredWatch(watch.id, watch.rule, match.terms, watch.label))

@@ -38,11 +38,25 @@ def _fold_char(ch: str) -> str:
     return s.translate(_PUNCT)
 
 
+_combining: dict[int, None] | None = None
+
+
+def _drop_combining() -> dict[int, None]:
+    """A translate table deleting every combining mark (built once, on first use)."""
+    global _combining
+    if _combining is None:
+        _combining = {cp: None for cp in range(0x110000) if unicodedata.combining(chr(cp))}
+    return _combining
+
+
 def fold(text: str) -> str:
-    """Fold text for comparison. `fold("Beyoncé")` == `fold("BEYONCE")`."""
+    """Fold text for comparison. `fold("Beyoncé")` == `fold("BEYONCE")`. The same as
+    folding character by character (fold_mapped), done with whole-string operations."""
     if text.isascii():
         return text.lower().replace("`", "'")
-    return "".join(_fold_char(c) for c in text)
+    s = unicodedata.normalize("NFKC", text.translate(_PUNCT)).casefold()
+    s = unicodedata.normalize("NFKD", s).translate(_drop_combining())
+    return s.translate(_PUNCT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +97,15 @@ def written_without_spaces(text: str) -> bool:
     return _NO_SPACE_SCRIPTS.search(text) is not None
 
 
-_WORD = re.compile(r"\w+")
+WORD = re.compile(r"\w+")
 
 
 def words(text: str) -> list[str]:
     """The folded words of a text, in order."""
-    return _WORD.findall(fold(text))
+    return WORD.findall(fold(text))
+
+
+def token_text(folded: str) -> str:
+    """Folded text as its words joined by single spaces, with a space at each end, so
+    that " gaga " can only match the whole word and " lady gaga " the phrase."""
+    return " " + " ".join(WORD.findall(folded)) + " "

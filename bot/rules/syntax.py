@@ -1,13 +1,27 @@
-"""Rule text → tree. The language is the one people know from search boxes:
-words (AND implied), "exact phrases", OR or |, -word or NOT word, and parentheses.
+"""Rule text → tree. The language is the one people know from search boxes (Google
+Alerts, FreshRSS filters):
+
+    gaga duet                 words, AND implied        "britney spears"   exact phrase
+    gaga OR britney, a | b    either                    -rumor, NOT rumor  exclusion
+    (a OR b) c                grouping                  duet*              suffix wildcard
+    title:duet  -url:tabloid.example  title:"lady gaga"  field prefixes
+    /gaga+/i                  a regular expression (RE2: linear time, cannot stall)
+
 Errors point at a 1-based column so a chat user can find the mistake."""
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from typing import Union
 
-from bot.rules.normalise import fold, words, written_without_spaces
+from bot.rules.normalise import words
+from bot.rules.regex import compile_regex
+
+FIELDS = ("title", "summary", "content", "author", "tag", "feed", "url")
+DEFAULT_FIELDS = ("title", "summary", "content", "tag")  # searched by a term without a prefix
+MIN_WILDCARD_PREFIX = 2
 
 
 class RuleError(ValueError):
@@ -19,13 +33,43 @@ class RuleError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    text: str  # as the user wrote it
-    phrase: bool
+    text: str  # as the user wrote it, without quotes, slashes, prefix or *
+    kind: str  # "word", "phrase" or "regex"
     column: int
+    field: str | None = None
+    wildcard: bool = False
+    flags: str = ""  # regex flags, e.g. "i"
+
+    @property
+    def phrase(self) -> bool:
+        return self.kind == "phrase"
 
     @property
     def folded(self) -> str:
-        return " ".join(words(self.text)) if not written_without_spaces(self.text) else fold(self.text)
+        """The term as folded words joined by single spaces (regexes stay as written)."""
+        if self.kind == "regex":
+            return self.text
+        return " ".join(words(self.text))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,) if self.field else DEFAULT_FIELDS
+
+    @property
+    def label(self) -> str:
+        """How a matched term is shown: its words (with * if a wildcard), or /regex/."""
+        if self.kind == "regex":
+            return f"/{self.text}/{self.flags}"
+        return self.text + ("*" if self.wildcard else "")
+
+    def __str__(self) -> str:
+        prefix = f"{self.field}:" if self.field else ""
+        star = "*" if self.wildcard else ""
+        if self.kind == "regex":
+            return f"{prefix}/{self.text}/{self.flags}"
+        if self.kind == "phrase":
+            return f'{prefix}"{self.text}{star}"'
+        return f"{prefix}{self.text}{star}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,58 +99,127 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # "(", ")", "or", "and", "not", "-", "word", "phrase"
+    kind: str  # "(", ")", "or", "and", "not", "-", "term"
     text: str
     column: int
+    term: Term | None = None
 
 
-_SPECIAL = set('()"|')
+_QUOTES = "\"\u201c\u201d"
+_STOP = set("()|") | set(_QUOTES)
+_FIELD_PREFIX = re.compile(r"([A-Za-z]+):(?=\S)")
 
 
-def _tokenise(rule: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i, n = 0, len(rule)
-    while i < n:
-        ch = rule[i]
-        col = i + 1
-        if ch.isspace():
-            i += 1
-        elif ch in "()":
-            tokens.append(_Token(ch, ch, col))
-            i += 1
-        elif ch == "|":
-            tokens.append(_Token("or", ch, col))
-            i += 1
-        elif ch in "\"\u201c\u201d":
-            end = _closing_quote(rule, i + 1)
-            if end < 0:
-                raise RuleError(col, "unclosed quote")
-            tokens.append(_Token("phrase", rule[i + 1 : end], col))
-            i = end + 1
-        elif ch == "-" and i + 1 < n and not rule[i + 1].isspace():
-            tokens.append(_Token("-", ch, col))
-            i += 1
-        else:
-            j = i
-            while j < n and not rule[j].isspace() and rule[j] not in _SPECIAL and rule[j] not in "\u201c\u201d":
-                j += 1
-            word = rule[i:j]
-            keyword = {"OR": "or", "AND": "and", "NOT": "not"}.get(word)
-            tokens.append(_Token(keyword or "word", word, col))
-            i = j
-    return tokens
+class _Tokeniser:
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        self.i = 0
+        self.tokens: list[_Token] = []
+
+    def run(self) -> list[_Token]:
+        rule, n = self.rule, len(self.rule)
+        while self.i < n:
+            ch = rule[self.i]
+            col = self.i + 1
+            if ch.isspace():
+                self.i += 1
+            elif ch in "()":
+                self.tokens.append(_Token(ch, ch, col))
+                self.i += 1
+            elif ch == "|":
+                self.tokens.append(_Token("or", ch, col))
+                self.i += 1
+            elif ch == "-" and self.i + 1 < n and not rule[self.i + 1].isspace() and rule[self.i + 1] != "-":
+                self.tokens.append(_Token("-", ch, col))
+                self.i += 1
+            else:
+                self.tokens.append(self.term())
+        return self.tokens
+
+    def term(self) -> _Token:
+        rule, start = self.rule, self.i
+        col = start + 1
+        field = None
+        m = _FIELD_PREFIX.match(rule, start)
+        if m:
+            name = m.group(1).lower()
+            field = _field_name(name, col)
+            self.i = m.end()
+        ch = rule[self.i]
+        if ch in _QUOTES:
+            return self.phrase(col, field)
+        if ch == "/":
+            return self.regex(col, field)
+        j = self.i
+        while j < len(rule) and not rule[j].isspace() and rule[j] not in _STOP:
+            j += 1
+        text = rule[self.i : j]
+        self.i = j
+        if field is None and text in ("OR", "AND", "NOT"):
+            return _Token(text.lower(), text, col)
+        return _Token("term", rule[start:j], col, _word_term(text, col, field, "word"))
+
+    def phrase(self, col: int, field: str | None) -> _Token:
+        open_at = self.i
+        end = next((j for j in range(open_at + 1, len(self.rule)) if self.rule[j] in _QUOTES), -1)
+        if end < 0:
+            raise RuleError(open_at + 1, "unclosed quote")
+        self.i = end + 1
+        return _Token("term", self.rule[col - 1 : end + 1], col,
+                      _word_term(self.rule[open_at + 1 : end], open_at + 1, field, "phrase"))
+
+    def regex(self, col: int, field: str | None) -> _Token:
+        open_at = self.i
+        j = open_at + 1
+        while j < len(self.rule) and self.rule[j] != "/":
+            j += 2 if self.rule[j] == "\\" else 1
+        if j >= len(self.rule):
+            raise RuleError(open_at + 1, "unclosed regex: expected a closing /")
+        pattern = self.rule[open_at + 1 : j]
+        k = j + 1
+        while k < len(self.rule) and self.rule[k].isalpha():
+            k += 1
+        flags = self.rule[j + 1 : k]
+        if set(flags) - {"i"}:
+            raise RuleError(j + 2, f'unknown regex flag "{flags}": only /…/i (ignore case) is supported')
+        if not pattern:
+            raise RuleError(open_at + 1, "empty regex")
+        self.i = k
+        try:
+            compile_regex(pattern, flags)
+        except ValueError as exc:
+            raise RuleError(open_at + 1, str(exc)) from None
+        return _Token("term", self.rule[col - 1 : k], col, Term(pattern, "regex", col, field, False, flags))
 
 
-def _closing_quote(rule: str, start: int) -> int:
-    for j in range(start, len(rule)):
-        if rule[j] in "\"\u201c\u201d":
-            return j
-    return -1
+def _field_name(name: str, col: int) -> str:
+    if name in FIELDS:
+        return name
+    if name == "tags":
+        return "tag"
+    close = difflib.get_close_matches(name, FIELDS, n=1, cutoff=0.6)
+    hint = f' — did you mean "{close[0]}:"?' if close else f" (fields: {', '.join(FIELDS)}; put a word with a colon in quotes)"
+    raise RuleError(col, f'unknown field "{name}:"{hint}')
+
+
+def _word_term(text: str, col: int, field: str | None, kind: str) -> Term:
+    wildcard = text.endswith("*")
+    core = text.rstrip("*") if wildcard else text
+    if "*" in core:
+        raise RuleError(col + core.index("*"), "a * can only end a word (e.g. duet*)")
+    term = Term(core, kind, col, field, wildcard)
+    folded = term.folded
+    if not folded:
+        what = "empty phrase" if kind == "phrase" else f"{text!r} has no letters or digits to match"
+        raise RuleError(col, what)
+    if wildcard and len(folded.split(" ")[-1]) < MIN_WILDCARD_PREFIX:
+        raise RuleError(col, f"a wildcard needs at least {MIN_WILDCARD_PREFIX} letters before *")
+    return term
 
 
 class _Parser:
     def __init__(self, rule: str, limits: Limits) -> None:
-        self.tokens = _tokenise(rule)
+        self.tokens = _Tokeniser(rule).run()
         self.pos = 0
         self.end_column = len(rule) + 1
         self.limits = limits
@@ -122,7 +235,7 @@ class _Parser:
 
     def parse(self) -> Node:
         if not self.tokens:
-            raise RuleError(1, "empty rule: expected a word or a \"phrase\"")
+            raise RuleError(1, 'empty rule: expected a word or a "phrase"')
         node = self.or_expr(depth=0)
         tok = self.peek()
         if tok is not None:
@@ -156,7 +269,7 @@ class _Parser:
     def primary(self, depth: int) -> Node:
         tok = self.peek()
         if tok is None:
-            raise RuleError(self.end_column, "expected a word or a \"phrase\" after the last operator")
+            raise RuleError(self.end_column, 'expected a word or a "phrase" after the last operator')
         if tok.kind == "(":
             if depth + 1 > self.limits.max_depth:
                 raise RuleError(tok.column, f"parentheses nested deeper than {self.limits.max_depth}")
@@ -167,22 +280,16 @@ class _Parser:
                 raise RuleError(tok.column, 'unclosed "(": expected ")"')
             self.take()
             return node
-        if tok.kind in ("word", "phrase"):
+        if tok.kind == "term":
             self.take()
-            return self.term(tok)
+            self.terms += 1
+            if self.terms > self.limits.max_terms:
+                raise RuleError(tok.column, f"more than {self.limits.max_terms} terms")
+            assert tok.term is not None
+            return tok.term
         if tok.kind == ")":
             raise RuleError(tok.column, 'unbalanced ")"')
-        raise RuleError(tok.column, f"expected a word or a \"phrase\" before {tok.text!r}")
-
-    def term(self, tok: _Token) -> Term:
-        self.terms += 1
-        if self.terms > self.limits.max_terms:
-            raise RuleError(tok.column, f"more than {self.limits.max_terms} terms")
-        term = Term(tok.text, tok.kind == "phrase", tok.column)
-        if not term.folded.strip():
-            what = "empty phrase" if term.phrase else f"{tok.text!r} has no letters or digits to match"
-            raise RuleError(tok.column, what)
-        return term
+        raise RuleError(tok.column, f'expected a word or a "phrase" before {tok.text!r}')
 
 
 def parse_rule(rule: str, limits: Limits = Limits()) -> Node:
@@ -190,26 +297,28 @@ def parse_rule(rule: str, limits: Limits = Limits()) -> Node:
     if len(rule) > limits.max_length:
         raise RuleError(limits.max_length + 1, f"rule longer than {limits.max_length} characters")
     tree = _Parser(rule, limits).parse()
-    if not _can_match(tree):
+    if not can_match(tree):
         raise RuleError(1, "a rule needs at least one term that is not excluded")
     return tree
 
 
-def _can_match(node: Node) -> bool:
-    """False when the rule only excludes (`-rumor`), which would match everything."""
+def can_match(node: Node) -> bool:
+    """False when a rule could only match by what is absent (`-rumor`, `a OR -b`): such
+    rules would fire on nearly everything, so they are refused. When this holds, a rule
+    can only match an entry in which one of its positive terms occurs."""
     if isinstance(node, Term):
         return True
     if isinstance(node, Not):
         return False
     if isinstance(node, And):
-        return any(_can_match(c) for c in node.children)
-    return all(_can_match(c) for c in node.children)
+        return any(can_match(c) for c in node.children)
+    return all(can_match(c) for c in node.children)
 
 
 def describe(node: Node) -> str:
     """The tree written back out, fully parenthesised: how a rule was understood."""
     if isinstance(node, Term):
-        return f'"{node.text}"' if node.phrase else node.text
+        return str(node)
     if isinstance(node, Not):
         return f"NOT {describe(node.child)}"
     joiner = " AND " if isinstance(node, And) else " OR "
@@ -222,3 +331,13 @@ def terms_of(node: Node) -> list[Term]:
     if isinstance(node, Not):
         return terms_of(node.child)
     return [t for c in node.children for t in terms_of(c)]
+
+
+def positive_terms(node: Node) -> list[Term]:
+    """Terms whose presence can make the rule match (not under a NOT)."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return []
+    return [t for c in node.children for t in positive_terms(c)]
+
