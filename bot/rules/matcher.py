@@ -21,7 +21,7 @@ from typing import Iterable, Mapping, Union
 import ahocorasick
 
 from bot.model import Entry, Match, TermHit, Watch, WatchId
-from bot.rules.normalise import WORD, fold, fold_mapped, token_text, written_without_spaces
+from bot.rules.normalise import WORD, fold, original_span, token_text, written_without_spaces
 from bot.rules.regex import compile_regex
 from bot.rules.syntax import DEFAULT_FIELDS, FIELDS, And, Limits, Node, Not, Or, Term, can_match, parse_rule, terms_of
 
@@ -272,10 +272,7 @@ def _original_span(scanned: _Scanned, name: str, start: int, end: int, term: Ter
         return 0, 0
     f_start = spans[i][0] + (start - starts[i])
     f_end = spans[j][0] + (end - starts[j])
-    mapped = fold_mapped(scanned.texts[name])
-    if mapped.folded != folded:
-        return f_start, f_end  # folding disagreed: best effort
-    return mapped.span(f_start, f_end)
+    return original_span(scanned.texts[name], f_start, f_end)
 
 
 def _specificity(terms: list[Term]) -> tuple[int, float]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 _PUNCT = str.maketrans(
@@ -45,13 +44,15 @@ def _drop_combining() -> dict[int, None]:
     """A translate table deleting every combining mark (built once, on first use)."""
     global _combining
     if _combining is None:
-        _combining = {cp: None for cp in range(0x110000) if unicodedata.combining(chr(cp))}
+        # every code point with a non-zero combining class lies below U+20000
+        _combining = {cp: None for cp in range(0x20000) if unicodedata.combining(chr(cp))}
     return _combining
 
 
 def fold(text: str) -> str:
     """Fold text for comparison. `fold("Beyoncé")` == `fold("BEYONCE")`. The same as
-    folding character by character (fold_mapped), done with whole-string operations."""
+    folding character by character (what original_span relies on), done with whole-string
+    operations."""
     if text.isascii():
         return text.lower().replace("`", "'")
     s = unicodedata.normalize("NFKC", text.translate(_PUNCT)).casefold()
@@ -59,38 +60,21 @@ def fold(text: str) -> str:
     return s.translate(_PUNCT)
 
 
-@dataclass(frozen=True, slots=True)
-class FoldedText:
-    """Folded text and, for each of its characters, the index of the original
-    character it came from (None when folding changed nothing in length)."""
-
-    original: str
-    folded: str
-    origin: tuple[int, ...] | None
-
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        """The original-text span of folded[start:end]."""
-        if self.origin is None:
-            return start, end
-        if start >= len(self.origin):
-            return len(self.original), len(self.original)
-        last = self.origin[end - 1] if end > start else self.origin[start]
-        return self.origin[start], last + 1
-
-
-def fold_mapped(text: str) -> FoldedText:
+def original_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of `text` whose folding is fold(text)[start:end]. Walks only as far
+    into the text as the span reaches; ASCII text folds one to one."""
     if text.isascii():
-        return FoldedText(text, text.lower().replace("`", "'"), None)
-    pieces: list[str] = []
-    origin: list[int] = []
+        return start, end
+    pos = 0  # position in the folded text
+    o_start = o_end = len(text)
     for i, ch in enumerate(text):
-        f = _fold_char(ch)
-        pieces.append(f)
-        origin.extend([i] * len(f))
-    folded = "".join(pieces)
-    if len(folded) == len(text) and all(o == i for i, o in enumerate(origin)):
-        return FoldedText(text, folded, None)
-    return FoldedText(text, folded, tuple(origin))
+        if pos >= start and o_start == len(text):
+            o_start = i
+        pos += len(_fold_char(ch))
+        if pos >= end:
+            o_end = i + 1
+            break
+    return min(o_start, o_end), o_end
 
 
 def written_without_spaces(text: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from typing import Union
 
 from bot.rules.normalise import words
@@ -39,17 +39,16 @@ class Term:
     field: str | None = None
     wildcard: bool = False
     flags: str = ""  # regex flags, e.g. "i"
+    # the term as folded words joined by single spaces (regexes stay as written)
+    folded: str = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        folded = self.text if self.kind == "regex" else " ".join(words(self.text))
+        object.__setattr__(self, "folded", folded)
 
     @property
     def phrase(self) -> bool:
         return self.kind == "phrase"
-
-    @property
-    def folded(self) -> str:
-        """The term as folded words joined by single spaces (regexes stay as written)."""
-        if self.kind == "regex":
-            return self.text
-        return " ".join(words(self.text))
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -107,6 +106,7 @@ class _Token:
 
 _QUOTES = "\"\u201c\u201d"
 _STOP = set("()|") | set(_QUOTES)
+_QUOTE = re.compile("[" + _QUOTES + "]")
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):(?=\S)")
 
 
@@ -161,7 +161,8 @@ class _Tokeniser:
 
     def phrase(self, col: int, field: str | None) -> _Token:
         open_at = self.i
-        end = next((j for j in range(open_at + 1, len(self.rule)) if self.rule[j] in _QUOTES), -1)
+        found = _QUOTE.search(self.rule, open_at + 1)
+        end = found.start() if found else -1
         if end < 0:
             raise RuleError(open_at + 1, "unclosed quote")
         self.i = end + 1

@@ -173,3 +173,14 @@ def test_compiled_matcher_agrees_with_the_reference(rule_list, field_texts):
     got = {m.watch_id for m in compile_watches(watches).match_fields(field_texts)}
     expected = {wid for wid, tree in trees.items() if evaluate(tree, field_texts)}
     assert got == expected, (rule_list, field_texts)
+
+
+def test_matching_sees_through_html_and_entities():
+    from bot.feeds.parse import parse_feed
+
+    body = (b'<rss version="2.0"><channel><title>t</title><item><title>x</title><guid>1</guid><description>'
+            b"&lt;p&gt;&lt;b&gt;Lady&lt;/b&gt; Gaga &amp;amp; &lt;a href='#'&gt;Britney Spears&lt;/a&gt; "
+            b"du&lt;em&gt;et&lt;/em&gt;&lt;/p&gt;</description></item></channel></rss>")
+    e = parse_feed(body, "f").entries[0]
+    assert fires('"lady gaga" AND "britney spears" AND duet', e)
+    assert not fires("amp OR href OR em", e)
