@@ -88,7 +88,12 @@ class Matcher:
         self._terms: list[Term] = []
         self._triggered: dict[int, set[WatchId]] = {}
         self._always: set[WatchId] = set()  # watches only a regex can trigger
-        self._automaton: ahocorasick.Automaton | None = None
+        # Terms live in a main automaton plus a small one for terms added since it was
+        # built, so adding a watch costs a rebuild of the small one only; the two merge
+        # when the small one grows past a fraction of the main one.
+        self._main: ahocorasick.Automaton | None = None
+        self._main_upto = 0  # term ids below this are in the main automaton
+        self._delta: ahocorasick.Automaton | None = None
         self._stale = 0
 
     def __len__(self) -> int:
@@ -142,7 +147,7 @@ class Matcher:
             self._term_ids[key] = tid
             self._terms.append(term)
             if term.kind != "regex":
-                self._automaton = None  # a new string to find: rebuild lazily
+                self._delta = None  # a new string to find: rebuild the small automaton lazily
         return tid
 
     def _program(self, node: Node) -> Program:
@@ -153,20 +158,26 @@ class Matcher:
         op = _AND if isinstance(node, And) else _OR
         return (op, tuple(self._program(c) for c in node.children))
 
-    def _built(self) -> ahocorasick.Automaton:
-        if self._automaton is None:
-            groups: dict[str, list[int]] = {}
-            for tid, term in enumerate(self._terms):
-                if term.kind != "regex":
-                    for key in automaton_keys(term):
-                        groups.setdefault(key, []).append(tid)
-            automaton = ahocorasick.Automaton()
-            for key, tids in groups.items():
-                automaton.add_word(key, (len(key), tuple(tids)))
-            if groups:
-                automaton.make_automaton()
-            self._automaton = automaton
-        return self._automaton
+    def _automata(self) -> list[ahocorasick.Automaton]:
+        if self._main is None or len(self._terms) - self._main_upto > max(256, self._main_upto // 8):
+            self._main, self._main_upto, self._delta = self._build(0, len(self._terms)), len(self._terms), None
+        if self._delta is None:
+            self._delta = self._build(self._main_upto, len(self._terms))
+        return [a for a in (self._main, self._delta) if len(a)]
+
+    def _build(self, first: int, last: int) -> ahocorasick.Automaton:
+        groups: dict[str, list[int]] = {}
+        for tid in range(first, last):
+            term = self._terms[tid]
+            if term.kind != "regex":
+                for key in automaton_keys(term):
+                    groups.setdefault(key, []).append(tid)
+        automaton = ahocorasick.Automaton()
+        for key, tids in groups.items():
+            automaton.add_word(key, (len(key), tuple(tids)))
+        if groups:
+            automaton.make_automaton()
+        return automaton
 
     # -- matching ------------------------------------------------------------
 
@@ -196,18 +207,20 @@ class Matcher:
         return matches
 
     def _scan(self, fields: Mapping[str, str]) -> _Scanned:
-        automaton = self._built()
+        automata = self._automata()
         scanned = _Scanned(fields, {}, {}, {}, {})
-        if not len(automaton):
+        if not automata:
             return scanned
+        hits = scanned.hits
         for name, text in fields.items():
             if not text:
                 continue
             folded = scanned.folded[name] = fold(text)
             tokens = scanned.tokens[name] = token_text(folded)
-            for end, (length, tids) in automaton.iter(tokens):
-                for tid in tids:
-                    scanned.hits.setdefault(tid, []).append((name, end + 1 - length, end + 1))
+            for automaton in automata:
+                for end, (length, tids) in automaton.iter(tokens):
+                    for tid in tids:
+                        hits.setdefault(tid, []).append((name, end + 1 - length, end + 1))
         return scanned
 
     def _run_regexes(self, tids: Iterable[int], scanned: _Scanned) -> None:

@@ -184,3 +184,13 @@ def test_matching_sees_through_html_and_entities():
     e = parse_feed(body, "f").entries[0]
     assert fires('"lady gaga" AND "britney spears" AND duet', e)
     assert not fires("amp OR href OR em", e)
+
+
+def test_watches_added_one_by_one_past_the_merge_threshold_all_fire():
+    matcher = Matcher()
+    for i in range(700):  # crosses the point where the small automaton merges into the main one
+        matcher.add(watch(f'"artist{i} band" tour', id=f"w{i}"))
+        if i % 50 == 0:
+            assert [m.watch_id for m in matcher.match(entry(f"Artist{i} Band on tour"))] == [f"w{i}"]
+    fired = {m.watch_id for m in matcher.match(entry("artist3 band, artist650 band: tour"))}
+    assert fired == {"w3", "w650"}
