@@ -89,7 +89,7 @@ def _newest_first(entries: Sequence[Entry]) -> list[Entry]:
     dated = [(i, e) for i, e in indexed if (e.published or e.updated)]
     if len(dated) < len(indexed):
         return list(entries)
-    dated.sort(key=lambda ie: (ie[1].published or ie[1].updated, -ie[0]), reverse=True)  # type: ignore[arg-type, return-value]
+    dated.sort(key=lambda ie: (ie[1].published or ie[1].updated, -ie[0]), reverse=True)
     return [e for _, e in dated]
 
 

@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping
+from typing import Awaitable, Callable, Iterable, Mapping
 
 from bot import dedupe
 from bot.adapters.base import Adapter, Delivered, Gone, RetryAfter, SendResult
@@ -20,7 +20,7 @@ from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import due_feeds, next_poll_after_failure, next_poll_after_success, next_wakeup
-from bot.model import Alert, DestinationName, Entry, Feed, FiredWatch, ParsedFeed, Watch, WatchId
+from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher, compile_watches
 from bot.store.base import DestinationState, FeedState, OutboxItem, Store
 from bot.store.codec import alert_from_dict, alert_to_dict
@@ -60,7 +60,7 @@ class Polled:
 
 def backoff_seconds(attempts: int, rng: random.Random) -> float:
     """Delivery retry delay: 5 s doubling per attempt, capped at 15 min, ±20 %."""
-    return min(5.0 * 2 ** attempts, 900.0) * rng.uniform(0.8, 1.2)
+    return min(5.0 * 2.0 ** attempts, 900.0) * rng.uniform(0.8, 1.2)
 
 
 @dataclass
@@ -108,9 +108,9 @@ class Engine:
             except asyncio.TimeoutError:
                 pass
 
-    async def _until(self, stop: asyncio.Event, work: "asyncio.Future[object] | object") -> None:
+    async def _until(self, stop: asyncio.Event, work: Awaitable[object]) -> None:
         """Run `work` unless `stop` is set first; then cancel it (store writes are shielded)."""
-        task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(work)
         stopper = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -125,7 +125,7 @@ class Engine:
         else:
             task.result()
 
-    def _states(self) -> dict:  # type: ignore[type-arg]
+    def _states(self) -> dict[FeedId, FeedState]:
         return {f.id: s for f in self.feeds if (s := self.store.feed_state(f.id)) is not None}
 
     def _next_retry(self) -> float:
@@ -157,12 +157,11 @@ class Engine:
             fetched = await self.fetcher.fetch(feed, validators)
             if fetched.not_modified or (state and state.polls and fetched.body_hash == state.body_hash):
                 return Polled(feed, fetched)
-            parse_args = (fetched.body, feed.id, fetched.url)
-            kwargs = {"max_entries": self.settings.fetch.max_entries}
+            cap = self.settings.fetch.max_entries
             if len(fetched.body) > THREAD_PARSE_BYTES:
-                parsed = await asyncio.to_thread(parse_feed, *parse_args, **kwargs)
+                parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url, max_entries=cap)
             else:
-                parsed = parse_feed(*parse_args, **kwargs)
+                parsed = parse_feed(fetched.body, feed.id, fetched.url, max_entries=cap)
             return Polled(feed, fetched, parsed)
         except FeedError as exc:
             return Polled(feed, error=exc)
@@ -284,9 +283,9 @@ class Engine:
                 break
         return sent
 
-    async def _send(self, adapter: Adapter, dest: object, item: OutboxItem) -> SendResult:
+    async def _send(self, adapter: Adapter, dest: Destination, item: OutboxItem) -> SendResult:
         try:
-            return await adapter.send(dest, alert_from_dict(item.alert))  # type: ignore[arg-type]
+            return await adapter.send(dest, alert_from_dict(item.alert))
         except Exception as exc:  # an adapter bug must not lose the alert or stop the loop
             log.exception("adapter error delivering %s", item.id)
             return RetryAfter(None, f"internal error: {type(exc).__name__}")

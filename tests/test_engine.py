@@ -169,12 +169,18 @@ async def test_reordered_or_removed_and_readded_entry_does_not_realert(feed_serv
     assert h.adapter.titles() == [STORY]
 
 
-async def test_conditional_get_and_304_skip_parsing(feed_server, harness, monkeypatch):
+@pytest.fixture
+def parses(monkeypatch):
+    """Counts the engine's calls to the parser."""
+    calls: list[int] = []
+    real = engine_module.parse_feed
+    monkeypatch.setattr(engine_module, "parse_feed", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    return calls
+
+
+async def test_conditional_get_and_304_skip_parsing(feed_server, harness, parses):
     url = feed_server.serve("/f", rss([item("x")]), etag='"v1"')
     h = await harness([feed(url)], [watch(DUET)])
-    parses = []
-    real = engine_module.parse_feed
-    monkeypatch.setattr(engine_module, "parse_feed", lambda *a, **k: (parses.append(1), real(*a, **k))[1])
     await h.cycle()
     report = await h.cycle()
     assert feed_server.hits("/f")[1]["If-None-Match"] == '"v1"'
@@ -182,12 +188,9 @@ async def test_conditional_get_and_304_skip_parsing(feed_server, harness, monkey
     assert len(parses) == 1
 
 
-async def test_identical_body_is_not_parsed_again(feed_server, harness, monkeypatch):
+async def test_identical_body_is_not_parsed_again(feed_server, harness, parses):
     url = feed_server.serve("/f", rss([item("x")]))  # no validators at all
     h = await harness([feed(url)], [watch(DUET)])
-    parses = []
-    real = engine_module.parse_feed
-    monkeypatch.setattr(engine_module, "parse_feed", lambda *a, **k: (parses.append(1), real(*a, **k))[1])
     await h.cycle()
     report = await h.cycle()
     assert report.unchanged == 1 and len(parses) == 1

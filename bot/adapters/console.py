@@ -11,7 +11,7 @@ from bot.render.text import alert_block
 
 
 class ConsoleAdapter:
-    kinds = ("console",)
+    kinds: tuple[str, ...] = ("console",)
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream

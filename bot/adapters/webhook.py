@@ -17,7 +17,7 @@ from bot.render.json import alert_json
 
 
 class WebhookAdapter:
-    kinds = ("webhook",)
+    kinds: tuple[str, ...] = ("webhook",)
 
     def __init__(self, timeout: float = 15.0) -> None:
         self.timeout = timeout

@@ -91,7 +91,8 @@ def _text(value: Any) -> str:
 
 def _entry(item: Mapping[str, Any], feed_id: FeedId, base: str) -> Entry | None:
     title = _text(item.get("title"))
-    summary_html = item.get("description") if isinstance(item.get("description"), str) else ""
+    description = item.get("description")
+    summary_html = description if isinstance(description, str) else ""
     content_html = _content_html(item)
     summary = html_to_text(summary_html)
     content = html_to_text(content_html)

@@ -16,17 +16,18 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Mapping, Union
+from typing import Any, Iterable, Mapping
 
 import ahocorasick
 
 from bot.model import Entry, Match, TermHit, Watch, WatchId
 from bot.rules.normalise import WORD, fold, original_span, token_text, written_without_spaces
 from bot.rules.regex import compile_regex
-from bot.rules.syntax import DEFAULT_FIELDS, FIELDS, And, Limits, Node, Not, Or, Term, can_match, parse_rule, terms_of
+from bot.rules.syntax import DEFAULT_FIELDS, FIELDS, And, Limits, Node, Not, Or, Term, can_match, parse_rule, positive_terms, terms_of
 
-# A compiled tree: (0, term_id, fields) | (1, child) | (2, children) | (3, children)
-Program = Union[tuple[int, int, frozenset[str]], tuple[int, "Program"], tuple[int, tuple["Program", ...]]]
+# A compiled tree as nested tuples, cheap to walk: (0, term_id, fields) | (1, child) |
+# (2, children) for AND | (3, children) for OR.
+Program = tuple[Any, ...]
 _TERM, _NOT, _AND, _OR = 0, 1, 2, 3
 
 
@@ -111,7 +112,7 @@ class Matcher:
             self.remove(watch.id)
         program = self._program(tree)
         triggers = frozenset(self._term_id(t) for t in _triggers(tree))
-        positive = tuple((self._term_id(t), t) for t in _positive(tree))
+        positive = tuple((self._term_id(t), t) for t in positive_terms(tree))
         regexes = frozenset(self._term_id(t) for t in terms_of(tree) if t.kind == "regex")
         compiled = CompiledWatch(watch, tree, program, triggers, positive, regexes)
         self._watches[watch.id] = compiled
@@ -253,13 +254,13 @@ class Matcher:
 def _holds(program: Program, present: Mapping[int, set[str]]) -> bool:
     op = program[0]
     if op == _TERM:
-        fields = present.get(program[1])  # type: ignore[arg-type]
-        return fields is not None and not fields.isdisjoint(program[2])  # type: ignore[misc, index]
+        fields = present.get(program[1])
+        return fields is not None and not fields.isdisjoint(program[2])
     if op == _NOT:
-        return not _holds(program[1], present)  # type: ignore[arg-type]
+        return not _holds(program[1], present)
     if op == _AND:
-        return all(_holds(c, present) for c in program[1])  # type: ignore[union-attr]
-    return any(_holds(c, present) for c in program[1])  # type: ignore[union-attr]
+        return all(_holds(c, present) for c in program[1])
+    return any(_holds(c, present) for c in program[1])
 
 
 def _original_span(scanned: _Scanned, name: str, start: int, end: int, term: Term) -> tuple[int, int]:
@@ -307,14 +308,6 @@ def _triggers(node: Node) -> list[Term]:
     assert isinstance(node, And)
     options = [_triggers(c) for c in node.children if can_match(c)]
     return min(options, key=_specificity)
-
-
-def _positive(node: Node) -> list[Term]:
-    if isinstance(node, Term):
-        return [node]
-    if isinstance(node, Not):
-        return []
-    return [t for c in node.children for t in _positive(c)]
 
 
 def compile_watches(watches: Iterable[Watch], limits: Limits = Limits()) -> Matcher:

@@ -14,7 +14,7 @@ import os
 from datetime import datetime, timezone
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Container, Iterable, Mapping, MutableMapping
 
 import orjson
 from tinydb import TinyDB
@@ -180,9 +180,10 @@ class TinyDBStore:
             self._doc_ids.update({(table_name, n): i for n, i in zip(new, ids)})
         names.clear()
 
-    def _live(self, table_name: str) -> Mapping[str, Any]:
-        return {"feeds": self._feeds, "announced": self._announced, "outbox": self._outbox,
-                "destinations": self._dests}[table_name]
+    def _live(self, table_name: str) -> Container[Any]:
+        tables: dict[str, Container[Any]] = {"feeds": self._feeds, "announced": self._announced,
+                                                "outbox": self._outbox, "destinations": self._dests}
+        return tables[table_name]
 
     def _order(self, table_name: str) -> Callable[[str], Any]:
         if table_name == "outbox":
@@ -313,6 +314,6 @@ class TinyDBStore:
 _KEY_FIELD = {"feeds": "id", "announced": "dest", "outbox": "id", "destinations": "name"}
 
 
-def _refill(target: dict[str, Any], doc: Mapping[str, Any]) -> None:
+def _refill(target: MutableMapping[str, Any], doc: Mapping[str, Any]) -> None:
     target.clear()
     target.update(doc)
