@@ -1,7 +1,10 @@
 """The async loop that wires the stages: schedule → fetch → parse → match → dedupe →
-outbox → deliver. It is the store's single writer: each poll cycle's changes (feed
-states, entries seen, stories claimed, alerts queued) are flushed in one atomic write,
-and alerts leave the outbox only once their platform has accepted them."""
+outbox → deliver. It is the store's single writer for polling: each poll cycle's
+changes (feed states, entries seen, stories claimed, alerts queued) are flushed in one
+atomic write, and the Delivery workers drain the outbox from there.
+
+Feeds are the config's plus those chats added; watches likewise. A config watch sees
+config feeds; a chat's watch sees that chat's own feeds and every config feed."""
 
 from __future__ import annotations
 
@@ -13,23 +16,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Iterable, Mapping
 
-from bot import dedupe
-from bot.adapters.base import Adapter, Delivered, Gone, RetryAfter, SendResult
-from bot.config import Settings
+from bot import dedupe, destinations
+from bot.adapters.base import Adapter
+from bot.config import Settings, feed_id_for
+from bot.delivery import Delivery
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import due_feeds, next_poll_after_failure, next_poll_after_success, next_wakeup
 from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
-from bot.rules.matcher import Matcher, compile_watches
-from bot.store.base import DestinationState, FeedState, OutboxItem, Store
-from bot.store.codec import alert_from_dict, alert_to_dict
+from bot.rules.matcher import Matcher
+from bot.store.base import FeedState, Store
+from bot.store.codec import alert_to_dict
 
 log = logging.getLogger("tipoff.engine")
 
 THREAD_PARSE_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop
 PRUNE_EVERY = 3600.0
 IDLE_WAKEUP = 60.0
+FLUSH_DELAY = 0.5  # delivery outcomes are written at most this long after they happen
 
 
 @dataclass(slots=True)
@@ -58,9 +63,17 @@ class Polled:
     error: FeedError | None = None
 
 
-def backoff_seconds(attempts: int, rng: random.Random) -> float:
-    """Delivery retry delay: 5 s doubling per attempt, capped at 15 min, ±20 %."""
-    return min(5.0 * 2.0 ** attempts, 900.0) * rng.uniform(0.8, 1.2)
+def chat_feeds(settings: Settings, store: Store) -> tuple[Feed, ...]:
+    """Config feeds plus every feed a chat added; a URL in both is one feed, polled at
+    the shortest interval anyone asked for."""
+    feeds = {f.url: f for f in settings.feeds}
+    for sub in store.subscriptions():
+        known = feeds.get(sub.url)
+        if known is None:
+            feeds[sub.url] = Feed(feed_id_for(sub.url), sub.url, sub.every, trusted=False)
+        elif sub.every < known.every:
+            feeds[sub.url] = replace(known, every=sub.every)
+    return tuple(feeds.values())
 
 
 @dataclass
@@ -73,40 +86,79 @@ class Engine:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        self.feeds: tuple[Feed, ...] = self.settings.feeds
+        self._matcher = Matcher(self.settings.rules)
         self._watches: dict[WatchId, Watch] = {}
-        self._matcher: Matcher = compile_watches([])
-        self.set_watches(self.settings.watches)
+        self.feeds: tuple[Feed, ...] = ()
+        self._config_feeds: frozenset[FeedId] = frozenset(f.id for f in self.settings.feeds)
+        self._subscribers: dict[FeedId, set[DestinationName]] = {}
+        self.delivery = Delivery(self.store, self.destination, self.adapters, self.clock, self.rng,
+                                 on_progress=self._flush_soon)
+        self._flush_task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
-        self._warned: set[str] = set()
+        for w in (*self.settings.watches, *self.store.watches()):
+            self.add_watch(w)
+        self.feeds_changed()
+
+    # -- what to watch, and for whom -------------------------------------------------
+
+    def add_watch(self, watch: Watch) -> None:
+        """Start matching a watch (raises RuleError for a bad rule)."""
+        self._matcher.add(watch)
+        self._watches[watch.id] = watch
+
+    def remove_watch(self, watch_id: WatchId) -> None:
+        self._matcher.remove(watch_id)
+        self._watches.pop(watch_id, None)
 
     def set_watches(self, watches: Iterable[Watch]) -> None:
-        watches = tuple(watches)
-        self._matcher = compile_watches(watches, self.settings.rules)
-        self._watches = {w.id: w for w in watches}
+        for wid in list(self._watches):
+            self.remove_watch(wid)
+        for w in watches:
+            self.add_watch(w)
+
+    def feeds_changed(self) -> None:
+        """Re-read which feeds exist and who subscribes to them (after /add, /remove)."""
+        self.feeds = chat_feeds(self.settings, self.store)
+        subscribers: dict[FeedId, set[DestinationName]] = {}
+        by_url = {f.url: f.id for f in self.feeds}
+        for sub in self.store.subscriptions():
+            subscribers.setdefault(by_url[sub.url], set()).add(sub.destination)
+        self._subscribers = subscribers
+
+    def destination(self, name: str) -> Destination | None:
+        return destinations.resolve(name, self.settings.destinations)
+
+    def _applies(self, watch: Watch, feed: Feed) -> bool:
+        if feed.id in self._config_feeds:
+            return True
+        return watch.owner is not None and watch.owner in self._subscribers.get(feed.id, ())
 
     # -- the loop --------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
         """Poll until `stop` is set (or one cycle with `once`), delivering as it goes."""
-        await self._until(stop, self.deliver())  # resume the outbox before polling
-        if once:
-            await self._until(stop, self.poll_cycle(self.feeds))
-            await self._until(stop, self.deliver())
-            return
-        while not stop.is_set():
-            now = self.clock()
-            due = due_feeds(self.feeds, self._states(), now)
-            if due:
-                await self._until(stop, self.poll_cycle(due))
-            if not stop.is_set():
-                await self._until(stop, self.deliver())
-            wake = min(next_wakeup(self.feeds, self._states(), self.clock()), self._next_retry(),
-                       self.clock() + IDLE_WAKEUP)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, wake - self.clock()))
-            except asyncio.TimeoutError:
-                pass
+        try:
+            if once:
+                await self._until(stop, self.delivery.settle())  # resume the outbox first
+                await self._until(stop, self.poll_cycle(self.feeds))
+                await self._until(stop, self.delivery.settle())
+                return
+            self.delivery.wake()  # resume the outbox before polling
+            while not stop.is_set():
+                due = due_feeds(self.feeds, self._states(), self.clock())
+                if due:
+                    await self._until(stop, self.poll_cycle(due))
+                self.delivery.wake()
+                wake = min(next_wakeup(self.feeds, self._states(), self.clock()), self.delivery.next_retry(),
+                           self.clock() + IDLE_WAKEUP)
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, wake - self.clock()))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.delivery.close()
+            if self._flush_task is not None:
+                self._flush_task.cancel()
 
     async def _until(self, stop: asyncio.Event, work: Awaitable[object]) -> None:
         """Run `work` unless `stop` is set first; then cancel it (store writes are shielded)."""
@@ -125,12 +177,22 @@ class Engine:
         else:
             task.result()
 
+    def _flush_soon(self) -> None:
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.ensure_future(self._delayed_flush())
+
+    async def _delayed_flush(self) -> None:
+        await asyncio.sleep(FLUSH_DELAY)
+        await self.store.flush()
+
     def _states(self) -> dict[FeedId, FeedState]:
         return {f.id: s for f in self.feeds if (s := self.store.feed_state(f.id)) is not None}
 
-    def _next_retry(self) -> float:
-        times = [i.next_try for i in self.store.pending() if self.store.destination_state(i.destination).active]
-        return min(times) if times else float("inf")
+    async def deliver(self) -> int:
+        """Deliver everything that is due now and wait for it; returns alerts delivered."""
+        sent = await self.delivery.settle()
+        await self.store.flush()
+        return sent
 
     # -- polling ---------------------------------------------------------------
 
@@ -147,6 +209,7 @@ class Engine:
             if removed:
                 log.info("pruned %d expired keys", removed)
         await self.store.flush()
+        self.delivery.wake()
         log.info("cycle: %s", report.line())
         return report
 
@@ -205,7 +268,7 @@ class Engine:
         ))
         report.new_entries += len(fresh.fresh)
         for entry in fresh.fresh:
-            self._route(entry, feed, p.parsed.title or feed.title, now, report)
+            self._route(entry, feed, p.parsed.title or feed.title or state.title, now, report)
 
     def _feed_failed(self, feed: Feed, state: FeedState, error: FeedError, now: float) -> None:
         failures = state.failures + 1
@@ -221,6 +284,8 @@ class Engine:
         fired: dict[DestinationName, list[FiredWatch]] = {}
         for match in self._matcher.match(entry, f"{feed_title} {feed.url}"):
             watch = self._watches[match.watch_id]
+            if not self._applies(watch, feed):
+                continue
             for dest in watch.notify:
                 fired.setdefault(dest, []).append(FiredWatch(watch.id, watch.rule, match.terms, watch.label))
         if not fired:
@@ -228,7 +293,8 @@ class Engine:
         keys = dedupe.story_keys(entry)
         created = datetime.fromtimestamp(now, timezone.utc)
         for dest, watches in fired.items():
-            if not self.store.destination_state(dest).active:
+            state = self.store.destination_state(dest)
+            if not state.active or state.extra.get("paused"):
                 continue
             if not self.store.claim_story(dest, keys, now):
                 report.repeats += 1
@@ -239,58 +305,3 @@ class Engine:
             )
             self.store.enqueue(dest, alert_to_dict(alert), alert.id)
             report.alerts += 1
-
-    # -- delivery --------------------------------------------------------------
-
-    async def deliver(self) -> int:
-        """Send what the outbox holds, in order per destination; returns alerts delivered."""
-        queues: dict[DestinationName, list[OutboxItem]] = {}
-        for item in self.store.pending():
-            queues.setdefault(item.destination, []).append(item)
-        if not queues:
-            return 0
-        counts = await asyncio.gather(*(self._drain(dest, items) for dest, items in queues.items()))
-        await self.store.flush()
-        return sum(counts)
-
-    async def _drain(self, dest_name: DestinationName, items: list[OutboxItem]) -> int:
-        dest = self.settings.destinations.get(dest_name)
-        if dest is None:
-            self._warn_once(f"nodest:{dest_name}", "%d alerts wait for destination %r, which is no longer "
-                            "configured", len(items), dest_name)
-            return 0
-        adapter = self.adapters.get(dest.kind)
-        if adapter is None:
-            self._warn_once(f"noadapter:{dest.kind}", "no adapter for %s destinations; %d alerts wait",
-                            dest.kind, len(items))
-            return 0
-        sent = 0
-        for item in sorted(items, key=lambda i: i.seq):
-            if not self.store.destination_state(dest_name).active or item.next_try > self.clock():
-                break  # later alerts wait behind this one: delivery stays in order
-            result = await self._send(adapter, dest, item)
-            if isinstance(result, Delivered):
-                self.store.delivered(item.id)
-                sent += 1
-            elif isinstance(result, RetryAfter):
-                wait = result.seconds if result.seconds is not None else backoff_seconds(item.attempts, self.rng)
-                self.store.postpone(item.id, self.clock() + wait, result.reason)
-                log.warning("destination %s: %s; retrying in %.0fs", dest_name, result.reason, wait)
-                break
-            else:
-                self.store.put_destination_state(DestinationState(dest_name, False, result.reason, self.clock()))
-                log.error("destination %s is gone (%s); its alerts stay in the outbox", dest_name, result.reason)
-                break
-        return sent
-
-    async def _send(self, adapter: Adapter, dest: Destination, item: OutboxItem) -> SendResult:
-        try:
-            return await adapter.send(dest, alert_from_dict(item.alert))
-        except Exception as exc:  # an adapter bug must not lose the alert or stop the loop
-            log.exception("adapter error delivering %s", item.id)
-            return RetryAfter(None, f"internal error: {type(exc).__name__}")
-
-    def _warn_once(self, key: str, msg: str, *args: object) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning(msg, *args)

@@ -54,14 +54,27 @@ class ParsedFeed:
 
 @dataclass(frozen=True, slots=True)
 class Watch:
-    """A rule and where its hits go. Config watches apply to config feeds; a chat's
-    watches apply to its own feeds and to every config feed."""
+    """A rule and where its hits go. Config watches (owner None) apply to config feeds;
+    a chat's watches (owner: that chat) apply to its own feeds and to every config feed."""
 
     id: WatchId
     rule: str
     notify: tuple[DestinationName, ...]
     created_at: datetime
     label: str = ""
+    owner: DestinationName | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat's own feed, added with /add."""
+
+    id: str
+    destination: DestinationName
+    url: str
+    every: float
+    added_at: datetime
+    added_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

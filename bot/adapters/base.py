@@ -30,7 +30,23 @@ class Gone:
     reason: str
 
 
-SendResult = Union[Delivered, RetryAfter, Gone]
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The chat lives on under a new id (a Telegram group upgraded to a supergroup):
+    move everything of the destination there and send again."""
+
+    to: str  # the new destination name
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The platform refuses this one message for good (retrying cannot help); the
+    destination itself is fine."""
+
+    reason: str
+
+
+SendResult = Union[Delivered, RetryAfter, Gone, Moved, Rejected]
 
 
 class Adapter(Protocol):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from bot.model import Alert, DestinationName, Entry, FeedId, FiredWatch, WatchId
+from bot.model import Alert, DestinationName, Entry, FeedId, FiredWatch, Subscription, Watch, WatchId
 
 
 def _time(dt: datetime | None) -> str | None:
@@ -49,3 +49,28 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
     assert created is not None
     return Alert(d["id"], DestinationName(d["destination"]), entry, f.get("title", ""), f.get("url", ""),
                  watches, created, tuple(d.get("story_keys") or ()))
+
+
+def watch_to_dict(w: Watch) -> dict[str, Any]:
+    return {"id": w.id, "rule": w.rule, "notify": list(w.notify), "created_at": _time(w.created_at),
+            "label": w.label, "owner": w.owner}
+
+
+def watch_from_dict(d: Mapping[str, Any]) -> Watch:
+    created = _parse_time(d.get("created_at"))
+    assert created is not None
+    owner = d.get("owner")
+    return Watch(WatchId(d["id"]), d["rule"], tuple(DestinationName(n) for n in d.get("notify") or ()), created,
+                 d.get("label", ""), DestinationName(owner) if owner else None)
+
+
+def subscription_to_dict(s: Subscription) -> dict[str, Any]:
+    return {"id": s.id, "dest": s.destination, "url": s.url, "every": s.every,
+            "added_at": _time(s.added_at), "added_by": s.added_by}
+
+
+def subscription_from_dict(d: Mapping[str, Any]) -> Subscription:
+    added = _parse_time(d.get("added_at"))
+    assert added is not None
+    return Subscription(d["id"], DestinationName(d["dest"]), d["url"], float(d["every"]), added,
+                        d.get("added_by", ""))

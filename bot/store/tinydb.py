@@ -21,7 +21,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId
+from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
 from bot.store.base import (
     SCHEMA_VERSION,
     DestinationState,
@@ -29,6 +29,7 @@ from bot.store.base import (
     OutboxItem,
     StoreError,
 )
+from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 DB_NAME = "tipoff.json"
 
@@ -94,9 +95,12 @@ class TinyDBStore:
         self._announced: dict[DestinationName, dict[str, float]] = {}
         self._outbox: dict[str, OutboxItem] = {}
         self._dests: dict[DestinationName, DestinationState] = {}
+        self._subs: dict[str, Subscription] = {}
+        self._watches: dict[WatchId, Watch] = {}
         self._doc_ids: dict[tuple[str, str], int] = {}
-        self._dirty: dict[str, set[str]] = {t: set() for t in ("feeds", "announced", "outbox", "destinations")}
+        self._dirty: dict[str, set[str]] = {t: set() for t in _KEY_FIELD}
         self._next_seq = 1
+        self._flush_lock = asyncio.Lock()  # one file write at a time, in order
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -139,6 +143,12 @@ class TinyDBStore:
             self._outbox[item.id] = item
             self._doc_ids[("outbox", item.id)] = doc.doc_id
             self._next_seq = max(self._next_seq, item.seq + 1)
+        for doc in db.table("subscriptions").all():
+            self._subs[doc["id"]] = subscription_from_dict(doc)
+            self._doc_ids[("subscriptions", doc["id"])] = doc.doc_id
+        for doc in db.table("watches").all():
+            self._watches[WatchId(doc["id"])] = watch_from_dict(doc)
+            self._doc_ids[("watches", doc["id"])] = doc.doc_id
         for doc in db.table("destinations").all():
             self._dests[doc["name"]] = DestinationState(doc["name"], doc.get("active", True), doc.get("reason"),
                                                         doc.get("since"), doc.get("extra") or {})
@@ -146,12 +156,18 @@ class TinyDBStore:
 
     async def flush(self) -> None:
         """Make every staged change durable in one atomic write."""
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
         db = self._require()
         self._push("feeds", lambda fid: {"id": fid, "state": _state_doc(self._feeds[FeedId(fid)]),
                                          "known": self._known.get(FeedId(fid), {})})
         self._push("announced", lambda d: {"dest": d, "keys": self._announced[DestinationName(d)]})
         self._push("destinations", lambda d: {"name": d, **{k: v for k, v in asdict(self._dests[DestinationName(d)]).items() if k != "name"}})
         self._push("outbox", self._outbox_doc)
+        self._push("subscriptions", lambda i: subscription_to_dict(self._subs[i]))
+        self._push("watches", lambda i: watch_to_dict(self._watches[WatchId(i)]))
         storage = db.storage
         assert isinstance(storage, AtomicJSONStorage)
         data = storage.snapshot()
@@ -182,7 +198,8 @@ class TinyDBStore:
 
     def _live(self, table_name: str) -> Container[Any]:
         tables: dict[str, Container[Any]] = {"feeds": self._feeds, "announced": self._announced,
-                                                "outbox": self._outbox, "destinations": self._dests}
+                                                "outbox": self._outbox, "destinations": self._dests,
+                                                "subscriptions": self._subs, "watches": self._watches}
         return tables[table_name]
 
     def _order(self, table_name: str) -> Callable[[str], Any]:
@@ -272,6 +289,59 @@ class TinyDBStore:
         self._dests[state.name] = state
         self._dirty["destinations"].add(state.name)
 
+    def rename_destination(self, old: DestinationName, new: DestinationName) -> None:
+        """Move everything a destination has to a new name (a Telegram group that
+        became a supergroup), keeping the order of its waiting alerts."""
+        def moved(name: DestinationName) -> DestinationName:
+            if name == old or name.startswith(old + "/"):
+                return DestinationName(new + name[len(old):])
+            return name
+
+        for sub in list(self._subs.values()):
+            if moved(sub.destination) != sub.destination:
+                self.put_subscription(replace(sub, destination=moved(sub.destination)))
+        for w in list(self._watches.values()):
+            owner = moved(w.owner) if w.owner else None
+            notify = tuple(moved(n) for n in w.notify)
+            if owner != w.owner or notify != w.notify:
+                self.put_watch(replace(w, owner=owner, notify=notify))
+        for item in list(self._outbox.values()):
+            if moved(item.destination) != item.destination:
+                self._outbox[item.id] = replace(item, destination=moved(item.destination))
+                self._dirty["outbox"].add(item.id)
+        for name in [n for n in self._announced if moved(n) != n]:
+            self._announced.setdefault(moved(name), {}).update(self._announced.pop(name))
+            self._dirty["announced"].update({name, moved(name)})
+        for name in [n for n in self._dests if moved(n) != n]:
+            self.put_destination_state(replace(self._dests.pop(name), name=moved(name)))
+            self._dirty["destinations"].add(name)
+
+    # -- chats' own feeds and watches ------------------------------------------
+
+    def subscriptions(self, destination: DestinationName | None = None) -> list[Subscription]:
+        return [s for s in self._subs.values() if destination is None or s.destination == destination]
+
+    def put_subscription(self, sub: Subscription) -> None:
+        self._subs[sub.id] = sub
+        self._dirty["subscriptions"].add(sub.id)
+
+    def remove_subscription(self, sub_id: str) -> Subscription | None:
+        sub = self._subs.pop(sub_id, None)
+        self._dirty["subscriptions"].add(sub_id)
+        return sub
+
+    def watches(self, owner: DestinationName | None = None) -> list[Watch]:
+        return [w for w in self._watches.values() if owner is None or w.owner == owner]
+
+    def put_watch(self, watch: Watch) -> None:
+        self._watches[watch.id] = watch
+        self._dirty["watches"].add(watch.id)
+
+    def remove_watch(self, watch_id: WatchId) -> Watch | None:
+        watch = self._watches.pop(watch_id, None)
+        self._dirty["watches"].add(watch_id)
+        return watch
+
     # -- housekeeping --------------------------------------------------------
 
     def prune(self, now: float, retention: float) -> int:
@@ -311,7 +381,8 @@ class TinyDBStore:
         }
 
 
-_KEY_FIELD = {"feeds": "id", "announced": "dest", "outbox": "id", "destinations": "name"}
+_KEY_FIELD = {"feeds": "id", "announced": "dest", "outbox": "id", "destinations": "name",
+              "subscriptions": "id", "watches": "id"}
 
 
 def _refill(target: MutableMapping[str, Any], doc: Mapping[str, Any]) -> None:

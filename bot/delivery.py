@@ -1,0 +1,166 @@
+"""Drains the outbox: one worker per destination, in order, each alert leaving the
+outbox only once its platform accepted it. A worker runs while its destination has
+alerts that are due, so a chat paced by its platform, or in a flood wait of hours,
+holds only its own queue: other chats and the poller carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Mapping
+
+from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
+from bot.model import Destination, DestinationName
+from bot.store.base import DestinationState, OutboxItem, Store
+from bot.store.codec import alert_from_dict
+
+log = logging.getLogger("tipoff.delivery")
+
+
+def backoff_seconds(attempts: int, rng: random.Random) -> float:
+    """Delivery retry delay: 5 s doubling per attempt, capped at 15 min, ±20 %."""
+    return min(5.0 * 2.0 ** attempts, 900.0) * rng.uniform(0.8, 1.2)
+
+
+class Delivery:
+    def __init__(
+        self,
+        store: Store,
+        resolve: Callable[[str], Destination | None],
+        adapters: Mapping[str, Adapter],
+        clock: Callable[[], float],
+        rng: random.Random,
+        on_progress: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.resolve = resolve
+        self.adapters = adapters
+        self.clock = clock
+        self.rng = rng
+        self.on_progress = on_progress  # called after every outcome (the engine flushes soon)
+        self._workers: dict[DestinationName, asyncio.Task[int]] = {}
+        self._warned: set[str] = set()
+        self._outcomes = 0  # sends answered, of any kind
+
+    def wake(self, names: Iterable[DestinationName] | None = None) -> list[asyncio.Task[int]]:
+        """Start a worker for each destination with waiting alerts (all, by default)."""
+        if names is None:
+            names = {i.destination for i in self.store.pending()}
+        tasks = []
+        for name in names:
+            task = self._workers.get(name)
+            if task is None or task.done():
+                task = self._workers[name] = asyncio.ensure_future(self._work(name))
+            tasks.append(task)
+        return tasks
+
+    async def settle(self) -> int:
+        """Wake every destination and wait until none can make progress now: a round
+        of workers that records no outcome at all ends it."""
+        total = 0
+        while True:
+            outcomes = self._outcomes
+            tasks = self.wake()
+            if not tasks:
+                return total
+            total += sum(await asyncio.gather(*tasks))
+            if self._outcomes == outcomes:
+                return total
+
+    def next_retry(self) -> float:
+        times = [i.next_try for i in self.store.pending() if self.store.destination_state(i.destination).active]
+        return min(times) if times else float("inf")
+
+    async def close(self) -> None:
+        for task in self._workers.values():
+            task.cancel()
+        for task in self._workers.values():
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._workers.clear()
+
+    async def _work(self, name: DestinationName) -> int:
+        sent = 0
+        while True:
+            items = self.store.pending(name)
+            if not items or not self.store.destination_state(name).active:
+                return sent
+            head = min(items, key=lambda i: i.seq)
+            if head.next_try > self.clock():
+                return sent  # the engine wakes this destination again when it is due
+            dest = self.resolve(name)
+            adapter = self.adapters.get(dest.kind) if dest else None
+            if dest is None or adapter is None:
+                self._warn_once(name, "%d alerts wait for %s, which no configured adapter can reach",
+                                len(items), name)
+                return sent
+            result = await self._send(adapter, dest, head)
+            if not self._record(name, head, result):
+                return sent
+            sent += isinstance(result, Delivered)
+
+    async def _send(self, adapter: Adapter, dest: Destination, item: OutboxItem) -> SendResult:
+        try:
+            return await adapter.send(dest, alert_from_dict(item.alert))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an adapter bug must not lose the alert or stop delivery
+            log.exception("adapter error delivering %s", item.id)
+            return RetryAfter(None, f"internal error: {type(exc).__name__}")
+
+    def _record(self, name: DestinationName, item: OutboxItem, result: SendResult) -> bool:
+        """Store the outcome; True when the worker should go on to the next alert."""
+        now = self.clock()
+        self._outcomes += 1
+        try:
+            if isinstance(result, Delivered):
+                self.store.delivered(item.id)
+                self._count_sent(name, now)
+                return True
+            if isinstance(result, RetryAfter):
+                wait = result.seconds if result.seconds is not None else backoff_seconds(item.attempts, self.rng)
+                self.store.postpone(item.id, now + wait, result.reason)
+                self._note_error(name, result.reason, now)
+                log.warning("%s: %s; retrying in %.0fs", name, result.reason, wait)
+                return False
+            if isinstance(result, Moved):
+                log.warning("%s moved to %s; its feeds, watches and alerts move with it", name, result.to)
+                self.store.rename_destination(name, DestinationName(result.to))
+                self.wake([DestinationName(result.to)])
+                return False
+            if isinstance(result, Rejected):
+                self.store.delivered(item.id)  # retrying cannot help; say so once, loudly
+                self._note_error(name, result.reason, now)
+                log.error("%s refused alert %s for good: %s", name, item.id, result.reason)
+                return True
+            assert isinstance(result, Gone)
+            state = self.store.destination_state(name)
+            self.store.put_destination_state(replace(state, active=False, reason=result.reason, since=now))
+            log.error("%s is gone (%s); its alerts stay in the outbox", name, result.reason)
+            return False
+        finally:
+            self.on_progress()
+
+    def _count_sent(self, name: DestinationName, now: float) -> None:
+        state = self.store.destination_state(name)
+        day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d")
+        extra = dict(state.extra)
+        extra["sent_today"] = (extra.get("sent_today", 0) if extra.get("day") == day else 0) + 1
+        extra["day"] = day
+        extra["last_sent"] = now
+        self.store.put_destination_state(replace(state, extra=extra))
+
+    def _note_error(self, name: DestinationName, reason: str, now: float) -> None:
+        state = self.store.destination_state(name)
+        self.store.put_destination_state(replace(state, extra={**state.extra, "last_error": reason,
+                                                               "last_error_at": now}))
+
+    def _warn_once(self, key: str, msg: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(msg, *args)
