@@ -72,6 +72,48 @@ class FetchSettings:
     user_agent: str = ""
 
 
+class Secret:
+    """A token from the environment. Its repr and str never show the value, so a
+    Settings object can be logged or printed safely."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    feeds_per_chat: int = 100
+    watches_per_chat: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    token: Secret | None = None  # from TIPOFF_TELEGRAM_TOKEN only
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    admin_cache: float = 60.0  # seconds a getChatMember answer is trusted
+    rate_global: float = 30.0  # messages per second, all chats together
+    rate_chat: float = 1.0  # messages per second to one chat
+    rate_group_per_minute: float = 20.0  # messages per minute to one group
+    poll_timeout: float = 30.0  # getUpdates long-poll seconds
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     path: Path | None
@@ -83,6 +125,8 @@ class Settings:
     watches: tuple[Watch, ...] = ()
     log_level: str = "INFO"
     data_dir: Path = Path("data")
+    limits: LimitSettings = LimitSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -200,7 +244,7 @@ def load_settings(
         raise ConfigError(f"{path or '<config>'}: {exc}") from None
     r = _Reader(text, path)
     r.unknown_keys(raw, {"poll", "fetch", "rules", "feeds", "destinations", "watches", "log", "store",
-                         "telegram", "discord", "http"}, "")
+                         "limits", "telegram", "discord", "http"}, "")
     base_dir = path.parent if path else Path.cwd()  # relative file: feeds are relative to the config
     poll = _poll(r, r.table(raw, "poll"))
     fetch = _fetch(r, r.table(raw, "fetch"))
@@ -218,7 +262,48 @@ def load_settings(
     chosen_dir = data_dir or (Path(env["TIPOFF_DATA_DIR"]) if env.get("TIPOFF_DATA_DIR") else None)
     if chosen_dir is None:
         chosen_dir = Path(r.string(store, "data", "store.data")) if "data" in store else Path("data")
-    return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir)
+    limits = _limits(r, r.table(raw, "limits"))
+    telegram = _telegram(r, r.table(raw, "telegram"), env)
+    if telegram.token is None and any(d.kind == "telegram" for d in destinations.values()):
+        raise ConfigError("a telegram destination is configured but TIPOFF_TELEGRAM_TOKEN is not set")
+    return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram)
+
+
+def _limits(r: _Reader, t: Mapping[str, Any]) -> LimitSettings:
+    r.unknown_keys(t, {"feeds_per_chat", "watches_per_chat"}, "limits.")
+    d = LimitSettings()
+    return LimitSettings(
+        feeds_per_chat=r.integer(t, "feeds_per_chat", "limits.feeds_per_chat", d.feeds_per_chat, minimum=1),
+        watches_per_chat=r.integer(t, "watches_per_chat", "limits.watches_per_chat", d.watches_per_chat, minimum=1),
+    )
+
+
+def _rate(r: _Reader, t: Mapping[str, Any], name: str, default: float) -> float:
+    value = t.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise r.fail(f"telegram.{name}", "must be a positive number")
+    return float(value)
+
+
+def _telegram(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> TelegramSettings:
+    r.unknown_keys(t, {"base_url", "base_file_url", "admin_cache", "rate_global", "rate_chat",
+                       "rate_group_per_minute", "poll_timeout", "token"}, "telegram.")
+    if "token" in t:
+        raise r.fail("telegram.token", "tokens never go in the config file: set TIPOFF_TELEGRAM_TOKEN instead")
+    d = TelegramSettings()
+    base_url = r.string(t, "base_url", "telegram.base_url", d.base_url)
+    default_files = base_url.replace("/bot", "/file/bot", 1) if "/bot" in base_url else d.base_file_url
+    token = env.get("TIPOFF_TELEGRAM_TOKEN", "").strip()
+    return TelegramSettings(
+        token=Secret(token) if token else None,
+        base_url=base_url,
+        base_file_url=r.string(t, "base_file_url", "telegram.base_file_url", default_files),
+        admin_cache=r.duration(t, "admin_cache", "telegram.admin_cache", d.admin_cache),
+        rate_global=_rate(r, t, "rate_global", d.rate_global),
+        rate_chat=_rate(r, t, "rate_chat", d.rate_chat),
+        rate_group_per_minute=_rate(r, t, "rate_group_per_minute", d.rate_group_per_minute),
+        poll_timeout=r.duration(t, "poll_timeout", "telegram.poll_timeout", d.poll_timeout),
+    )
 
 
 def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:

@@ -1,0 +1,420 @@
+"""Chat commands, written once for every platform: parse the arguments, check the
+permission, act on the store and the engine, and reply in plain text. An adapter turns
+a platform event into `Commands.run` and the Reply back into a platform message; this
+module knows nothing of Telegram or Discord."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from bot.config import Settings, feed_id_for, parse_duration
+from bot.feeds.errors import FeedError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import parse_feed
+from bot.model import Destination, Feed, ParsedFeed, Subscription, Watch, WatchId
+from bot.opml import OpmlError, export_opml, parse_opml
+from bot.render.text import ago, excerpt
+from bot.rules.matcher import Matcher
+from bot.rules.syntax import RuleError, describe, parse_rule
+from bot.store.base import Store
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+log = logging.getLogger("tipoff.commands")
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One command as a platform delivered it."""
+
+    destination: Destination  # this chat, or forum topic: where its alerts go
+    user: str  # who asked, for the record ("telegram:123")
+    can_manage: Callable[[], Awaitable[bool]]  # asked only for commands that change things
+    attachment: bytes | None = None  # a document sent or replied to (for /import)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    document: tuple[str, bytes] | None = None  # (file name, content)
+    private: bool = False  # only the one who asked needs to see it
+
+
+class UsageError(ValueError):
+    """Bad arguments: the reply adds the command's usage and an example."""
+
+
+Handler = Callable[[Invocation, str], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: str
+    summary: str
+    example: str
+    manage: bool  # changes what the chat gets: admins only in groups
+    handler: Handler
+
+    @property
+    def usage(self) -> str:
+        return f"/{self.name} {self.args}".rstrip()
+
+
+class Commands:
+    def __init__(self, settings: Settings, store: Store, engine: "Engine", fetcher: Fetcher,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.fetcher = fetcher
+        self.clock = clock
+        self.commands: dict[str, Command] = {c.name: c for c in self._table()}
+
+    def _table(self) -> list[Command]:
+        return [
+            Command("start", "", "what tipoff does", "/start", False, self.help),
+            Command("help", "", "every command, with an example", "/help", False, self.help),
+            Command("watch", "RULE", "alert this chat when new entries match RULE",
+                    '/watch "lady gaga" AND "britney spears" AND duet', True, self.watch),
+            Command("unwatch", "ID", "stop a watch", "/unwatch w4k2p", True, self.unwatch),
+            Command("watches", "", "this chat's watches", "/watches", False, self.list_watches),
+            Command("add", "URL [every 15m]", "watch a feed here (besides the shared ones)",
+                    "/add https://www.billboard.com/feed/ every 15m", True, self.add),
+            Command("remove", "ID", "remove a feed you added", "/remove f7q3x", True, self.remove),
+            Command("feeds", "", "this chat's feeds, with their last poll and error", "/feeds", False, self.feeds),
+            Command("test", "TEXT or URL", "which watches would fire (nothing is sent)",
+                    "/test Lady Gaga and Britney Spears record a duet", False, self.test),
+            Command("pause", "", "stop alerts here until /resume", "/pause", True, self.pause),
+            Command("resume", "", "start alerts again", "/resume", True, self.resume),
+            Command("status", "", "feeds, watches, alerts sent today, last error", "/status", False, self.status),
+            Command("export", "", "this chat's feeds (OPML) and watches as a file", "/export", False, self.export),
+            Command("import", "", "reply to an OPML file to add all its feeds", "/import", True, self.import_),
+        ]
+
+    def menu(self) -> list[tuple[str, str]]:
+        """(command, description) pairs for a platform's command menu."""
+        return [(c.name, c.summary) for c in self.commands.values() if c.name != "start"]
+
+    async def run(self, inv: Invocation, name: str, args: str) -> Reply:
+        cmd = self.commands.get(name.lower())
+        if cmd is None:
+            return Reply(f"I don't know /{name}. Send /help to see what I can do.")
+        if cmd.manage and not await inv.can_manage():
+            return Reply(f"Only the chat's admins can use /{cmd.name} here. Anyone can use /watches, "
+                         "/feeds, /test, /status and /help.")
+        try:
+            return await cmd.handler(inv, args.strip())
+        except UsageError as exc:
+            return Reply(f"{exc}\nUsage: {cmd.usage}\nExample: {cmd.example}")
+        except Exception:
+            log.exception("command /%s failed in %s", cmd.name, inv.destination.name)
+            return Reply("Sorry, something went wrong on my side. The operator's log has the details.")
+
+    # -- help ------------------------------------------------------------------
+
+    async def help(self, inv: Invocation, args: str) -> Reply:
+        lines = ["tipoff watches news feeds and tips this chat off when an entry matches one of its "
+                 "watches. Rules work like a search box: words, \"exact phrases\", OR, -exclude, "
+                 "(groups), title:word, duet*.", ""]
+        for c in self.commands.values():
+            if c.name == "start":
+                continue
+            lines.append(f"{c.usage} — {c.summary}" + (" (admins)" if c.manage else ""))
+            lines.append(f"    e.g. {c.example}")
+        lines += ["", "Your watches also cover every feed the operator shares with all chats."]
+        return Reply("\n".join(lines))
+
+    # -- watches ---------------------------------------------------------------
+
+    def _mine(self, inv: Invocation) -> list[Watch]:
+        return sorted(self.store.watches(inv.destination.name), key=lambda w: w.created_at)
+
+    async def watch(self, inv: Invocation, args: str) -> Reply:
+        if not args:
+            raise UsageError("Tell me what to watch for.")
+        try:
+            tree = parse_rule(args, self.settings.rules)
+        except RuleError as exc:
+            pointer = " " * (exc.column - 1) + "^"
+            return Reply(f"I can't use that rule: {exc}\n{args}\n{pointer}\nExample: "
+                         f'{self.commands["watch"].example}')
+        mine = self._mine(inv)
+        if len(mine) >= self.settings.limits.watches_per_chat:
+            return Reply(f"This chat has reached its limit of {self.settings.limits.watches_per_chat} watches. "
+                         "Remove one with /unwatch ID first.")
+        if any(w.rule == args for w in mine):
+            same = next(w for w in mine if w.rule == args)
+            return Reply(f"This chat already watches that ({same.id}).")
+        dest = inv.destination.name
+        watch = Watch(WatchId(self._new_id("w")), args, (dest,), self._now(), owner=dest)
+        self.engine.add_watch(watch)
+        self.store.put_watch(watch)
+        await self.store.flush()
+        feeds = len(self.store.subscriptions(dest)) + len(self.settings.feeds)
+        return Reply(f"Watching as {watch.id}: {describe(tree)}\n"
+                     f"New entries in {feeds} feed{'s' if feeds != 1 else ''} will be checked; alerts come here.")
+
+    async def unwatch(self, inv: Invocation, args: str) -> Reply:
+        if not args:
+            raise UsageError("Which watch? /watches lists their ids.")
+        watch = next((w for w in self._mine(inv) if w.id == args.split()[0]), None)
+        if watch is None:
+            return Reply(f"There is no watch {args.split()[0]} in this chat. /watches lists them.")
+        self.engine.remove_watch(watch.id)
+        self.store.remove_watch(watch.id)
+        await self.store.flush()
+        return Reply(f"Stopped watching {watch.id}: {watch.rule}")
+
+    async def list_watches(self, inv: Invocation, args: str) -> Reply:
+        mine = self._mine(inv)
+        if not mine:
+            return Reply("No watches here yet. Add one: " + self.commands["watch"].example)
+        return Reply("Watches here:\n" + "\n".join(f"{w.id}  {w.rule}" for w in mine))
+
+    # -- feeds -----------------------------------------------------------------
+
+    async def add(self, inv: Invocation, args: str) -> Reply:
+        url, every = self._feed_args(args)
+        dest = inv.destination.name
+        mine = self.store.subscriptions(dest)
+        if any(s.url == url for s in mine):
+            same = next(s for s in mine if s.url == url)
+            return Reply(f"This chat already has that feed ({same.id}).")
+        if any(f.url == url for f in self.settings.feeds):
+            return Reply("That feed is already watched for every chat: your watches see it.")
+        if len(mine) >= self.settings.limits.feeds_per_chat:
+            return Reply(f"This chat has reached its limit of {self.settings.limits.feeds_per_chat} feeds. "
+                         "Remove one with /remove ID first.")
+        try:
+            parsed = await self._fetch(url)
+        except FeedError as exc:
+            return Reply(f"I couldn't add {url}: {exc.message}")
+        note = ""
+        if every < self.settings.poll.min_every:
+            note = f" (raised to the minimum of {_duration(self.settings.poll.min_every)})"
+            every = self.settings.poll.min_every
+        sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user)
+        self.store.put_subscription(sub)
+        self.engine.feeds_changed()
+        await self.store.flush()
+        return Reply(f"Added {parsed.title or url} as {sub.id}: {parsed.kind}, {len(parsed.entries)} entries now; "
+                     f"checked every {_duration(every)}{note}. Only entries published from now on will alert.")
+
+    def _feed_args(self, args: str) -> tuple[str, float]:
+        parts = args.split()
+        if not parts:
+            raise UsageError("Which feed? Give its address.")
+        url = parts[0]
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"{url!r} is not a web address (http:// or https://).")
+        every = self.settings.poll.every
+        rest = parts[1:]
+        if rest:
+            if rest[0].lower() != "every" or len(rest) != 2:
+                raise UsageError(f"I don't understand {' '.join(rest)!r}.")
+            try:
+                every = parse_duration(rest[1])
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        return url, every
+
+    async def _fetch(self, url: str) -> ParsedFeed:
+        feed = Feed(feed_id_for(url), url, self.settings.poll.every, trusted=False)
+        result = await self.fetcher.fetch(feed)
+        return parse_feed(result.body, feed.id, result.url, max_entries=self.settings.fetch.max_entries)
+
+    async def remove(self, inv: Invocation, args: str) -> Reply:
+        if not args:
+            raise UsageError("Which feed? /feeds lists their ids.")
+        sub = next((s for s in self.store.subscriptions(inv.destination.name) if s.id == args.split()[0]), None)
+        if sub is None:
+            return Reply(f"There is no feed {args.split()[0]} in this chat. /feeds lists them.")
+        self.store.remove_subscription(sub.id)
+        self.engine.feeds_changed()
+        await self.store.flush()
+        return Reply(f"Removed {sub.url}")
+
+    async def feeds(self, inv: Invocation, args: str) -> Reply:
+        mine = self.store.subscriptions(inv.destination.name)
+        now = self._now()
+        lines = []
+        for s in mine:
+            state = self.store.feed_state(feed_id_for(s.url))
+            title = state.title if state and state.title else s.url
+            ok = f"last polled {ago(_at(state.last_ok), now)}" if state and state.last_ok else "not polled yet"
+            err = f"; last error: {state.last_error}" if state and state.last_error else ""
+            lines.append(f"{s.id}  {title}\n    {s.url}\n    every {_duration(s.every)}, {ok}{err}")
+        shared = len(self.settings.feeds)
+        head = f"Feeds added here ({len(mine)}):" if mine else "No feeds added here yet (/add URL)."
+        tail = f"\nPlus {shared} shared feed{'s' if shared != 1 else ''} the operator set up for every chat." \
+            if shared else ""
+        return Reply("\n".join([head, *lines]) + tail)
+
+    # -- test ------------------------------------------------------------------
+
+    async def test(self, inv: Invocation, args: str) -> Reply:
+        if not args:
+            raise UsageError("Give me a text or a feed address to test.")
+        mine = self._mine(inv)
+        if not mine:
+            return Reply("This chat has no watches to test yet. Add one: " + self.commands["watch"].example)
+        matcher = Matcher(self.settings.rules)
+        for w in mine:
+            matcher.add(w)
+        if args.startswith(("http://", "https://")) and " " not in args:
+            try:
+                parsed = await self._fetch(args)
+            except FeedError as exc:
+                return Reply(f"I couldn't read {args}: {exc.message}")
+            lines = []
+            for entry in parsed.entries:
+                for m in matcher.match(entry):
+                    lines.append(f"• {excerpt(entry.title or entry.link, 120)}\n    {m.watch_id} matched "
+                                 f"{', '.join(m.terms)}")
+            head = f"{parsed.title or args}: {len(parsed.entries)} entries, {len(lines)} would alert."
+            return Reply("\n".join([head, *lines[:15]]) + ("\n…" if len(lines) > 15 else ""))
+        fired = matcher.match_fields({"title": args})
+        if not fired:
+            return Reply("None of this chat's watches would fire on that.")
+        return Reply("Would fire:\n" + "\n".join(
+            f"{m.watch_id}  matched {', '.join(m.terms)}" for m in sorted(fired, key=lambda m: m.watch_id)))
+
+    # -- pause, status -----------------------------------------------------------
+
+    async def pause(self, inv: Invocation, args: str) -> Reply:
+        return await self._set_paused(inv, True, "Paused: no alerts here until /resume. "
+                                                 "Entries that appear meanwhile will not be announced later.")
+
+    async def resume(self, inv: Invocation, args: str) -> Reply:
+        return await self._set_paused(inv, False, "Resumed: alerts come here again.")
+
+    async def _set_paused(self, inv: Invocation, paused: bool, text: str) -> Reply:
+        state = self.store.destination_state(inv.destination.name)
+        self.store.put_destination_state(replace(state, extra={**state.extra, "paused": paused}))
+        await self.store.flush()
+        return Reply(text)
+
+    async def status(self, inv: Invocation, args: str) -> Reply:
+        dest = inv.destination.name
+        state = self.store.destination_state(dest)
+        now = self._now()
+        today = now.strftime("%Y-%m-%d")
+        sent = state.extra.get("sent_today", 0) if state.extra.get("day") == today else 0
+        waiting = len(self.store.pending(dest))
+        own = self.store.subscriptions(dest)
+        errors = [(s.url, fs.last_error, fs.last_polled or 0) for s in own
+                  if (fs := self.store.feed_state(feed_id_for(s.url))) is not None and fs.last_error]
+        lines = [
+            "Paused (/resume to restart alerts)." if state.extra.get("paused") else "Active.",
+            f"Feeds: {len(own)} added here + {len(self.settings.feeds)} shared",
+            f"Watches: {len(self._mine(inv))}",
+            f"Alerts sent today: {sent}" + (f", {waiting} waiting to be delivered" if waiting else ""),
+        ]
+        if not state.active:
+            lines.append(f"Delivery stopped: {state.reason}")
+        if state.extra.get("last_error"):
+            lines.append(f"Last delivery error: {state.extra['last_error']} "
+                         f"({ago(_at(state.extra.get('last_error_at', 0)), now)})")
+        if errors:
+            url, err, _ = max(errors, key=lambda e: e[2])
+            lines.append(f"Last feed error: {url}: {err}")
+        return Reply("\n".join(lines))
+
+    # -- export, import -----------------------------------------------------------
+
+    async def export(self, inv: Invocation, args: str) -> Reply:
+        dest = inv.destination.name
+        feeds = []
+        for s in self.store.subscriptions(dest):
+            state = self.store.feed_state(feed_id_for(s.url))
+            feeds.append((state.title if state else "", s.url))
+        watches = [w.rule for w in self._mine(inv)]
+        data = export_opml(f"tipoff: {dest}", feeds, watches)
+        return Reply(f"{len(feeds)} feeds and {len(watches)} watches.", document=("tipoff-export.opml", data),
+                     private=True)
+
+    async def import_(self, inv: Invocation, args: str) -> Reply:
+        if inv.attachment is None:
+            raise UsageError("Send /import as a reply to an OPML file (most feed readers can export one).")
+        try:
+            contents = parse_opml(inv.attachment)
+        except OpmlError as exc:
+            return Reply(f"I couldn't read that file: {exc}")
+        dest = inv.destination.name
+        have = {s.url for s in self.store.subscriptions(dest)} | {f.url for f in self.settings.feeds}
+        added: list[str] = []
+        skipped: list[str] = []
+        invalid: list[str] = []
+        room = self.settings.limits.feeds_per_chat - len(self.store.subscriptions(dest))
+        for _title, url in contents.feeds:
+            if not url.startswith(("http://", "https://")):
+                invalid.append(url)
+            elif url in have:
+                skipped.append(url)
+            elif len(added) >= room:
+                skipped.append(url + " (feed limit reached)")
+            else:
+                sub = Subscription(self._new_id("f"), dest, url, max(self.settings.poll.every,
+                                                                     self.settings.poll.min_every),
+                                   self._now(), inv.user)
+                self.store.put_subscription(sub)
+                have.add(url)
+                added.append(url)
+        watches_added = await self._import_watches(inv, contents.watches)
+        self.engine.feeds_changed()
+        await self.store.flush()
+        lines = [f"Added {len(added)} feeds, skipped {len(skipped)} already here, {len(invalid)} invalid."]
+        if watches_added:
+            lines.append(f"Added {watches_added} watches.")
+        lines += [f"invalid: {u}" for u in invalid[:10]]
+        return Reply("\n".join(lines))
+
+    async def _import_watches(self, inv: Invocation, rules: list[str]) -> int:
+        dest = inv.destination.name
+        existing = {w.rule for w in self._mine(inv)}
+        added = 0
+        for rule in rules:
+            if rule in existing or len(existing) >= self.settings.limits.watches_per_chat:
+                continue
+            try:
+                parse_rule(rule, self.settings.rules)
+            except RuleError:
+                continue
+            watch = Watch(WatchId(self._new_id("w")), rule, (dest,), self._now(), owner=dest)
+            self.engine.add_watch(watch)
+            self.store.put_watch(watch)
+            existing.add(rule)
+            added += 1
+        return added
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
+
+    def _new_id(self, prefix: str) -> str:
+        taken = {w.id for w in self.store.watches()} | {s.id for s in self.store.subscriptions()}
+        while True:
+            candidate = prefix + "".join(secrets.choice("23456789abcdefghjkmnpqrstuvwxyz") for _ in range(4))
+            if candidate not in taken:
+                return candidate
+
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+

@@ -1,0 +1,178 @@
+"""The platform-neutral command layer, driven directly: no Telegram, no Discord."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import destinations
+from bot.commands import Commands, Invocation
+from bot.config import LimitSettings
+from bot.engine import Engine
+from bot.feeds.fetch import Fetcher
+from bot.opml import export_opml, parse_opml
+from bot.store.tinydb import TinyDBStore
+from dataclasses import replace
+from tests.factories import feed, item, rss, settings
+
+CHAT = destinations.telegram(-100123)
+TOPIC = destinations.telegram(-100123, 7)
+
+
+def invocation(dest=CHAT, admin=True, attachment=None):
+    async def can_manage():
+        return admin
+    return Invocation(dest, "telegram:42", can_manage, attachment)
+
+
+@pytest.fixture
+async def bot(tmp_path, feed_server):
+    s = settings(tmp_path / "data", [feed(feed_server.serve("/shared", rss([])))])
+    s = replace(s, limits=LimitSettings(feeds_per_chat=2, watches_per_chat=2))
+    store = TinyDBStore(s.data_dir)
+    await store.open()
+    fetcher = Fetcher(s.fetch)
+    engine = Engine(s, store, fetcher, {})
+    commands = Commands(s, store, engine, fetcher)
+
+    async def say(text, **kw):
+        name, _, args = text[1:].partition(" ")
+        return (await commands.run(invocation(**kw), name, args)).text
+    say.commands, say.store, say.engine = commands, store, engine  # type: ignore[attr-defined]
+    yield say
+    await fetcher.close()
+    await store.close()
+
+
+async def test_help_lists_every_command_with_an_example(bot):
+    text = await bot("/help")
+    for name in ("watch", "unwatch", "watches", "add", "remove", "feeds", "test", "pause", "resume", "status",
+                 "export", "import"):
+        assert f"/{name}" in text
+    assert "e.g. /watch" in text
+    assert await bot("/start") == text
+
+
+async def test_watch_then_list_then_unwatch(bot):
+    reply = await bot('/watch "lady gaga" AND duet')
+    assert reply.startswith("Watching as w") and '("lady gaga" AND duet)' in reply
+    wid = reply.split()[2].rstrip(":")
+    assert f'{wid}  "lady gaga" AND duet' in await bot("/watches")
+    assert wid in bot.engine._watches
+    assert (await bot(f"/unwatch {wid}")).startswith(f"Stopped watching {wid}")
+    assert "No watches here yet" in await bot("/watches")
+    assert wid not in bot.engine._watches
+
+
+async def test_bad_rule_points_at_the_column(bot):
+    reply = await bot('/watch gaga "duet')
+    assert "unclosed quote at column 6" in reply
+    assert 'gaga "duet\n     ^' in reply
+    assert bot.store.watches() == []
+
+
+async def test_non_admin_cannot_change_anything_but_can_look(bot):
+    for command in ("/watch gaga", "/add https://x.example/feed", "/pause", "/unwatch w1", "/remove f1"):
+        assert "Only the chat's admins" in await bot(command, admin=False)
+    assert bot.store.watches() == [] and bot.store.subscriptions() == []
+    assert "No watches here yet" in await bot("/watches", admin=False)
+    assert "Active." in await bot("/status", admin=False)
+
+
+async def test_limits_are_enforced_with_a_clear_message(bot):
+    await bot("/watch a1")
+    await bot("/watch a2")
+    assert "limit of 2 watches" in await bot("/watch a3")
+
+
+async def test_unknown_command_and_missing_arguments(bot):
+    assert "I don't know /frobnicate" in await bot("/frobnicate")
+    reply = await bot("/watch")
+    assert "Usage: /watch RULE" in reply and "Example: /watch" in reply
+    assert "Usage: /add URL [every 15m]" in await bot("/add")
+    assert "not a web address" in await bot("/add feed.xml")
+    assert "I don't understand" in await bot("/add https://x.example/ sometimes")
+
+
+async def test_add_checks_the_feed_and_floors_the_interval(bot, feed_server):
+    url = feed_server.serve("/mine", rss([item("one"), item("two")], title="Mine"))
+    reply = await bot(f"/add {url} every 1m")
+    assert "Added Mine as f" in reply and "rss, 2 entries" in reply
+    assert "raised to the minimum of 5m" in reply
+    sub = bot.store.subscriptions()[0]
+    assert sub.every == 300 and sub.destination == CHAT.name
+    assert any(f.url == url for f in bot.engine.feeds)
+    assert "already has that feed" in await bot(f"/add {url}")
+    feeds = await bot("/feeds")
+    assert sub.id in feeds and url in feeds and "not polled yet" in feeds and "Plus 1 shared feed" in feeds
+    assert "Removed" in await bot(f"/remove {sub.id}")
+    assert all(f.url != url for f in bot.engine.feeds)
+
+
+async def test_add_refuses_what_is_not_a_feed(bot, feed_server):
+    url = feed_server.serve("/page", b"<!doctype html><html><body>hi</body></html>", content_type="text/html")
+    assert "I couldn't add" in (reply := await bot(f"/add {url}")) and "HTML page" in reply
+    assert bot.store.subscriptions() == []
+
+
+async def test_the_shared_pool_is_not_added_twice(bot, feed_server):
+    assert "already watched for every chat" in await bot(f"/add {feed_server.url('/shared')}")
+
+
+async def test_test_explains_text_and_feeds_without_sending(bot, feed_server):
+    assert "no watches to test" in await bot("/test anything")
+    await bot('/watch "lady gaga" duet')
+    reply = await bot("/test Lady Gaga duet tonight")
+    assert "Would fire" in reply and "lady gaga, duet" in reply
+    assert "None of this chat's watches" in await bot("/test Metallica")
+    url = feed_server.serve("/t", rss([item("Lady Gaga duet announced"), item("Other news")]))
+    reply = await bot(f"/test {url}")
+    assert "2 entries, 1 would alert" in reply and "Lady Gaga duet announced" in reply
+    assert bot.store.pending() == []
+
+
+async def test_topics_have_their_own_watches(bot):
+    await bot("/watch gaga", dest=TOPIC)
+    await bot("/watch britney")
+    assert "gaga" in await bot("/watches", dest=TOPIC)
+    assert "gaga" not in await bot("/watches")
+
+
+async def test_pause_and_resume(bot):
+    assert "Paused" in await bot("/pause")
+    assert bot.store.destination_state(CHAT.name).extra["paused"] is True
+    assert "Paused" in await bot("/status")
+    await bot("/resume")
+    assert "Active." in await bot("/status")
+
+
+async def test_export_then_import_round_trip(bot, feed_server):
+    url = feed_server.serve("/mine", rss([], title="Mine"))
+    await bot(f"/add {url}")
+    await bot('/watch "lady gaga" duet')
+    reply = await bot.commands.run(invocation(), "export", "")
+    name, data = reply.document
+    assert name.endswith(".opml")
+    contents = parse_opml(data)
+    assert contents.feeds[0][1] == url and contents.watches == ['"lady gaga" duet']
+
+    other = destinations.telegram(555)
+    reply = await bot.commands.run(invocation(dest=other, attachment=data), "import", "")
+    assert "Added 1 feeds" in reply.text and "Added 1 watches" in reply.text
+    assert [s.url for s in bot.store.subscriptions(other.name)] == [url]
+
+
+async def test_import_reports_skipped_and_invalid(bot, feed_server):
+    data = export_opml("x", [("a", feed_server.url("/shared")), ("b", "ftp://nope"), ("c", "https://c.example/f")])
+    reply = await bot.commands.run(invocation(attachment=data), "import", "")
+    assert reply.text.startswith("Added 1 feeds, skipped 1 already here, 1 invalid.")
+    assert "Usage: /import" in (await bot.commands.run(invocation(), "import", "")).text
+    bad = await bot.commands.run(invocation(attachment=b"<html>nope</html>"), "import", "")
+    assert "not an OPML file" in bad.text
+
+
+async def test_an_internal_error_never_reaches_the_chat_as_a_traceback(bot, monkeypatch):
+    async def boom(inv, args):
+        raise RuntimeError("secret internals")
+    monkeypatch.setitem(bot.commands.commands, "status", replace(bot.commands.commands["status"], handler=boom))
+    reply = await bot("/status")
+    assert "something went wrong" in reply and "secret" not in reply and "Traceback" not in reply
