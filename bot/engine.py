@@ -287,7 +287,8 @@ class Engine:
             if not self._applies(watch, feed):
                 continue
             for dest in watch.notify:
-                fired.setdefault(dest, []).append(FiredWatch(watch.id, watch.rule, match.terms, watch.label))
+                spans = tuple((h.field, h.start, h.end) for h in match.hits)
+                fired.setdefault(dest, []).append(FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans))
         if not fired:
             return
         keys = dedupe.story_keys(entry)

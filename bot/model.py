@@ -120,6 +120,7 @@ class FiredWatch:
     rule: str
     terms: tuple[str, ...]
     label: str = ""
+    hits: tuple[tuple[str, int, int], ...] = ()  # (field, start, end) in the entry's text
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,4 +12,6 @@ from bot.store.codec import alert_to_dict
 def alert_json(alert: Alert) -> dict[str, Any]:
     body = alert_to_dict(alert)
     body.pop("story_keys", None)
+    for w in body["watches"]:
+        w["hits"] = [{"field": f, "start": s, "end": e} for f, s, e in w["hits"]]
     return {"tipoff": __version__, **body}

@@ -54,3 +54,43 @@ def alert_block(alert: Alert, now: datetime | None = None) -> str:
     if summary:
         lines.append(f"summary:   {excerpt(summary)}")
     return "\n".join(lines)
+
+
+def excerpt_pieces(text: str, spans: list[tuple[int, int]], limit: int) -> list[tuple[str, bool]]:
+    """An excerpt of at most `limit` characters (plus ellipses) as (piece, highlighted)
+    pairs: it starts near the first highlighted span, cuts at spaces, and carries the
+    highlights that fall inside it. Renderers escape and mark up each piece."""
+    if not text:
+        return []
+    spans = sorted((max(0, s), min(len(text), e)) for s, e in spans if e > s)
+    start = 0
+    if spans and spans[0][0] > limit // 2:
+        start = text.rfind(" ", 0, max(spans[0][0] - limit // 4, 0)) + 1
+    end = min(len(text), start + limit)
+    if end < len(text):
+        cut = text.rfind(" ", start, end)
+        end = cut if cut > start else end
+    pieces: list[tuple[str, bool]] = [("…", False)] if start > 0 else []
+    pos = start
+    for s, e in spans:
+        s, e = max(s, pos), min(e, end)
+        if s >= e:
+            continue
+        if s > pos:
+            pieces.append((text[pos:s], False))
+        pieces.append((text[s:e], True))
+        pos = e
+    if pos < end:
+        pieces.append((text[pos:end], False))
+    if end < len(text):
+        pieces.append(("…", False))
+    return pieces
+
+
+def summary_and_spans(alert: Alert) -> tuple[str, list[tuple[int, int]]]:
+    """The text to excerpt under an alert's title (summary, else content) and the
+    spans where its watches matched in it."""
+    e = alert.entry
+    field, text = ("summary", e.summary) if e.summary else ("content", e.content)
+    spans = [(s, end) for w in alert.watches for f, s, end in w.hits if f == field]
+    return text, spans

@@ -29,8 +29,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
             "content": e.content, "authors": list(e.authors), "tags": list(e.tags),
             "published": _time(e.published), "updated": _time(e.updated), "image": e.image,
         },
-        "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms)}
-                    for w in alert.watches],
+        "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms),
+                     "hits": [list(h) for h in w.hits]} for w in alert.watches],
         "story_keys": list(alert.story_keys),
     }
 
@@ -43,7 +43,8 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
         authors=tuple(e.get("authors") or ()), tags=tuple(e.get("tags") or ()),
         published=_parse_time(e.get("published")), updated=_parse_time(e.get("updated")), image=e.get("image"),
     )
-    watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""))
+    watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""),
+                               tuple((str(f), int(s), int(e)) for f, s, e in w.get("hits") or ()))
                     for w in d.get("watches") or ())
     created = _parse_time(d.get("created_at"))
     assert created is not None

@@ -1,0 +1,75 @@
+"""Alert → the parameters of a Telegram sendMessage call, in HTML parse mode. Pure.
+
+Every piece of feed text is escaped, so the result is always markup Telegram's HTML
+parser accepts, and every part is capped, so it can never pass 4,096 characters."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from html import escape, unescape
+from typing import Any
+
+from bot.model import Alert
+from bot.render.text import ago, excerpt, excerpt_pieces, summary_and_spans
+
+MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units of the text after parsing
+TITLE_MAX = 300
+EXCERPT_MAX = 700
+FEED_MAX = 100
+RULE_MAX = 300
+WATCHES_SHOWN = 5  # more fired watches are summarised as "+N more"
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _link(url: str) -> str | None:
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def alert_html(alert: Alert, now: datetime | None = None, excerpt_max: int = EXCERPT_MAX) -> str:
+    now = now or datetime.now(timezone.utc)
+    e = alert.entry
+    title = escape(excerpt(e.title or "(untitled)", TITLE_MAX), quote=False)
+    link = _link(e.link or e.url)
+    head = f'<b><a href="{escape(link, quote=True)}">{title}</a></b>' if link else f"<b>{title}</b>"
+    source = escape(excerpt(alert.feed_title or alert.feed_url, FEED_MAX), quote=False)
+    when = e.published or e.updated
+    meta = f"{source} · {ago(when, now)}" if when else source
+    lines = [head, meta]
+    text, spans = summary_and_spans(alert)
+    body = "".join(f"<b>{escape(p, quote=False)}</b>" if hot else escape(p, quote=False)
+                   for p, hot in excerpt_pieces(text, spans, excerpt_max))
+    if body:
+        lines += ["", body]
+    for w in alert.watches[:WATCHES_SHOWN]:
+        name = escape(excerpt(w.label or w.rule, RULE_MAX), quote=False)
+        terms = escape(excerpt(", ".join(w.terms), RULE_MAX), quote=False)
+        lines.append(f"\n🔔 {name}" + (f" — matched: <i>{terms}</i>" if terms else ""))
+    if len(alert.watches) > WATCHES_SHOWN:
+        lines.append(f"(+{len(alert.watches) - WATCHES_SHOWN} more watches)")
+    return "\n".join(lines)
+
+
+def alert_message(alert: Alert, chat_id: int | str, thread_id: int | None = None,
+                  now: datetime | None = None) -> dict[str, Any]:
+    """The exact sendMessage parameters for an alert."""
+    text = alert_html(alert, now)
+    budget = EXCERPT_MAX
+    while utf16_len(_visible(text)) > MAX_TEXT and budget > 0:  # only with absurd watch counts
+        budget //= 2
+        text = alert_html(alert, now, budget)
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+    if thread_id:
+        params["message_thread_id"] = thread_id
+    link = _link(alert.entry.link or alert.entry.url)
+    params["link_preview_options"] = {"url": link} if link else {"is_disabled": True}
+    return params
+
+
+def _visible(html_text: str) -> str:
+    """The text Telegram will show: tags removed, entities decoded."""
+    return unescape(_TAG.sub("", html_text))
