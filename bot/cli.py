@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             settings = load_settings(args.config, data_dir=args.data)
-            _setup_logging(settings.log_level)
+            _setup_logging(settings.log_level, settings)
             return cmd_run(settings, once=args.once)
         settings = load_settings(args.config) if args.config else load_settings(None)
         _setup_logging(settings.log_level)
@@ -71,9 +71,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class RedactSecrets(logging.Filter):
+    """Replaces every secret in a log record with ***: tokens never reach a log, even
+    where a library puts them in a URL (the Bot API's is /bot<token>/method)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            redacted = message
+            for secret in self.secrets:
+                redacted = redacted.replace(secret, "***")
+            if redacted != message:
+                record.msg, record.args = redacted, None
+            if record.exc_info and record.exc_info[1] is not None:
+                text = logging.Formatter().formatException(record.exc_info)
+                for secret in self.secrets:
+                    text = text.replace(secret, "***")
+                record.exc_info, record.exc_text = None, text
+        return True
+
+
+def _setup_logging(level: str, settings: Settings | None = None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    token = settings.telegram.token.reveal() if settings and settings.telegram.token else ""
+    handler.addFilter(RedactSecrets([token]))
+    logging.basicConfig(level=level, handlers=[handler])
+    # httpx logs every request URL at INFO, and Telegram's carry the token
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def cmd_run(settings: Settings, *, once: bool) -> int:

@@ -94,6 +94,7 @@ class Engine:
         self.delivery = Delivery(self.store, self.destination, self.adapters, self.clock, self.rng,
                                  on_progress=self._flush_soon)
         self._flush_task: asyncio.Task[None] | None = None
+        self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._last_prune = 0.0
         for w in (*self.settings.watches, *self.store.watches()):
             self.add_watch(w)
@@ -124,6 +125,7 @@ class Engine:
         for sub in self.store.subscriptions():
             subscribers.setdefault(by_url[sub.url], set()).add(sub.destination)
         self._subscribers = subscribers
+        self._poke.set()
 
     def destination(self, name: str) -> Destination | None:
         return destinations.resolve(name, self.settings.destinations)
@@ -151,14 +153,21 @@ class Engine:
                 self.delivery.wake()
                 wake = min(next_wakeup(self.feeds, self._states(), self.clock()), self.delivery.next_retry(),
                            self.clock() + IDLE_WAKEUP)
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, wake - self.clock()))
-                except asyncio.TimeoutError:
-                    pass
+                await self._sleep_until(stop, wake)
         finally:
             await self.delivery.close()
             if self._flush_task is not None:
                 self._flush_task.cancel()
+
+    async def _sleep_until(self, stop: asyncio.Event, wake: float) -> None:
+        """Sleep until `wake`, or until stopped, or until the feeds change."""
+        self._poke.clear()
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._poke.wait())}
+        try:
+            await asyncio.wait(waiters, timeout=max(0.0, wake - self.clock()), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
 
     async def _until(self, stop: asyncio.Event, work: Awaitable[object]) -> None:
         """Run `work` unless `stop` is set first; then cancel it (store writes are shielded)."""

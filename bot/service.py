@@ -1,5 +1,6 @@
-"""Builds the running parts from Settings (lock, store, fetcher, adapters, engine),
-runs them until stopped, and takes them down in order so in-flight writes finish."""
+"""Builds the running parts from Settings (lock, store, fetcher, adapters, engine, the
+command layer), runs them until stopped, and takes them down in order so in-flight
+writes finish."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from bot.adapters.base import Adapter
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.webhook import WebhookAdapter
+from bot.commands import Commands
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
@@ -20,10 +22,14 @@ log = logging.getLogger("tipoff")
 
 def build_adapters(settings: Settings) -> dict[str, Adapter]:
     available: dict[str, Adapter] = {"console": ConsoleAdapter(), "webhook": WebhookAdapter()}
+    if settings.telegram.token is not None:
+        from bot.adapters.telegram import TelegramAdapter
+
+        available["telegram"] = TelegramAdapter(settings.telegram)
     for dest in settings.destinations.values():
         if dest.kind not in available:
             raise ConfigError(f"destination {dest.name!r}: {dest.kind} delivery is not available in this "
-                              "version of tipoff yet (console and webhook are)")
+                              "version of tipoff yet (console, webhook and telegram are)")
     return available
 
 
@@ -34,16 +40,23 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
     store = TinyDBStore(settings.data_dir)
     try:
         await store.open()
-        log.info("%d feeds, %d watches, data in %s", len(settings.feeds), len(settings.watches),
-                 settings.data_dir)
         async with Fetcher(settings.fetch) as fetcher:
-            for adapter in adapters.values():
-                await adapter.start()
             engine = Engine(settings, store, fetcher, adapters)
+            commands = Commands(settings, store, engine, fetcher)
+            for adapter in adapters.values():
+                attach = getattr(adapter, "attach", None)
+                if attach is not None and not once:
+                    attach(commands)  # chat platforms take commands while tipoff runs
+            log.info("%d feeds, %d watches, data in %s", len(engine.feeds), len(store.watches()) +
+                     len(settings.watches), settings.data_dir)
+            started: list[Adapter] = []
             try:
+                for adapter in adapters.values():
+                    await adapter.start()
+                    started.append(adapter)
                 await engine.run(stop, once=once)
             finally:
-                for adapter in adapters.values():
+                for adapter in reversed(started):
                     await adapter.close()
         return engine
     finally:

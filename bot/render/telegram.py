@@ -59,7 +59,7 @@ def alert_message(alert: Alert, chat_id: int | str, thread_id: int | None = None
     """The exact sendMessage parameters for an alert."""
     text = alert_html(alert, now)
     budget = EXCERPT_MAX
-    while utf16_len(_visible(text)) > MAX_TEXT and budget > 0:  # only with absurd watch counts
+    while utf16_len(visible_text(text)) > MAX_TEXT and budget > 0:  # only with absurd watch counts
         budget //= 2
         text = alert_html(alert, now, budget)
     params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
@@ -70,6 +70,6 @@ def alert_message(alert: Alert, chat_id: int | str, thread_id: int | None = None
     return params
 
 
-def _visible(html_text: str) -> str:
+def visible_text(html_text: str) -> str:
     """The text Telegram will show: tags removed, entities decoded."""
     return unescape(_TAG.sub("", html_text))

@@ -1,0 +1,246 @@
+"""Telegram adapter, on python-telegram-bot: chat messages ↔ the command layer, and
+alerts out as HTML messages paced within Telegram's limits.
+
+PTB's Application is driven by hand (initialize, start, updater.start_polling, and the
+reverse) so that it shares the event loop with the poller. Errors Telegram answers are
+turned into the Adapter results: 429 → RetryAfter, 403 → Gone, a group upgraded to a
+supergroup → Moved, network errors and 5xx → RetryAfter with backoff."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Any, Callable
+
+from aiolimiter import AsyncLimiter
+from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram import error as tg
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from bot import destinations
+from bot.adapters.base import Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
+from bot.commands import Commands, Invocation, Reply
+from bot.config import TelegramSettings
+from bot.model import Alert, Destination
+from bot.render.telegram import alert_message, visible_text
+
+log = logging.getLogger("tipoff.telegram")
+
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+REPLY_CHUNK = 4000
+
+
+def _spaced(per_second: float) -> AsyncLimiter:
+    """One message at a time, evenly spaced: no bursts into a single chat."""
+    return AsyncLimiter(1, 1 / per_second)
+
+
+def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """'/watch@tipoffbot "a" b' → ('watch', '"a" b'); None for plain text or for a
+    command addressed to another bot."""
+    if not text.startswith("/"):
+        return None
+    head, _, args = text.partition(" ")
+    if "\n" in head:
+        head, _, more = head.partition("\n")
+        args = more + (" " + args if args else "")
+    name, _, target = head[1:].partition("@")
+    if not name or (target and target.lower() != bot_username.lower()):
+        return None
+    return name.lower(), args.strip()
+
+
+def send_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    """Rendered sendMessage parameters → python-telegram-bot's send_message arguments."""
+    kwargs = dict(params)
+    preview = kwargs.pop("link_preview_options", None)
+    if preview is not None:
+        kwargs["link_preview_options"] = LinkPreviewOptions(**preview)
+    return kwargs
+
+
+class TelegramAdapter:
+    kinds: tuple[str, ...] = ("telegram",)
+
+    def __init__(self, settings: TelegramSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        if settings.token is None:
+            raise ValueError("the Telegram adapter needs TIPOFF_TELEGRAM_TOKEN")
+        self.settings = settings
+        self.clock = clock
+        self.commands: Commands | None = None
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder()
+            .token(settings.token.reveal())
+            .base_url(settings.base_url)
+            .base_file_url(settings.base_file_url)
+            .get_updates_read_timeout(settings.poll_timeout + 10)
+            .build()
+        )
+        self.app.add_handler(MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.UpdateType.EDITED,
+                                            self._on_message))
+        self.app.add_error_handler(self._on_error)
+        self._global = AsyncLimiter(settings.rate_global, 1)
+        self._chats: dict[int, AsyncLimiter] = {}
+        self._groups: dict[int, AsyncLimiter] = {}
+        self._admins: dict[tuple[int, int], tuple[bool, float]] = {}
+        self._started = False
+
+    def attach(self, commands: Commands) -> None:
+        """Give the adapter the command layer (built after the engine that uses this adapter)."""
+        self.commands = commands
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await self.app.initialize()
+        await self.app.start()
+        if self.commands is not None:
+            await self.app.bot.set_my_commands([BotCommand(n, d[:256]) for n, d in self.commands.menu()])
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(timeout=int(self.settings.poll_timeout),
+                                                 allowed_updates=["message", "channel_post"],
+                                                 error_callback=self._on_polling_error)
+        self._started = True
+        log.info("telegram: connected as @%s", self.app.bot.username)
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        await self.app.stop()
+        await self.app.shutdown()
+
+    # -- alerts out ------------------------------------------------------------
+
+    async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        chat_id = destination.option("chat_id")
+        thread = destination.option("thread_id")
+        assert chat_id is not None
+        params = alert_message(alert, chat_id, int(thread) if thread else None)
+        await self._pace(chat_id)
+        try:
+            message = await self.app.bot.send_message(**send_kwargs(params))
+            return Delivered(str(message.message_id))
+        except tg.BadRequest as exc:
+            return await self._bad_request(exc, params)
+        except tg.RetryAfter as exc:
+            with warnings.catch_warnings():  # PTB 22 warns that it will become a timedelta
+                warnings.simplefilter("ignore")
+                wait = exc.retry_after
+            seconds = wait if isinstance(wait, (int, float)) else wait.total_seconds()
+            return RetryAfter(float(seconds), f"Telegram flood control: retry after {seconds:.0f}s")
+        except tg.ChatMigrated as exc:
+            return Moved(destinations.telegram(exc.new_chat_id, int(thread) if thread else None).name)
+        except tg.Forbidden as exc:
+            return Gone(f"Telegram: {exc.message}")
+        except (tg.TimedOut, tg.NetworkError) as exc:
+            return RetryAfter(None, f"Telegram unreachable: {exc.message}")
+
+    async def _bad_request(self, exc: tg.BadRequest, params: dict[str, Any]) -> SendResult:
+        text = exc.message.lower()
+        if "chat not found" in text or "thread not found" in text or "topic_deleted" in text:
+            return Gone(f"Telegram: {exc.message}")
+        if "can't parse entities" in text:  # a renderer bug: still deliver, as plain text
+            log.error("Telegram refused our HTML (%s); sending the alert as plain text", exc.message)
+            plain = {k: v for k, v in params.items() if k != "parse_mode"}
+            plain["text"] = visible_text(params["text"])
+            try:
+                message = await self.app.bot.send_message(**send_kwargs(plain))
+                return Delivered(str(message.message_id))
+            except tg.TelegramError as again:
+                return Rejected(f"Telegram: {again.message}")
+        return Rejected(f"Telegram: {exc.message}")
+
+    async def _pace(self, chat_id: int | str) -> None:
+        """Telegram's limits: ~30 messages/s overall, ~1/s per chat, 20/min per group."""
+        key = int(chat_id) if isinstance(chat_id, int) or str(chat_id).lstrip("-").isdigit() else hash(chat_id)
+        await self._global.acquire()
+        await self._chats.setdefault(key, _spaced(self.settings.rate_chat)).acquire()
+        if key < 0:  # groups, supergroups and channels have negative ids
+            group = self._groups.setdefault(key, AsyncLimiter(self.settings.rate_group_per_minute, 60))
+            await group.acquire()
+
+    # -- commands in -------------------------------------------------------------
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or self.commands is None:
+            return
+        parsed = parse_command(message.text or message.caption or "", self.app.bot.username or "")
+        if parsed is None:
+            return
+        name, args = parsed
+        thread = message.message_thread_id if message.is_topic_message else None
+        dest = destinations.telegram(chat.id, thread)
+        sender = message.from_user.id if message.from_user else (message.sender_chat.id if message.sender_chat else 0)
+
+        async def can_manage() -> bool:
+            return await self._can_manage(message)
+
+        attachment = await self._attachment(message) if name == "import" else None
+        if isinstance(attachment, Reply):
+            await self._reply(message, attachment)
+            return
+        reply = await self.commands.run(Invocation(dest, f"telegram:{sender}", can_manage, attachment), name, args)
+        await self._reply(message, reply)
+
+    async def _can_manage(self, message: Message) -> bool:
+        chat = message.chat
+        if chat.type in ("private", "channel"):
+            return True  # in a channel, only its admins can post
+        if message.sender_chat is not None and message.sender_chat.id == chat.id:
+            return True  # an anonymous group admin
+        if message.from_user is None:
+            return False
+        key = (chat.id, message.from_user.id)
+        cached = self._admins.get(key)
+        if cached and cached[1] > self.clock():
+            return cached[0]
+        member = await self.app.bot.get_chat_member(chat.id, message.from_user.id)
+        allowed = member.status in ("creator", "administrator")
+        self._admins[key] = (allowed, self.clock() + self.settings.admin_cache)
+        return allowed
+
+    async def _attachment(self, message: Message) -> bytes | Reply | None:
+        document = message.document or (message.reply_to_message.document if message.reply_to_message else None)
+        if document is None:
+            return None
+        if document.file_size and document.file_size > MAX_IMPORT_BYTES:
+            return Reply(f"That file is too large to import (over {MAX_IMPORT_BYTES // 1024 // 1024} MB).")
+        file = await document.get_file()
+        return bytes(await file.download_as_bytearray())
+
+    async def _reply(self, message: Message, reply: Reply) -> None:
+        for chunk in _chunks(reply.text, REPLY_CHUNK):
+            await message.reply_text(chunk, do_quote=message.chat.type != "private",
+                                     link_preview_options=LinkPreviewOptions(is_disabled=True))
+        if reply.document is not None:
+            name, data = reply.document
+            await message.reply_document(document=data, filename=name)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: error handling an update: %s", context.error, exc_info=context.error)
+
+    def _on_polling_error(self, error: tg.TelegramError) -> None:
+        log.warning("telegram: getUpdates failed: %s", error)
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """Split at line ends into pieces Telegram accepts (a longer line is cut)."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        if current and len(current) + len(line) > size:
+            chunks.append(current)
+            current = ""
+        while len(line) > size:
+            chunks.append(line[:size])
+            line = line[size:]
+        current += line
+    if current:
+        chunks.append(current)
+    return chunks or [""]

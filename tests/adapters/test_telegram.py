@@ -1,0 +1,242 @@
+"""Telegram end to end: the real python-telegram-bot Application inside the real
+service, against the fake Bot API and feeds served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.config import Secret, TelegramSettings
+from bot.service import run_service
+from tests.factories import item, rss, settings
+from tests.fakes.telegram import TOKEN, FakeTelegram
+
+GROUP, OTHER, ADMIN, MEMBER = -1001, -1002, 11, 22
+STORY = "Lady Gaga and Britney Spears are preparing a duet"
+
+
+async def eventually(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ago(minutes):
+    return datetime.now(timezone.utc) - timedelta(minutes=minutes)
+
+
+class World:
+    def __init__(self, tmp_path, fake, feed_server, **telegram):
+        self.fake, self.feeds = fake, feed_server
+        base = settings(tmp_path / "data", every=1.0, min_every=1.0)
+        tg = TelegramSettings(token=Secret(TOKEN), base_url=fake.base_url, base_file_url=fake.base_file_url,
+                              rate_global=1000, rate_chat=1000, rate_group_per_minute=100000, poll_timeout=1)
+        self.settings = replace(base, telegram=replace(tg, **telegram))
+        self.task: asyncio.Task | None = None
+
+    async def start(self):
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(run_service(self.settings, self.stop_event))
+        await eventually(lambda: "getUpdates" in self.fake.calls or (self.task.done() and self.task.result()),
+                         what="the bot to start polling")
+        return self
+
+    async def stop(self):
+        if self.task is not None and not self.task.done():
+            self.stop_event.set()
+            await asyncio.wait_for(self.task, 10)
+        self.task = None
+
+    async def command(self, chat, user, text, expect, **kw):
+        before = len(self.fake.replies_to(chat))
+        self.fake.user_says(chat, user, text, **kw)
+        await eventually(lambda: len(self.fake.replies_to(chat)) > before, what=f"a reply to {text}")
+        reply = self.fake.replies_to(chat)[before]
+        assert expect in reply, reply
+        return reply
+
+    async def subscribe(self, chat, path="/f", user=ADMIN, rule='"lady gaga" duet', **kw):
+        url = self.feeds.serve(path, rss([item("old news", published=ago(60))]))
+        await self.command(chat, user, f"/add {url} every 1s", "Added", **kw)
+        await self.command(chat, user, f"/watch {rule}", "Watching as", **kw)
+        polls = len(self.feeds.hits(path))
+        await eventually(lambda: len(self.feeds.hits(path)) > polls, what="the first poll of the new feed")
+        return url
+
+
+@pytest.fixture
+async def fake():
+    f = FakeTelegram()
+    await f.start()
+    f.chat(GROUP, "supergroup", admins={ADMIN})
+    f.chat(OTHER, "supergroup", admins={ADMIN})
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def world(tmp_path, fake, feed_server):
+    worlds = []
+
+    async def make(**telegram):
+        w = await World(tmp_path, fake, feed_server, **telegram).start()
+        worlds.append(w)
+        return w
+    yield make
+    for w in worlds:
+        await w.stop()
+
+
+async def test_admin_sets_up_and_exactly_one_alert_arrives(world, fake, feed_server):
+    w = await world()
+    assert {c["command"] for c in fake.commands} >= {"watch", "add", "help", "import", "export"}
+    await w.subscribe(GROUP)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1), summary="A duet, says Lady Gaga."),
+                                 item("old news", published=ago(60))]))
+    await eventually(lambda: fake.alerts_to(GROUP), what="the alert")
+    await asyncio.sleep(2.5)  # more poll cycles: nothing more arrives
+    alerts = fake.alerts_to(GROUP)
+    assert len(alerts) == 1
+    text = alerts[0].text
+    assert text.startswith(f"<b>{STORY}</b>") or f">{STORY}</a></b>" in text
+    assert "A <b>duet</b>, says <b>Lady Gaga</b>." in text
+    assert fake.rejected == []
+
+
+async def test_a_member_who_is_not_admin_is_refused(world, fake):
+    w = await world()
+    await w.command(GROUP, MEMBER, "/watch gaga", "Only the chat's admins")
+    await w.command(GROUP, MEMBER, "/watches", "No watches here yet")
+    await w.command(GROUP, MEMBER, "/help", "/watch RULE")
+
+
+async def test_private_chats_and_channels_manage_themselves(world, fake):
+    fake.chat(501, "private")
+    fake.chat(-1009, "channel")
+    w = await world()
+    await w.command(501, 501, "/watch gaga", "Watching as")
+    await w.command(-1009, 0, "/watch gaga", "Watching as")
+
+
+async def test_429_then_success_delivers_exactly_once(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP)
+    fake.fail_next(GROUP, 429, "Too Many Requests: retry after 1", retry_after=1)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.alerts_to(GROUP), what="the alert after the flood wait")
+    await asyncio.sleep(1.5)
+    assert len(fake.alerts_to(GROUP)) == 1
+
+
+async def test_a_burst_of_50_arrives_complete_and_in_order(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP, rule="duet")
+    burst = [item(f"duet number {i:02d}", published=ago(100 - i)) for i in range(50)]
+    feed_server.serve("/f", rss(list(reversed(burst))))
+    await eventually(lambda: len(fake.alerts_to(GROUP)) >= 50, timeout=30, what="50 alerts")
+    titles = [s.text.split(">duet number ")[1][:2] for s in fake.alerts_to(GROUP)]
+    assert titles == [f"{i:02d}" for i in range(50)]
+
+
+async def test_alerts_to_one_chat_are_paced(world, fake, feed_server):
+    w = await world(rate_chat=10.0)
+    await w.subscribe(GROUP, rule="duet")
+    feed_server.serve("/f", rss([item(f"duet {i}", published=ago(10 - i)) for i in range(5)]))
+    await eventually(lambda: len(fake.alerts_to(GROUP)) == 5, what="5 paced alerts")
+    times = [s.at for s in fake.alerts_to(GROUP)]
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.08  # 10/s, never bunched
+
+
+async def test_a_long_flood_wait_in_one_chat_does_not_delay_another(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP, path="/f")
+    await w.subscribe(OTHER, path="/g")
+    fake.fail_next(GROUP, 429, "Too Many Requests: retry after 36000", retry_after=36000)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    feed_server.serve("/g", rss([item(STORY + " (too)", published=ago(1))]))
+    await eventually(lambda: fake.alerts_to(OTHER), what="the other chat's alert")
+    assert fake.alerts_to(GROUP) == []
+
+
+async def test_a_watch_made_in_a_forum_topic_alerts_into_it(world, fake, feed_server):
+    fake.chat(-1005, "supergroup", admins={ADMIN}, is_forum=True)
+    w = await world()
+    await w.subscribe(-1005, thread_id=7)
+    await w.command(-1005, ADMIN, "/watches", '"lady gaga" duet', thread_id=7)
+    await w.command(-1005, ADMIN, "/watches", "No watches here yet")  # the General topic has none
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.alerts_to(-1005), what="the topic alert")
+    assert fake.alerts_to(-1005)[0].thread_id == 7
+
+
+async def test_a_restart_delivers_nothing_again(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.alerts_to(GROUP), what="the alert")
+    await w.stop()
+    polls = len(feed_server.hits("/f"))
+    await w.start()
+    await eventually(lambda: len(feed_server.hits("/f")) > polls + 1, what="polls after the restart")
+    assert len(fake.alerts_to(GROUP)) == 1
+
+
+async def test_a_bot_removed_from_the_chat_stops_delivery_there(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP)
+    fake.fail_next(GROUP, 403, "Forbidden: bot was kicked from the supergroup chat")
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: "sendMessage" in fake.calls and not fake.failures[GROUP], what="the 403")
+    await w.command(GROUP, ADMIN, "/status", "Delivery stopped: Telegram: Forbidden: bot was kicked")
+
+
+async def test_a_group_upgraded_to_a_supergroup_gets_its_alerts_there(world, fake, feed_server):
+    fake.chat(-100777, "supergroup", admins={ADMIN})
+    w = await world()
+    await w.subscribe(GROUP)
+    fake.fail_next(GROUP, 400, "Bad Request: group chat was upgraded to a supergroup chat",
+                   migrate_to_chat_id=-100777)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.alerts_to(-100777), what="the alert in the new supergroup")
+    await w.command(-100777, ADMIN, "/watches", '"lady gaga" duet')
+    await w.command(-100777, ADMIN, "/feeds", "/f")
+
+
+async def test_telegram_down_loses_nothing(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP, rule="duet")
+    fake.down = True
+    feed_server.serve("/f", rss([item(f"duet {i}", published=ago(10 - i)) for i in range(3)]))
+    await eventually(lambda: fake.calls.count("sendMessage") >= 1, what="a failed send")
+    fake.down = False
+    # backoff starts at 5 s; everything arrives, in order, once
+    await eventually(lambda: len(fake.alerts_to(GROUP)) == 3, timeout=20, what="the alerts after the outage")
+    assert [s.text.split("duet ")[1][0] for s in fake.alerts_to(GROUP)] == ["0", "1", "2"]
+
+
+async def test_export_sends_a_document_and_import_reads_a_replied_file(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP)
+    await w.command(GROUP, ADMIN, "/export", "1 feeds and 1 watches")
+    await eventually(lambda: fake.documents, what="the export document")
+    chat, name, data = fake.documents[0]
+    assert chat == GROUP and name.endswith(".opml") and b"lady gaga" in data
+    await w.command(OTHER, ADMIN, "/import", "Added 1 feeds", reply_to_document=data)
+    await w.command(OTHER, ADMIN, "/import", "Usage: /import")
+
+
+async def test_unknown_commands_and_other_bots_commands(world, fake):
+    w = await world()
+    await w.command(GROUP, MEMBER, "/frobnicate", "I don't know /frobnicate")
+    before = len(fake.replies_to(GROUP))
+    fake.user_says(GROUP, MEMBER, "/start@some_other_bot")
+    fake.user_says(GROUP, MEMBER, "just chatting")
+    await w.command(GROUP, MEMBER, "/help@tipoff_test_bot", "/watch RULE")
+    assert len(fake.replies_to(GROUP)) == before + 1

@@ -1,0 +1,291 @@
+"""A fake Telegram Bot API on 127.0.0.1 that speaks the real protocol, so the real
+python-telegram-bot is what the tests exercise: the {"ok": ...} envelope and HTTP
+error codes, long-polling getUpdates with offsets, getMe, setMyCommands,
+getChatMember, sendMessage (with Telegram's HTML validation and length limit),
+sendDocument, getFile and file downloads, and switches that make a chat answer 429
+with retry_after, 403, 5xx, or migrate_to_chat_id."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.telegram_html import TelegramHTMLError, utf16_len, visible_text
+
+TOKEN = "123456:TEST-token-never-logged"
+BOT = {"id": 123456, "is_bot": True, "first_name": "tipoff", "username": "tipoff_test_bot",
+       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str  # private | group | supergroup | channel
+    title: str = ""
+    is_forum: bool = False
+    admins: set[int] = field(default_factory=set)
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.type == "private":
+            out["first_name"] = "User"
+        else:
+            out["title"] = self.title or f"chat {self.id}"
+        if self.is_forum:
+            out["is_forum"] = True
+        return out
+
+
+@dataclass
+class Sent:
+    chat_id: int
+    params: dict[str, Any]
+    at: float
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text", ""))
+
+    @property
+    def thread_id(self) -> int | None:
+        t = self.params.get("message_thread_id")
+        return int(t) if t else None
+
+
+class FakeTelegram:
+    def __init__(self) -> None:
+        self.chats: dict[int, Chat] = {}
+        self.sent: list[Sent] = []  # accepted sendMessage calls
+        self.documents: list[tuple[int, str, bytes]] = []
+        self.rejected: list[tuple[int, str]] = []
+        self.commands: list[dict[str, str]] = []
+        self.files: dict[str, bytes] = {}
+        self.calls: list[str] = []
+        self.failures: dict[int, list[tuple[int, dict[str, Any]]]] = {}  # chat → queued error answers
+        self.down = False  # answer 502 to everything
+        self._updates: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- set-up ----------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    def chat(self, chat_id: int, type: str = "supergroup", admins: set[int] | None = None,
+             is_forum: bool = False) -> Chat:
+        self.chats[chat_id] = Chat(chat_id, type, is_forum=is_forum, admins=admins or set())
+        return self.chats[chat_id]
+
+    def fail_next(self, chat_id: int, status: int, description: str, **parameters: Any) -> None:
+        """The next sendMessage to this chat gets this error answer."""
+        self.failures.setdefault(chat_id, []).append((status, {"description": description, **parameters}))
+
+    def user_says(self, chat_id: int, user_id: int, text: str, *, thread_id: int | None = None,
+                  document: bytes | None = None, reply_to_document: bytes | None = None) -> None:
+        """Queue an update: a user (or, in a channel, the channel) posts a message."""
+        chat = self.chats[chat_id]
+        message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()),
+                                   "chat": chat.json(), "text": text}
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if chat.type == "channel":
+            message["sender_chat"] = chat.json()
+        else:
+            message["from"] = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if thread_id:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        if document is not None:
+            message["document"] = self._file(document)
+            message["caption"] = message.pop("text")
+            message.pop("entities", None)
+        if reply_to_document is not None:
+            message["reply_to_message"] = {"message_id": next(self._message_ids), "date": int(time.time()),
+                                           "chat": chat.json(), "document": self._file(reply_to_document)}
+        kind = "channel_post" if chat.type == "channel" else "message"
+        self._updates.append({"update_id": next(self._ids), kind: message})
+        self._new_update.set()
+
+    def _file(self, data: bytes) -> dict[str, Any]:
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = data
+        return {"file_id": file_id, "file_unique_id": "u" + file_id, "file_name": "feeds.opml",
+                "mime_type": "text/x-opml", "file_size": len(data)}
+
+    def sent_to(self, chat_id: int) -> list[Sent]:
+        return [s for s in self.sent if s.chat_id == chat_id]
+
+    def replies_to(self, chat_id: int) -> list[str]:
+        return [s.text for s in self.sent_to(chat_id) if s.params.get("parse_mode") != "HTML"]
+
+    def alerts_to(self, chat_id: int) -> list[Sent]:
+        return [s for s in self.sent_to(chat_id) if s.params.get("parse_mode") == "HTML"]
+
+    # -- server ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._download)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self._new_update.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return dict(await request.json())
+        form = await request.post()
+        out: dict[str, Any] = {}
+        for key, value in form.items():
+            if hasattr(value, "file"):
+                out[key] = (value.filename, value.file.read())
+                continue
+            try:
+                out[key] = json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
+            except json.JSONDecodeError:
+                out[key] = value
+        return out
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        self.calls.append(method)
+        if self.down and method != "getUpdates":
+            return _error(502, "Bad Gateway")
+        params = await self._params(request)
+        handler = getattr(self, "_m_" + method, None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        return await handler(params)
+
+    async def _m_getMe(self, params: dict[str, Any]) -> web.Response:
+        return _ok(BOT)
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> web.Response:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or not all(1 <= len(c["command"]) <= 32 and
+                                                     c["command"].islower() and 1 <= len(c["description"]) <= 256
+                                                     for c in commands):
+            return _error(400, "Bad Request: BOT_COMMAND_INVALID")
+        self.commands = commands
+        return _ok(True)
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates and timeout:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), min(timeout, 2))
+            except asyncio.TimeoutError:
+                pass
+        return _ok([u for u in self._updates if u["update_id"] >= offset][:100])
+
+    async def _m_getChatMember(self, params: dict[str, Any]) -> web.Response:
+        chat = self.chats.get(int(params["chat_id"]))
+        if chat is None:
+            return _error(400, "Bad Request: chat not found")
+        user_id = int(params["user_id"])
+        status = "administrator" if user_id in chat.admins else "member"
+        member: dict[str, Any] = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "u"}}
+        if status == "administrator":
+            member.update({k: True for k in ("can_be_edited", "is_anonymous", "can_manage_chat",
+                                             "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+                                             "can_promote_members", "can_change_info", "can_invite_users",
+                                             "can_post_stories", "can_edit_stories", "can_delete_stories")})
+            member["can_be_edited"] = member["is_anonymous"] = False
+        return _ok(member)
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return _error(400, "Bad Request: chat not found")
+        queued = self.failures.get(chat_id)
+        if queued:
+            status, body = queued.pop(0)
+            parameters = {k: v for k, v in body.items() if k != "description"}
+            return _error(status, body["description"], parameters or None)
+        text = str(params.get("text", ""))
+        shown = text
+        if params.get("parse_mode") == "HTML":
+            try:
+                shown = visible_text(text)
+            except TelegramHTMLError as exc:
+                self.rejected.append((chat_id, str(exc)))
+                return _error(400, f"Bad Request: {exc}")
+        if not shown.strip():
+            return _error(400, "Bad Request: message text is empty")
+        if utf16_len(shown) > 4096:
+            self.rejected.append((chat_id, "too long"))
+            return _error(400, "Bad Request: message is too long")
+        thread = params.get("message_thread_id")
+        if thread and not chat.is_forum:
+            return _error(400, "Bad Request: message thread not found")
+        self.sent.append(Sent(chat_id, params, time.monotonic()))
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat.json(),
+                   "text": shown, "from": BOT}
+        if thread:
+            message["message_thread_id"] = int(thread)
+        return _ok(message)
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return _error(400, "Bad Request: chat not found")
+        name, data = params["document"]
+        self.documents.append((chat_id, name, data))
+        return _ok({"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat.json(),
+                    "document": {"file_id": "doc", "file_unique_id": "udoc", "file_name": name}})
+
+    async def _m_getFile(self, params: dict[str, Any]) -> web.Response:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        return _ok({"file_id": file_id, "file_unique_id": "u" + file_id, "file_size": len(self.files[file_id]),
+                    "file_path": f"documents/{file_id}.opml"})
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].removesuffix(".opml")
+        return web.Response(body=self.files.get(file_id, b""))
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)
