@@ -10,10 +10,14 @@ import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from bot import __version__
 from bot.config import ConfigError, Settings, feed_id_for, load_settings
+
+if TYPE_CHECKING:
+    from bot.model import ParsedFeed
+    from bot.rules.matcher import Matcher
 
 DEFAULT_CONFIG = Path("config/tipoff.toml")
 log = logging.getLogger("tipoff")
@@ -45,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="one JSON object per entry")
     check.add_argument("--config", type=Path, default=None, help="take fetch limits from this config")
 
+    preview = sub.add_parser("preview", help="print the exact messages a feed's entries would produce",
+                             description="Fetch and parse a feed once and print, as JSON lines, the exact "
+                                         "message parameters each entry would produce on a platform. With "
+                                         "--rule, only entries that match it, with the matched terms marked.")
+    preview.add_argument("source", metavar="URL_OR_FILE")
+    preview.add_argument("--platform", choices=["telegram"], required=True)
+    preview.add_argument("--rule", help="a watch rule; only matching entries are shown")
+    preview.add_argument("--chat-id", default="0", help="the chat the messages are for (default: 0)")
+    preview.add_argument("--config", type=Path, default=None, help="take fetch limits from this config")
+
     match = sub.add_parser("match", help="test a rule against a text",
                            description="Exit 0 when RULE matches TEXT, 1 when it does not, 2 when the rule "
                                        "is invalid.")
@@ -65,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(settings, once=args.once)
         settings = load_settings(args.config) if args.config else load_settings(None)
         _setup_logging(settings.log_level)
+        if args.command == "preview":
+            return cmd_preview(settings, args.source, args.platform, args.rule, args.chat_id)
         return cmd_check(settings, args.source, args.rule, as_json=args.json)
     except ConfigError as exc:
         print(f"tipoff: config error: {exc}", file=sys.stderr)
@@ -149,29 +165,43 @@ def cmd_match(rule: str, text: str, *, explain: bool = False) -> int:
     return 0
 
 
-def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: bool) -> int:
-    from bot.feeds.errors import FeedError
+def _rule_matcher(rule: str | None) -> "Matcher | None":
+    """A matcher for a --rule option, or RuleError."""
+    from bot.model import Watch, WatchId
+    from bot.rules.matcher import compile_watches
+
+    return compile_watches([Watch(WatchId("rule"), rule, (), _epoch())]) if rule else None
+
+
+def _fetch_once(settings: Settings, source: str) -> "ParsedFeed":
+    """Fetch and parse a feed named on the command line (the operator's: trusted)."""
     from bot.feeds.fetch import Fetcher
     from bot.feeds.parse import parse_feed
-    from bot.model import Feed, Watch, WatchId
-    from bot.render.text import when
-    from bot.rules.matcher import compile_watches
-    from bot.rules.syntax import RuleError
+    from bot.model import Feed
 
     url = Path(source).resolve().as_uri() if Path(source).exists() else source
     feed = Feed(feed_id_for(url), url, settings.poll.every, trusted=True)
+
+    async def fetch() -> tuple[bytes, str]:
+        async with Fetcher(settings.fetch) as fetcher:
+            result = await fetcher.fetch(feed)
+            return result.body, result.url
+
+    body, final_url = asyncio.run(fetch())
+    return parse_feed(body, feed.id, final_url, max_entries=settings.fetch.max_entries)
+
+
+def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: bool) -> int:
+    from bot.feeds.errors import FeedError
+    from bot.render.text import when
+    from bot.rules.syntax import RuleError
+
     try:
-        matcher = compile_watches([Watch(WatchId("rule"), rule, (), _epoch())]) if rule else None
+        matcher = _rule_matcher(rule)
+        parsed = _fetch_once(settings, source)
     except RuleError as exc:
         print(f"invalid rule: {exc}", file=sys.stderr)
         return 2
-
-    async def fetch() -> bytes:
-        async with Fetcher(settings.fetch) as fetcher:
-            return (await fetcher.fetch(feed)).body
-
-    try:
-        parsed = parse_feed(asyncio.run(fetch()), feed.id, url, max_entries=settings.fetch.max_entries)
     except FeedError as exc:
         print(f"tipoff: {source}: {exc.message}", file=sys.stderr)
         return 1
@@ -190,6 +220,36 @@ def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: boo
         print(f"{pad}{entry.link or '(no link)'}  ·  {when(entry.published or entry.updated)}")
         if found:
             print(f"{pad}matched: {', '.join(found[0].terms)}")
+    return 0
+
+
+def cmd_preview(settings: Settings, source: str, platform: str, rule: str | None, chat_id: str) -> int:
+    from bot.feeds.errors import FeedError
+    from bot.model import Alert, DestinationName, FiredWatch
+    from bot.render.telegram import alert_message
+    from bot.rules.syntax import RuleError
+
+    try:
+        matcher = _rule_matcher(rule)
+        parsed = _fetch_once(settings, source)
+    except RuleError as exc:
+        print(f"invalid rule: {exc}", file=sys.stderr)
+        return 2
+    except FeedError as exc:
+        print(f"tipoff: {source}: {exc.message}", file=sys.stderr)
+        return 1
+    chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+    now = datetime.now(timezone.utc)
+    for entry in parsed.entries:
+        fired: tuple[FiredWatch, ...] = ()
+        if matcher is not None:
+            found = matcher.match(entry)
+            if not found:
+                continue
+            hits = tuple((h.field, h.start, h.end) for h in found[0].hits)
+            fired = (FiredWatch(found[0].watch_id, rule or "", found[0].terms, "", hits),)
+        alert = Alert("preview", DestinationName(f"{platform}:{chat}"), entry, parsed.title, source, fired, now)
+        print(json.dumps(alert_message(alert, chat, now=now), ensure_ascii=False))
     return 0
 
 

@@ -154,3 +154,59 @@ def test_sigint_during_a_slow_fetch_exits_quickly(tmp_path):
         if proc.poll() is None:
             proc.kill()
         sock.close()
+
+
+def test_preview_prints_the_exact_send_message_parameters():
+    from tests.fakes.telegram_html import visible_text
+
+    sample = PROJECT / "config" / "samples" / "popwire.xml"
+    result = tipoff("preview", str(sample), "--platform", "telegram", "--rule", '"lady gaga" duet',
+                    "--chat-id", "-1001234")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 1
+    params = rows[0]
+    assert params["chat_id"] == -1001234 and params["parse_mode"] == "HTML"
+    assert "<b>Lady Gaga</b>" in params["text"] and "&amp; a video" in params["text"]
+    visible_text(params["text"])
+    everything = tipoff("preview", str(sample), "--platform", "telegram")
+    assert len(everything.stdout.splitlines()) == 4
+
+
+async def test_the_bot_token_never_reaches_the_logs(tmp_path):
+    import asyncio
+
+    from tests.fakes.telegram import TOKEN, FakeTelegram
+
+    fake = FakeTelegram()
+    await fake.start()
+    try:
+        config = tmp_path / "t.toml"
+        config.write_text(f'[telegram]\nbase_url = "{fake.base_url}"\n'
+                          f'[destinations.tg]\nkind = "telegram"\nchat_id = -1001\n')
+        env = {**os.environ, "TIPOFF_TELEGRAM_TOKEN": TOKEN, "TIPOFF_LOG_LEVEL": "DEBUG"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--once", "--config", str(config), "--data", str(tmp_path / "d"),
+            cwd=PROJECT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await fake.stop()
+    assert proc.returncode == 0, err.decode()
+    assert "getMe" in fake.calls  # it really talked to Telegram
+    assert TOKEN not in out.decode() + err.decode()
+    assert TOKEN.split(":")[1] not in err.decode()
+
+
+def test_redaction_covers_messages_and_tracebacks():
+    import logging
+
+    from bot.cli import RedactSecrets
+
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "GET /bot%s/getMe failed", ("123:abc",), None)
+    try:
+        raise RuntimeError("url /bot123:abc/sendMessage")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    RedactSecrets(["123:abc"]).filter(record)
+    assert record.getMessage() == "GET /bot***/getMe failed"
+    assert "123:abc" not in (record.exc_text or "") and "/bot***/sendMessage" in (record.exc_text or "")
