@@ -115,6 +115,15 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscordSettings:
+    token: Secret | None = None  # from TIPOFF_DISCORD_TOKEN only
+    api_base: str = "https://discord.com/api/v10"
+    gateway: str = "wss://gateway.discord.gg/"
+    guild: int | None = None  # sync slash commands to this guild only (instant, for testing)
+    manager_role: str | None = None  # members with this role may change feeds and watches too
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path | None
     poll: PollSettings = PollSettings()
@@ -127,6 +136,7 @@ class Settings:
     data_dir: Path = Path("data")
     limits: LimitSettings = LimitSettings()
     telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -266,7 +276,27 @@ def load_settings(
     telegram = _telegram(r, r.table(raw, "telegram"), env)
     if telegram.token is None and any(d.kind == "telegram" for d in destinations.values()):
         raise ConfigError("a telegram destination is configured but TIPOFF_TELEGRAM_TOKEN is not set")
-    return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram)
+    discord = _discord(r, r.table(raw, "discord"), env)
+    if discord.token is None and any(d.kind == "discord" for d in destinations.values()):
+        raise ConfigError("a discord destination is configured but TIPOFF_DISCORD_TOKEN is not set")
+    return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
+                    discord)
+
+
+def _discord(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> DiscordSettings:
+    r.unknown_keys(t, {"api_base", "gateway", "guild", "manager_role", "token"}, "discord.")
+    if "token" in t:
+        raise r.fail("discord.token", "tokens never go in the config file: set TIPOFF_DISCORD_TOKEN instead")
+    d = DiscordSettings()
+    token = env.get("TIPOFF_DISCORD_TOKEN", "").strip()
+    guild = r.integer(t, "guild", "discord.guild", 0, minimum=0) if "guild" in t else None
+    return DiscordSettings(
+        token=Secret(token) if token else None,
+        api_base=r.string(t, "api_base", "discord.api_base", d.api_base).rstrip("/"),
+        gateway=r.string(t, "gateway", "discord.gateway", d.gateway),
+        guild=guild or None,
+        manager_role=r.string(t, "manager_role", "discord.manager_role") if "manager_role" in t else None,
+    )
 
 
 def _limits(r: _Reader, t: Mapping[str, Any]) -> LimitSettings:

@@ -297,7 +297,8 @@ class Engine:
                 continue
             for dest in watch.notify:
                 spans = tuple((h.field, h.start, h.end) for h in match.hits)
-                fired.setdefault(dest, []).append(FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans))
+                fired.setdefault(dest, []).append(
+                    FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans, watch.mention))
         if not fired:
             return
         keys = dedupe.story_keys(entry)

@@ -63,6 +63,7 @@ class Watch:
     created_at: datetime
     label: str = ""
     owner: DestinationName | None = None
+    mention: str = ""  # a platform role to mention on alerts (Discord role id), set per watch
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class FiredWatch:
     terms: tuple[str, ...]
     label: str = ""
     hits: tuple[tuple[str, int, int], ...] = ()  # (field, start, end) in the entry's text
+    mention: str = ""  # the watch's role to mention, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
             "published": _time(e.published), "updated": _time(e.updated), "image": e.image,
         },
         "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms),
-                     "hits": [list(h) for h in w.hits]} for w in alert.watches],
+                     "hits": [list(h) for h in w.hits], "mention": w.mention} for w in alert.watches],
         "story_keys": list(alert.story_keys),
     }
 
@@ -44,7 +44,8 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
         published=_parse_time(e.get("published")), updated=_parse_time(e.get("updated")), image=e.get("image"),
     )
     watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""),
-                               tuple((str(f), int(s), int(e)) for f, s, e in w.get("hits") or ()))
+                               tuple((str(f), int(s), int(e)) for f, s, e in w.get("hits") or ()),
+                               str(w.get("mention") or ""))
                     for w in d.get("watches") or ())
     created = _parse_time(d.get("created_at"))
     assert created is not None
@@ -54,7 +55,7 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
 
 def watch_to_dict(w: Watch) -> dict[str, Any]:
     return {"id": w.id, "rule": w.rule, "notify": list(w.notify), "created_at": _time(w.created_at),
-            "label": w.label, "owner": w.owner}
+            "label": w.label, "owner": w.owner, "mention": w.mention}
 
 
 def watch_from_dict(d: Mapping[str, Any]) -> Watch:
@@ -62,7 +63,7 @@ def watch_from_dict(d: Mapping[str, Any]) -> Watch:
     assert created is not None
     owner = d.get("owner")
     return Watch(WatchId(d["id"]), d["rule"], tuple(DestinationName(n) for n in d.get("notify") or ()), created,
-                 d.get("label", ""), DestinationName(owner) if owner else None)
+                 d.get("label", ""), DestinationName(owner) if owner else None, str(d.get("mention") or ""))
 
 
 def subscription_to_dict(s: Subscription) -> dict[str, Any]:
