@@ -54,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                                          "message parameters each entry would produce on a platform. With "
                                          "--rule, only entries that match it, with the matched terms marked.")
     preview.add_argument("source", metavar="URL_OR_FILE")
-    preview.add_argument("--platform", choices=["telegram"], required=True)
+    preview.add_argument("--platform", choices=["telegram", "discord"], required=True)
     preview.add_argument("--rule", help="a watch rule; only matching entries are shown")
-    preview.add_argument("--chat-id", default="0", help="the chat the messages are for (default: 0)")
+    preview.add_argument("--chat-id", default="0", help="Telegram: the chat the messages are for (default: 0)")
     preview.add_argument("--config", type=Path, default=None, help="take fetch limits from this config")
 
     match = sub.add_parser("match", help="test a rule against a text",
@@ -114,8 +114,8 @@ class RedactSecrets(logging.Filter):
 def _setup_logging(level: str, settings: Settings | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    token = settings.telegram.token.reveal() if settings and settings.telegram.token else ""
-    handler.addFilter(RedactSecrets([token]))
+    tokens = [t.reveal() for t in (settings.telegram.token, settings.discord.token) if t] if settings else []
+    handler.addFilter(RedactSecrets(tokens))
     logging.basicConfig(level=level, handlers=[handler])
     # httpx logs every request URL at INFO, and Telegram's carry the token
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
@@ -226,6 +226,7 @@ def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: boo
 def cmd_preview(settings: Settings, source: str, platform: str, rule: str | None, chat_id: str) -> int:
     from bot.feeds.errors import FeedError
     from bot.model import Alert, DestinationName, FiredWatch
+    from bot.render.discord import alert_payload
     from bot.render.telegram import alert_message
     from bot.rules.syntax import RuleError
 
@@ -249,7 +250,8 @@ def cmd_preview(settings: Settings, source: str, platform: str, rule: str | None
             hits = tuple((h.field, h.start, h.end) for h in found[0].hits)
             fired = (FiredWatch(found[0].watch_id, rule or "", found[0].terms, "", hits),)
         alert = Alert("preview", DestinationName(f"{platform}:{chat}"), entry, parsed.title, source, fired, now)
-        print(json.dumps(alert_message(alert, chat, now=now), ensure_ascii=False))
+        payload = alert_message(alert, chat, now=now) if platform == "telegram" else alert_payload(alert, now)
+        print(json.dumps(payload, ensure_ascii=False))
     return 0
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
 from bot.config import Settings, feed_id_for, parse_duration
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
-from bot.model import Destination, Feed, ParsedFeed, Subscription, Watch, WatchId
+from bot.model import Destination, DestinationName, Feed, ParsedFeed, Subscription, Watch, WatchId
 from bot.opml import OpmlError, export_opml, parse_opml
 from bot.render.text import ago, excerpt
 from bot.rules.matcher import Matcher
@@ -37,6 +37,7 @@ class Invocation:
     user: str  # who asked, for the record ("telegram:123")
     can_manage: Callable[[], Awaitable[bool]]  # asked only for commands that change things
     attachment: bytes | None = None  # a document sent or replied to (for /import)
+    options: Mapping[str, str] = field(default_factory=dict)  # platform extras, e.g. {"mention": role id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Command:
     example: str
     manage: bool  # changes what the chat gets: admins only in groups
     handler: Handler
+    private: bool = False  # the answer only matters to the one who asked
 
     @property
     def usage(self) -> str:
@@ -79,24 +81,38 @@ class Commands:
 
     def _table(self) -> list[Command]:
         return [
-            Command("start", "", "what tipoff does", "/start", False, self.help),
-            Command("help", "", "every command, with an example", "/help", False, self.help),
+            Command("start", "", "what tipoff does", "/start", False, self.help, private=True),
+            Command("help", "", "every command, with an example", "/help", False, self.help, private=True),
             Command("watch", "RULE", "alert this chat when new entries match RULE",
                     '/watch "lady gaga" AND "britney spears" AND duet', True, self.watch),
             Command("unwatch", "ID", "stop a watch", "/unwatch w4k2p", True, self.unwatch),
-            Command("watches", "", "this chat's watches", "/watches", False, self.list_watches),
+            Command("watches", "", "this chat's watches", "/watches", False, self.list_watches, private=True),
             Command("add", "URL [every 15m]", "watch a feed here (besides the shared ones)",
                     "/add https://www.billboard.com/feed/ every 15m", True, self.add),
             Command("remove", "ID", "remove a feed you added", "/remove f7q3x", True, self.remove),
-            Command("feeds", "", "this chat's feeds, with their last poll and error", "/feeds", False, self.feeds),
+            Command("feeds", "", "this chat's feeds, with their last poll and error", "/feeds", False, self.feeds,
+                    private=True),
             Command("test", "TEXT or URL", "which watches would fire (nothing is sent)",
-                    "/test Lady Gaga and Britney Spears record a duet", False, self.test),
+                    "/test Lady Gaga and Britney Spears record a duet", False, self.test, private=True),
             Command("pause", "", "stop alerts here until /resume", "/pause", True, self.pause),
             Command("resume", "", "start alerts again", "/resume", True, self.resume),
-            Command("status", "", "feeds, watches, alerts sent today, last error", "/status", False, self.status),
-            Command("export", "", "this chat's feeds (OPML) and watches as a file", "/export", False, self.export),
+            Command("status", "", "feeds, watches, alerts sent today, last error", "/status", False, self.status,
+                    private=True),
+            Command("export", "", "this chat's feeds (OPML) and watches as a file", "/export", False, self.export,
+                    private=True),
             Command("import", "", "reply to an OPML file to add all its feeds", "/import", True, self.import_),
         ]
+
+    def suggest(self, destination: str, kind: str, typed: str) -> list[tuple[str, str]]:
+        """(id, label) of this chat's watches or feeds whose id or text contains `typed`,
+        for a platform's autocomplete."""
+        typed = typed.lower()
+        items: list[tuple[str, str]]
+        if kind == "watch":
+            items = [(str(w.id), f"{w.id}  {w.rule}") for w in self.store.watches(DestinationName(destination))]
+        else:
+            items = [(s.id, f"{s.id}  {s.url}") for s in self.store.subscriptions(DestinationName(destination))]
+        return [(value, label[:100]) for value, label in items if typed in label.lower()][:25]
 
     def menu(self) -> list[tuple[str, str]]:
         """(command, description) pairs for a platform's command menu."""
@@ -108,14 +124,15 @@ class Commands:
             return Reply(f"I don't know /{name}. Send /help to see what I can do.")
         if cmd.manage and not await inv.can_manage():
             return Reply(f"Only the chat's admins can use /{cmd.name} here. Anyone can use /watches, "
-                         "/feeds, /test, /status and /help.")
+                         "/feeds, /test, /status and /help.", private=True)
         try:
-            return await cmd.handler(inv, args.strip())
+            reply = await cmd.handler(inv, args.strip())
+            return replace(reply, private=reply.private or cmd.private)
         except UsageError as exc:
-            return Reply(f"{exc}\nUsage: {cmd.usage}\nExample: {cmd.example}")
+            return Reply(f"{exc}\nUsage: {cmd.usage}\nExample: {cmd.example}", private=True)
         except Exception:
             log.exception("command /%s failed in %s", cmd.name, inv.destination.name)
-            return Reply("Sorry, something went wrong on my side. The operator's log has the details.")
+            return Reply("Sorry, something went wrong on my side. The operator's log has the details.", private=True)
 
     # -- help ------------------------------------------------------------------
 
@@ -153,13 +170,15 @@ class Commands:
             same = next(w for w in mine if w.rule == args)
             return Reply(f"This chat already watches that ({same.id}).")
         dest = inv.destination.name
-        watch = Watch(WatchId(self._new_id("w")), args, (dest,), self._now(), owner=dest)
+        mention = inv.options.get("mention", "")
+        watch = Watch(WatchId(self._new_id("w")), args, (dest,), self._now(), owner=dest, mention=mention)
         self.engine.add_watch(watch)
         self.store.put_watch(watch)
         await self.store.flush()
         feeds = len(self.store.subscriptions(dest)) + len(self.settings.feeds)
+        also = f", mentioning <@&{mention}>" if mention else ""
         return Reply(f"Watching as {watch.id}: {describe(tree)}\n"
-                     f"New entries in {feeds} feed{'s' if feeds != 1 else ''} will be checked; alerts come here.")
+                     f"New entries in {feeds} feed{'s' if feeds != 1 else ''} will be checked; alerts come here{also}.")
 
     async def unwatch(self, inv: Invocation, args: str) -> Reply:
         if not args:
@@ -297,6 +316,9 @@ class Commands:
 
     async def _set_paused(self, inv: Invocation, paused: bool, text: str) -> Reply:
         state = self.store.destination_state(inv.destination.name)
+        if not paused and not state.active:  # delivery had stopped (bot removed, no permission): try again
+            state = replace(state, active=True, reason=None)
+            self.engine.delivery.wake([inv.destination.name])
         self.store.put_destination_state(replace(state, extra={**state.extra, "paused": paused}))
         await self.store.flush()
         return Reply(text)

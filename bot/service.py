@@ -26,10 +26,18 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
         from bot.adapters.telegram import TelegramAdapter
 
         available["telegram"] = TelegramAdapter(settings.telegram)
+    if settings.discord.token is not None:
+        from bot.adapters.discord import DiscordAdapter
+
+        available["discord"] = DiscordAdapter(settings.discord)
+    if any(d.kind == "discord_webhook" for d in settings.destinations.values()):
+        from bot.adapters.discord_webhook import DiscordWebhookAdapter
+
+        available["discord_webhook"] = DiscordWebhookAdapter()
     for dest in settings.destinations.values():
         if dest.kind not in available:
             raise ConfigError(f"destination {dest.name!r}: {dest.kind} delivery is not available in this "
-                              "version of tipoff yet (console, webhook and telegram are)")
+                              "version of tipoff")
     return available
 
 

@@ -210,3 +210,17 @@ def test_redaction_covers_messages_and_tracebacks():
     RedactSecrets(["123:abc"]).filter(record)
     assert record.getMessage() == "GET /bot***/getMe failed"
     assert "123:abc" not in (record.exc_text or "") and "/bot***/sendMessage" in (record.exc_text or "")
+
+
+def test_preview_for_discord_prints_message_payloads():
+    from tests.fakes.discord import pings, validate_message
+
+    sample = PROJECT / "config" / "samples" / "musicwire.atom"
+    result = tipoff("preview", str(sample), "--platform", "discord", "--rule", "britney")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 2
+    for payload in rows:
+        assert set(payload) == {"content", "embeds", "allowed_mentions"}
+        assert validate_message(payload) == {} and pings(payload) == []
+    assert "**Britney**" in rows[0]["embeds"][0]["description"]

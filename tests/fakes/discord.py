@@ -98,8 +98,8 @@ def pings(body: dict[str, Any]) -> list[str]:
     content = body.get("content") or ""
     mentions = body.get("allowed_mentions")
     parse = set(mentions.get("parse", [])) if mentions is not None else {"roles", "users", "everyone"}
-    roles = set(mentions.get("roles", [])) if mentions is not None else set()
-    users = set(mentions.get("users", [])) if mentions is not None else set()
+    roles = {str(r) for r in mentions.get("roles", [])} if mentions is not None else set()  # ints or strings
+    users = {str(u) for u in mentions.get("users", [])} if mentions is not None else set()
     out = []
     for target in re.findall(r"@(everyone|here)", content):
         if "everyone" in parse:
@@ -205,7 +205,7 @@ class FakeDiscord:
         app = web.Application()
         r = app.router
         r.add_get("/gateway", self._gateway)
-        r.add_get("/api/v10/users/@me", lambda req: self._logged(req, _json(BOT_USER)))
+        r.add_get("/api/v10/users/@me", self._me)
         r.add_get("/api/v10/oauth2/applications/@me", self._application)
         r.add_put("/api/v10/applications/{app}/commands", self._sync)
         r.add_put("/api/v10/applications/{app}/guilds/{guild}/commands", self._sync)
@@ -233,6 +233,9 @@ class FakeDiscord:
     async def _logged(self, request: web.Request, response: web.Response) -> web.Response:
         self.calls.append(f"{request.method} {request.path}")
         return response if self._authorised(request) else _error(401, 0, "401: Unauthorized")
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return await self._logged(request, _json(BOT_USER))
 
     async def _application(self, request: web.Request) -> web.Response:
         app = {"id": APP_ID, "name": "tipoff", "description": "", "icon": None, "bot_public": True,

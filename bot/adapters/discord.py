@@ -1,0 +1,271 @@
+"""Discord adapter, on discord.py: `/tipoff ...` slash commands ↔ the command layer, and
+alerts out as embeds in the channel where they were set up.
+
+Every subcommand is a thin connector: it turns typed options into the command's
+arguments and the Reply into an interaction response (ephemeral where only the invoker
+needs it). discord.py's per-route buckets pace bot messages and retry short 429s; a
+long one comes back as RetryAfter, 5xx and network errors as RetryAfter with backoff,
+and a 403/404 channel as Gone (telling the server's system channel where possible)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+
+from bot import destinations
+from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
+from bot.commands import Commands, Invocation, Reply
+from bot.config import DiscordSettings
+from bot.model import Alert, Destination
+from bot.render.discord import alert_payload
+
+log = logging.getLogger("tipoff.discord")
+
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+CONTENT_MAX = 2000
+READY_TIMEOUT = 60.0
+
+
+def point_at(settings: DiscordSettings) -> None:
+    """Aim discord.py at the configured REST base and gateway (Discord's, by default)."""
+    discord.http.Route.BASE = settings.api_base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway)
+
+
+class DiscordAdapter:
+    kinds: tuple[str, ...] = ("discord",)
+
+    def __init__(self, settings: DiscordSettings) -> None:
+        if settings.token is None:
+            raise ValueError("the Discord adapter needs TIPOFF_DISCORD_TOKEN")
+        self.settings = settings
+        point_at(settings)
+        intents = discord.Intents.none()
+        intents.guilds = True
+        self.client = discord.Client(intents=intents, max_ratelimit_timeout=30.0,
+                                     allowed_mentions=discord.AllowedMentions.none())
+        self.tree = app_commands.CommandTree(self.client)
+        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        self.commands: Commands | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, commands: Commands) -> None:
+        self.commands = commands
+        self.tree.add_command(self._group())
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        assert self.settings.token is not None
+        await self.client.login(self.settings.token.reveal())
+        self._task = asyncio.create_task(self.client.connect(reconnect=True))
+        await asyncio.wait_for(self.client.wait_until_ready(), READY_TIMEOUT)
+        if self.commands is not None:
+            if self.settings.guild:
+                guild = discord.Object(id=self.settings.guild)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+            else:
+                synced = await self.tree.sync()
+            log.info("discord: %d slash commands synced %s", len(synced),
+                     f"to guild {self.settings.guild}" if self.settings.guild else "globally")
+        log.info("discord: connected as %s", self.client.user)
+
+    async def close(self) -> None:
+        if self._task is None:
+            return
+        await self.client.close()
+        try:
+            await asyncio.wait_for(self._task, 10)
+        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            pass
+        self._task = None
+
+    # -- alerts out --------------------------------------------------------------
+
+    async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        channel_id = int(destination.option("channel_id") or 0)
+        payload = alert_payload(alert)
+        channel = self.client.get_partial_messageable(channel_id)
+        roles = [discord.Object(id=int(r)) for r in payload["allowed_mentions"]["roles"]]
+        try:
+            message = await channel.send(content=payload["content"] or None,
+                                         embed=discord.Embed.from_dict(payload["embeds"][0]),
+                                         allowed_mentions=discord.AllowedMentions(everyone=False, users=False,
+                                                                                  roles=roles))
+            return Delivered(str(message.id))
+        except discord.RateLimited as exc:
+            return RetryAfter(exc.retry_after, f"Discord rate limit: retry after {exc.retry_after:.0f}s")
+        except (discord.Forbidden, discord.NotFound) as exc:
+            reason = f"Discord: {exc.status} {exc.text or type(exc).__name__}"
+            await self._tell_server(channel_id, exc)
+            return Gone(reason)
+        except discord.DiscordServerError as exc:
+            return RetryAfter(None, f"Discord: {exc.status} server error")
+        except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status == 429:
+                return RetryAfter(None, f"Discord: {exc.status}")
+            return Rejected(f"Discord: {exc.status} {exc.text}"[:300])
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            return RetryAfter(None, f"Discord unreachable: {type(exc).__name__}")
+
+    async def _tell_server(self, channel_id: int, error: discord.HTTPException) -> None:
+        """Best effort: say in the server's system channel why alerts stopped."""
+        channel = self.client.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        system = guild.system_channel if guild is not None else None
+        if system is None or system.id == channel_id:
+            return
+        why = "I no longer have permission to post there" if error.status == 403 else "that channel is gone"
+        try:
+            await system.send(f"tipoff stopped sending alerts to <#{channel_id}>: {why}. Fix it, then run "
+                              "`/tipoff resume` in that channel.")
+        except discord.HTTPException:
+            pass
+
+    # -- commands in ----------------------------------------------------------------
+
+    def _group(self) -> app_commands.Group:
+        group = app_commands.Group(name="tipoff", description="tipoff: news alerts for this channel",
+                                   guild_only=True)
+        run = self._run
+
+        @group.command(name="help", description="every command, with an example")
+        async def help_(interaction: discord.Interaction) -> None:
+            await run(interaction, "help", "")
+
+        @group.command(name="watch", description="alert this channel when new entries match a rule")
+        @app_commands.describe(rule='e.g. "lady gaga" AND "britney spears" AND duet',
+                               mention="a role to mention on this watch's alerts")
+        async def watch(interaction: discord.Interaction, rule: str, mention: discord.Role | None = None) -> None:
+            await run(interaction, "watch", rule, options={"mention": str(mention.id)} if mention else {})
+
+        @group.command(name="unwatch", description="stop a watch")
+        @app_commands.describe(id="the watch's id (see /tipoff watches)")
+        async def unwatch(interaction: discord.Interaction, id: str) -> None:
+            await run(interaction, "unwatch", id)
+
+        @group.command(name="watches", description="this channel's watches")
+        async def watches(interaction: discord.Interaction) -> None:
+            await run(interaction, "watches", "")
+
+        @group.command(name="add", description="watch a feed in this channel")
+        @app_commands.describe(url="the feed's address", every="how often to check it, e.g. 15m")
+        async def add(interaction: discord.Interaction, url: str, every: str | None = None) -> None:
+            await run(interaction, "add", f"{url} every {every}" if every else url)
+
+        @group.command(name="remove", description="remove a feed this channel added")
+        @app_commands.describe(id="the feed's id (see /tipoff feeds)")
+        async def remove(interaction: discord.Interaction, id: str) -> None:
+            await run(interaction, "remove", id)
+
+        @group.command(name="feeds", description="this channel's feeds, with their last poll and error")
+        async def feeds(interaction: discord.Interaction) -> None:
+            await run(interaction, "feeds", "")
+
+        @group.command(name="test", description="which watches would fire on a text or a feed (nothing is sent)")
+        @app_commands.describe(text="a headline, or a feed's address")
+        async def test(interaction: discord.Interaction, text: str) -> None:
+            await run(interaction, "test", text)
+
+        @group.command(name="pause", description="stop alerts in this channel until resume")
+        async def pause(interaction: discord.Interaction) -> None:
+            await run(interaction, "pause", "")
+
+        @group.command(name="resume", description="start alerts in this channel again")
+        async def resume(interaction: discord.Interaction) -> None:
+            await run(interaction, "resume", "")
+
+        @group.command(name="status", description="feeds, watches, alerts sent today, last error")
+        async def status(interaction: discord.Interaction) -> None:
+            await run(interaction, "status", "")
+
+        @group.command(name="export", description="this channel's feeds (OPML) and watches as a file")
+        async def export(interaction: discord.Interaction) -> None:
+            await run(interaction, "export", "")
+
+        @group.command(name="import", description="add every feed of an OPML file")
+        @app_commands.describe(file="an OPML file exported from a feed reader")
+        async def import_(interaction: discord.Interaction, file: discord.Attachment) -> None:
+            await run(interaction, "import", "", attachment=file)
+
+        @unwatch.autocomplete("id")
+        async def watch_ids(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return self._choices(interaction, "watch", current)
+
+        @remove.autocomplete("id")
+        async def feed_ids(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return self._choices(interaction, "feed", current)
+
+        return group
+
+    def _choices(self, interaction: discord.Interaction, kind: str, current: str) -> list[app_commands.Choice[str]]:
+        if self.commands is None or interaction.channel_id is None:
+            return []
+        dest = destinations.discord(interaction.channel_id).name
+        return [app_commands.Choice(name=label, value=value)
+                for value, label in self.commands.suggest(dest, kind, current)]
+
+    def _can_manage(self, interaction: discord.Interaction) -> bool:
+        perms = interaction.permissions
+        if perms.manage_channels or perms.administrator:
+            return True
+        role = self.settings.manager_role
+        user = interaction.user
+        return bool(role and isinstance(user, discord.Member) and any(r.name == role for r in user.roles))
+
+    async def _run(self, interaction: discord.Interaction, name: str, args: str, *,
+                   options: dict[str, str] | None = None, attachment: discord.Attachment | None = None) -> None:
+        assert self.commands is not None and interaction.channel_id is not None
+        command = self.commands.commands[name]
+        allowed = self._can_manage(interaction)
+
+        async def can_manage() -> bool:
+            return allowed
+
+        def invocation(data: bytes | None = None) -> Invocation:
+            dest = destinations.discord(interaction.channel_id or 0)
+            return Invocation(dest, f"discord:{interaction.user.id}", can_manage, data, options or {})
+
+        if command.manage and not allowed:  # answer at once, to the invoker only
+            reply = await self.commands.run(invocation(), name, args)
+            await interaction.response.send_message(reply.text[:CONTENT_MAX], ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=command.private, thinking=True)
+        data = None
+        if attachment is not None:
+            if attachment.size > MAX_IMPORT_BYTES:
+                await interaction.followup.send("That file is too large to import.", ephemeral=True)
+                return
+            data = await attachment.read()
+        reply = await self.commands.run(invocation(data), name, args)
+        await self._respond(interaction, reply, ephemeral=command.private or reply.private)
+
+    async def _respond(self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool) -> None:
+        chunks = [reply.text[i:i + CONTENT_MAX] for i in range(0, len(reply.text), CONTENT_MAX)] or [""]
+        for i, chunk in enumerate(chunks):
+            extra: dict[str, Any] = {}
+            if reply.document is not None and i == len(chunks) - 1:
+                name, content = reply.document
+                extra["file"] = discord.File(io.BytesIO(content), filename=name)
+            await interaction.followup.send(chunk or "\u200b", ephemeral=ephemeral, **extra)
+
+    async def _on_tree_error(self, interaction: discord.Interaction,
+                             error: app_commands.AppCommandError) -> None:
+        log.error("discord: command failed: %s", error, exc_info=error)
+        text = "Sorry, something went wrong on my side. The operator's log has the details."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            pass

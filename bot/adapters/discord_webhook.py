@@ -1,0 +1,72 @@
+"""Discord webhook delivery: the same embed as the bot sends, POSTed to a webhook URL
+from the config with wait=true, no bot needed. 429 is honoured (retry_after in the body,
+X-RateLimit-Reset-After in the headers); 404 means the webhook was deleted: the
+destination is deactivated and never retried."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bot import __version__
+from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
+from bot.feeds.fetch import status_text
+from bot.model import Alert, Destination
+from bot.render.discord import alert_payload
+
+
+def _retry_after(body: Any, headers: Any) -> float | None:
+    if isinstance(body, dict) and isinstance(body.get("retry_after"), (int, float)):
+        return float(body["retry_after"])
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):
+        value = headers.get(name)
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            continue
+    return None
+
+
+class DiscordWebhookAdapter:
+    kinds: tuple[str, ...] = ("discord_webhook",)
+
+    def __init__(self, timeout: float = 15.0) -> None:
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"User-Agent": f"tipoff/{__version__}", "Content-Type": "application/json"})
+
+    async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        await self.start()
+        assert self._session is not None
+        url = str(destination.option("url"))
+        try:
+            async with self._session.post(url, params={"wait": "true"},
+                                          data=orjson.dumps(alert_payload(alert))) as resp:
+                body = await resp.json(content_type=None) if resp.content_length != 0 else None
+                if resp.status in (200, 204):
+                    return Delivered(str(body.get("id", "")) if isinstance(body, dict) else "")
+                if resp.status == 429:
+                    return RetryAfter(_retry_after(body, resp.headers), "Discord webhook rate limited")
+                if resp.status in (401, 403, 404):
+                    return Gone(f"the Discord webhook answered {status_text(resp.status)}: "
+                                f"{body.get('message', '') if isinstance(body, dict) else ''}".rstrip(": "))
+                if resp.status == 400:
+                    return Rejected(f"Discord refused the message: {orjson.dumps(body).decode()[:300]}")
+                return RetryAfter(None, status_text(resp.status))
+        except asyncio.TimeoutError:
+            return RetryAfter(None, f"no answer within {self.timeout:g}s")
+        except (aiohttp.ClientError, ValueError) as exc:
+            return RetryAfter(None, f"{type(exc).__name__}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,218 @@
+"""Discord end to end: the real discord.py client inside the real service, against the
+fake Discord (REST and gateway) and feeds served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from bot.config import DiscordSettings, Secret
+from bot.model import Destination, DestinationName
+from bot.service import run_service
+from tests.adapters.test_telegram import ago, eventually
+from tests.factories import feed, item, rss, settings, watch
+from tests.fakes.discord import MANAGE_CHANNELS, SEND_MESSAGES, TOKEN, FakeDiscord, validate_message
+
+ALERTS, OTHER, SYSTEM = "800000000000000010", "800000000000000011", "800000000000000012"
+FANS_ROLE, ADMIN_ROLE = "800000000000000020", "800000000000000021"
+STORY = "Lady Gaga and Britney Spears are preparing a duet"
+
+
+class World:
+    def __init__(self, tmp_path, fake, feed_server, feeds=(), watches=(), dests=(), **discord):
+        self.fake, self.feeds = fake, feed_server
+        base = settings(tmp_path / "data", feeds, watches, dests, every=1.0, min_every=1.0)
+        d = DiscordSettings(token=Secret(TOKEN), api_base=fake.api_base, gateway=fake.gateway,
+                            guild=int(fake.guild_id))
+        self.settings = replace(base, discord=replace(d, **discord))
+
+    async def start(self):
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(run_service(self.settings, self.stop_event))
+        await eventually(lambda: self.fake.synced or self.task.done(), timeout=30, what="commands synced")
+        if self.task.done():
+            self.task.result()
+        return self
+
+    async def stop(self):
+        if not self.task.done():
+            self.stop_event.set()
+            await asyncio.wait_for(self.task, 15)
+
+    async def slash(self, sub, options=None, expect=None, **kw):
+        token = await self.fake.slash(sub, options, **kw)
+        await eventually(lambda: any(a for a in self.fake.answers(token)), what=f"an answer to /tipoff {sub}")
+        answer = self.fake.answers(token)[-1]
+        if expect is not None:
+            assert expect in answer, answer
+        return token, answer
+
+    async def subscribe(self, channel=ALERTS, path="/f", rule='"lady gaga" duet', **kw):
+        url = self.feeds.serve(path, rss([item("old news", published=ago(60))]))
+        await self.slash("add", {"url": url, "every": "1s"}, "Added", channel=channel)
+        await self.slash("watch", {"rule": rule, **kw}, "Watching as", channel=channel)
+        polls = len(self.feeds.hits(path))
+        await eventually(lambda: len(self.feeds.hits(path)) > polls, what="the first poll of the new feed")
+        return url
+
+
+@pytest.fixture
+async def fake():
+    f = FakeDiscord()
+    await f.start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def world(tmp_path, fake, feed_server):
+    made = []
+
+    async def make(**kw):
+        w = await World(tmp_path, fake, feed_server, **kw).start()
+        made.append(w)
+        return w
+    yield make
+    for w in made:
+        await w.stop()
+
+
+async def test_commands_are_synced_to_the_guild_as_one_group(world, fake):
+    await world()
+    [group] = fake.synced[fake.guild_id]
+    assert group["name"] == "tipoff"
+    subs = {o["name"] for o in group["options"]}
+    assert subs == {"help", "watch", "unwatch", "watches", "add", "remove", "feeds", "test", "pause", "resume",
+                    "status", "export", "import"}
+    unwatch = next(o for o in group["options"] if o["name"] == "unwatch")
+    assert unwatch["options"][0]["autocomplete"] is True
+
+
+async def test_a_manager_sets_up_and_exactly_one_valid_embed_arrives(world, fake, feed_server):
+    w = await world()
+    await w.subscribe()
+    feed_server.serve("/f", rss([item(STORY, published=ago(1), summary="A duet, says Lady Gaga @everyone."),
+                                 item("old news", published=ago(60))]))
+    await eventually(lambda: fake.posted_to(ALERTS), what="the alert")
+    await asyncio.sleep(2.5)
+    [posted] = fake.posted_to(ALERTS)
+    assert validate_message(posted.body) == {}
+    assert posted.embed["title"] == STORY
+    assert "**duet**" in posted.embed["description"] and "\\@everyone" in posted.embed["description"]
+    assert posted.pinged == [] and posted.body["allowed_mentions"]["parse"] == []
+    assert fake.invalid == []
+
+
+async def test_a_member_without_manage_channels_is_refused_privately(world, fake):
+    w = await world()
+    token, answer = await w.slash("watch", {"rule": "gaga"}, "Only the chat's admins", permissions=SEND_MESSAGES)
+    assert fake.flags_of(token) == [64]
+    await w.slash("watches", expect="No watches here yet", permissions=SEND_MESSAGES)
+
+
+async def test_the_configured_manager_role_may_manage(world, fake):
+    w = await world(manager_role="tipoff admins")
+    await w.slash("watch", {"rule": "gaga"}, "Watching as", permissions=SEND_MESSAGES, roles=[ADMIN_ROLE])
+
+
+async def test_listing_and_help_are_ephemeral_changes_are_public(world, fake):
+    w = await world()
+    token, _ = await w.slash("help", expect="/watch RULE")
+    assert all(f & 64 for f in fake.flags_of(token))
+    token, _ = await w.slash("watch", {"rule": "gaga"}, "Watching as")
+    assert not any(f & 64 for f in fake.flags_of(token))
+
+
+async def test_429_then_success_delivers_exactly_once(world, fake, feed_server):
+    w = await world()
+    await w.subscribe()
+    fake.rate_limit_next(ALERTS, 0.5)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.posted_to(ALERTS), what="the alert after the 429")
+    await asyncio.sleep(1.5)
+    assert len(fake.posted_to(ALERTS)) == 1
+    assert fake.calls.count(f"POST message {ALERTS}") == 2
+
+
+async def test_a_watch_may_mention_a_role_and_only_that_role_is_pinged(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(mention=FANS_ROLE)
+    feed_server.serve("/f", rss([item(STORY + " <@&800000000000000021> @here", published=ago(1))]))
+    await eventually(lambda: fake.posted_to(ALERTS), what="the alert")
+    posted = fake.posted_to(ALERTS)[0]
+    assert posted.body["content"] == f"<@&{FANS_ROLE}>"
+    assert posted.pinged == [f"role:{FANS_ROLE}"]
+
+
+async def test_autocomplete_offers_this_channels_ids(world, fake):
+    w = await world()
+    _, answer = await w.slash("watch", {"rule": "gaga duet"}, "Watching as")
+    wid = answer.split()[2].rstrip(":")
+    token = await fake.slash("unwatch", {"id": "ga"}, autocomplete="id")
+    await eventually(lambda: fake.answers(token), what="autocomplete choices")
+    assert fake.answers(token) == [f"choice:{wid}"]
+    await w.slash("unwatch", {"id": wid}, f"Stopped watching {wid}")
+
+
+async def test_a_channel_that_forbids_us_is_deactivated_and_the_server_is_told(world, fake, feed_server):
+    w = await world()
+    await w.subscribe()
+    fake.fail_next(ALERTS, 403)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.posted_to(SYSTEM), what="a note in the system channel")
+    assert f"<#{ALERTS}>" in fake.posted_to(SYSTEM)[0].body["content"]
+    await w.slash("status", expect="Delivery stopped: Discord: 403")
+    await w.slash("resume", expect="Resumed")
+    await eventually(lambda: fake.posted_to(ALERTS), what="the alert after /resume")
+
+
+async def test_a_webhook_destination_receives_the_same_alert(world, fake, feed_server, tmp_path):
+    url = feed_server.serve("/shared", rss([item("old news", published=ago(60))]))
+    hook = Destination(DestinationName("hook"), "discord_webhook", (("url", fake.webhook_url()),))
+    w = await world(feeds=[feed(url, every=1.0)], watches=[watch('"lady gaga" duet', "hook", id="cfg")],
+                    dests=[hook])
+    await w.slash("watch", {"rule": '"lady gaga" duet'}, "Watching as")
+    polls = len(feed_server.hits("/shared"))
+    await eventually(lambda: len(feed_server.hits("/shared")) > polls, what="a poll")
+    feed_server.serve("/shared", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.webhook_posts and fake.posted_to(ALERTS), what="both alerts")
+    [hooked] = fake.webhook_posts
+    assert validate_message(hooked.body) == {} and hooked.pinged == []
+    assert hooked.embed["title"] == fake.posted_to(ALERTS)[0].embed["title"] == STORY
+
+
+async def test_a_deleted_webhook_is_never_retried(world, fake, feed_server):
+    url = feed_server.serve("/shared", rss([item("old news", published=ago(60))]))
+    gone = Destination(DestinationName("gone"), "discord_webhook",
+                       (("url", fake.webhook_url("700000000000000099")),))
+    await world(feeds=[feed(url, every=1.0)], watches=[watch("duet", "gone", id="cfg")], dests=[gone])
+    polls = len(feed_server.hits("/shared"))
+    await eventually(lambda: len(feed_server.hits("/shared")) > polls, what="a poll")
+    feed_server.serve("/shared", rss([item("duet one", published=ago(2)), item("duet two", published=ago(1))]))
+    await eventually(lambda: "webhook 700000000000000099" in fake.calls, what="the webhook attempt")
+    await asyncio.sleep(2)
+    assert fake.calls.count("webhook 700000000000000099") == 1
+
+
+async def test_webhook_429_is_honoured(world, fake, feed_server):
+    url = feed_server.serve("/shared", rss([item("old news", published=ago(60))]))
+    hook = Destination(DestinationName("hook"), "discord_webhook", (("url", fake.webhook_url()),))
+    await world(feeds=[feed(url, every=1.0)], watches=[watch("duet", "hook", id="cfg")], dests=[hook])
+    fake.rate_limit_next("700000000000000001", 0.5)
+    polls = len(feed_server.hits("/shared"))
+    await eventually(lambda: len(feed_server.hits("/shared")) > polls, what="a poll")
+    feed_server.serve("/shared", rss([item("duet now", published=ago(1))]))
+    await eventually(lambda: fake.webhook_posts, what="the webhook post after the 429")
+    assert fake.calls.count("webhook 700000000000000001") == 2 and len(fake.webhook_posts) == 1
+
+
+async def test_export_then_import_an_attachment(world, fake):
+    w = await world()
+    url = w.feeds.serve("/x", rss([], title="X"))
+    await w.slash("add", {"url": url}, "Added")
+    token, _ = await w.slash("export", expect="1 feeds")
+    [(name, data)] = fake.files_of(token)
+    assert name.endswith(".opml") and url.encode() in data
+    await w.slash("import", {"file": data}, "Added 1 feeds", channel=OTHER)
