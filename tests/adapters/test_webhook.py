@@ -35,7 +35,8 @@ async def test_posts_the_alert_as_json(feed_server):
     assert ctype == "application/json"
     assert body["entry"]["title"] == "Gaga and Britney duet"
     assert body["feed"] == {"id": "f1", "title": "PopWire", "url": "https://pop.example/feed"}
-    assert body["watches"] == [{"id": "w1", "rule": "duet", "label": "label", "terms": ["duet"], "hits": []}]
+    assert body["watches"] == [{"id": "w1", "rule": "duet", "label": "label", "terms": ["duet"], "hits": [],
+                              "mention": ""}]
     assert "story_keys" not in body and body["tipoff"]
 
 
