@@ -191,20 +191,28 @@ def _fetch_once(settings: Settings, source: str) -> "ParsedFeed":
     return parse_feed(body, feed.id, final_url, max_entries=settings.fetch.max_entries)
 
 
-def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: bool) -> int:
+def _load(settings: Settings, source: str, rule: str | None) -> "tuple[Matcher | None, ParsedFeed] | int":
+    """The rule's matcher and the parsed feed, or the exit code after saying what failed."""
     from bot.feeds.errors import FeedError
-    from bot.render.text import when
     from bot.rules.syntax import RuleError
 
     try:
-        matcher = _rule_matcher(rule)
-        parsed = _fetch_once(settings, source)
+        return _rule_matcher(rule), _fetch_once(settings, source)
     except RuleError as exc:
         print(f"invalid rule: {exc}", file=sys.stderr)
         return 2
     except FeedError as exc:
         print(f"tipoff: {source}: {exc.message}", file=sys.stderr)
         return 1
+
+
+def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: bool) -> int:
+    from bot.render.text import when
+
+    loaded = _load(settings, source, rule)
+    if isinstance(loaded, int):
+        return loaded
+    matcher, parsed = loaded
     if not as_json:
         print(f"{parsed.title or '(untitled feed)'} — {parsed.kind}, {len(parsed.entries)} entries")
     for entry in parsed.entries:
@@ -224,21 +232,14 @@ def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: boo
 
 
 def cmd_preview(settings: Settings, source: str, platform: str, rule: str | None, chat_id: str) -> int:
-    from bot.feeds.errors import FeedError
     from bot.model import Alert, DestinationName, FiredWatch
     from bot.render.discord import alert_payload
     from bot.render.telegram import alert_message
-    from bot.rules.syntax import RuleError
 
-    try:
-        matcher = _rule_matcher(rule)
-        parsed = _fetch_once(settings, source)
-    except RuleError as exc:
-        print(f"invalid rule: {exc}", file=sys.stderr)
-        return 2
-    except FeedError as exc:
-        print(f"tipoff: {source}: {exc.message}", file=sys.stderr)
-        return 1
+    loaded = _load(settings, source, rule)
+    if isinstance(loaded, int):
+        return loaded
+    matcher, parsed = loaded
     chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
     now = datetime.now(timezone.utc)
     for entry in parsed.entries:

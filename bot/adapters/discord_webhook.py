@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bot import __version__
 from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
+from bot.adapters.http import HttpSession
 from bot.feeds.fetch import status_text
 from bot.model import Alert, Destination
 from bot.render.discord import alert_payload
@@ -30,25 +30,14 @@ def _retry_after(body: Any, headers: Any) -> float | None:
     return None
 
 
-class DiscordWebhookAdapter:
+class DiscordWebhookAdapter(HttpSession):
     kinds: tuple[str, ...] = ("discord_webhook",)
 
-    def __init__(self, timeout: float = 15.0) -> None:
-        self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"User-Agent": f"tipoff/{__version__}", "Content-Type": "application/json"})
-
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
-        await self.start()
-        assert self._session is not None
+        session = await self.session()
         url = str(destination.option("url"))
         try:
-            async with self._session.post(url, params={"wait": "true"},
+            async with session.post(url, params={"wait": "true"},
                                           data=orjson.dumps(alert_payload(alert))) as resp:
                 body = await resp.json(content_type=None) if resp.content_length != 0 else None
                 if resp.status in (200, 204):
@@ -65,8 +54,3 @@ class DiscordWebhookAdapter:
             return RetryAfter(None, f"no answer within {self.timeout:g}s")
         except (aiohttp.ClientError, ValueError) as exc:
             return RetryAfter(None, f"{type(exc).__name__}")
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -9,34 +9,22 @@ import asyncio
 import aiohttp
 import orjson
 
-from bot import __version__
 from bot.adapters.base import Delivered, Gone, RetryAfter, SendResult
+from bot.adapters.http import HttpSession
 from bot.feeds.fetch import retry_after_seconds, status_text
 from bot.model import Alert, Destination
 from bot.render.json import alert_json
 
 
-class WebhookAdapter:
+class WebhookAdapter(HttpSession):
     kinds: tuple[str, ...] = ("webhook",)
 
-    def __init__(self, timeout: float = 15.0) -> None:
-        self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"User-Agent": f"tipoff/{__version__}", "Content-Type": "application/json"},
-            )
-
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
-        await self.start()
-        assert self._session is not None
+        session = await self.session()
         url = str(destination.option("url"))
         body = orjson.dumps(alert_json(alert))
         try:
-            async with self._session.post(url, data=body) as resp:
+            async with session.post(url, data=body) as resp:
                 if 200 <= resp.status < 300:
                     return Delivered(resp.headers.get("X-Request-Id", ""))
                 if resp.status == 410:
@@ -49,8 +37,3 @@ class WebhookAdapter:
             return RetryAfter(None, f"no answer within {self.timeout:g}s")
         except aiohttp.ClientError as exc:
             return RetryAfter(None, f"{type(exc).__name__}: {exc}"[:200])
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

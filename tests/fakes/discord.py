@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.server import LocalServer
+
 TOKEN = "discord-test-token.never.logged"
 APP_ID = "900000000000000001"
 BOT_USER = {"id": "900000000000000002", "username": "tipoff", "discriminator": "0", "avatar": None,
@@ -137,7 +139,7 @@ class Posted:
         return (self.body.get("embeds") or [{}])[0]
 
 
-class FakeDiscord:
+class FakeDiscord(LocalServer):
     def __init__(self) -> None:
         self.guild_id = "800000000000000001"
         self.channels = {"800000000000000010": "alerts", "800000000000000011": "other",
@@ -156,8 +158,6 @@ class FakeDiscord:
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # -- addresses --------------------------------------------------------------
 
@@ -215,17 +215,12 @@ class FakeDiscord:
         r.add_post("/api/v10/channels/{channel}/messages", self._channel_message)
         r.add_post("/api/webhooks/{id}/{token}", self._webhook_execute)
         r.add_get("/attachments/{name}", self._attachment)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await self.serve_app(app)
 
     async def stop(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().stop()
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bot {TOKEN}"

@@ -10,6 +10,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from tests.fakes.server import LocalServer
+
 
 @dataclass
 class Served:
@@ -26,12 +28,10 @@ class Served:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FeedServer:
+class FeedServer(LocalServer):
     def __init__(self) -> None:
         self.routes: dict[str, Served | Handler] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -46,15 +46,7 @@ class FeedServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.serve_app(app)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path_qs if request.query_string else request.path

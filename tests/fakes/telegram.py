@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import LocalServer
 from tests.fakes.telegram_html import TelegramHTMLError, utf16_len, visible_text
 
 TOKEN = "123456:TEST-token-never-logged"
@@ -58,7 +59,7 @@ class Sent:
         return int(t) if t else None
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     def __init__(self) -> None:
         self.chats: dict[int, Chat] = {}
         self.sent: list[Sent] = []  # accepted sendMessage calls
@@ -73,8 +74,6 @@ class FakeTelegram:
         self._new_update = asyncio.Event()
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # -- set-up ----------------------------------------------------------------
 
@@ -142,16 +141,11 @@ class FakeTelegram:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.*}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await self.serve_app(app)
 
     async def stop(self) -> None:
         self._new_update.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().stop()
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
