@@ -38,6 +38,7 @@ class Invocation:
     can_manage: Callable[[], Awaitable[bool]]  # asked only for commands that change things
     attachment: bytes | None = None  # a document sent or replied to (for /import)
     options: Mapping[str, str] = field(default_factory=dict)  # platform extras, e.g. {"mention": role id}
+    group: str = ""  # what per-chat limits count across: a Discord server; "" for the chat itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,15 +164,16 @@ class Commands:
             return Reply(f"I can't use that rule: {exc}\n{args}\n{pointer}\nExample: "
                          f'{self.commands["watch"].example}')
         mine = self._mine(inv)
-        if len(mine) >= self.settings.limits.watches_per_chat:
-            return Reply(f"This chat has reached its limit of {self.settings.limits.watches_per_chat} watches. "
-                         "Remove one with /unwatch ID first.")
+        if self._watch_count(inv) >= self.settings.limits.watches_per_chat:
+            return Reply(f"{self._where(inv)} has reached its limit of {self.settings.limits.watches_per_chat} "
+                         "watches. Remove one with /unwatch ID first.")
         if any(w.rule == args for w in mine):
             same = next(w for w in mine if w.rule == args)
             return Reply(f"This chat already watches that ({same.id}).")
         dest = inv.destination.name
         mention = inv.options.get("mention", "")
-        watch = Watch(WatchId(self._new_id("w")), args, (dest,), self._now(), owner=dest, mention=mention)
+        watch = Watch(WatchId(self._new_id("w")), args, (dest,), self._now(), owner=dest, mention=mention,
+                      group=inv.group)
         self.engine.add_watch(watch)
         self.store.put_watch(watch)
         await self.store.flush()
@@ -208,9 +210,9 @@ class Commands:
             return Reply(f"This chat already has that feed ({same.id}).")
         if any(f.url == url for f in self.settings.feeds):
             return Reply("That feed is already watched for every chat: your watches see it.")
-        if len(mine) >= self.settings.limits.feeds_per_chat:
-            return Reply(f"This chat has reached its limit of {self.settings.limits.feeds_per_chat} feeds. "
-                         "Remove one with /remove ID first.")
+        if self._feed_count(inv) >= self.settings.limits.feeds_per_chat:
+            return Reply(f"{self._where(inv)} has reached its limit of {self.settings.limits.feeds_per_chat} "
+                         "feeds. Remove one with /remove ID first.")
         try:
             parsed = await self._fetch(url)
         except FeedError as exc:
@@ -219,7 +221,7 @@ class Commands:
         if every < self.settings.poll.min_every:
             note = f" (raised to the minimum of {_duration(self.settings.poll.min_every)})"
             every = self.settings.poll.min_every
-        sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user)
+        sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user, inv.group)
         self.store.put_subscription(sub)
         self.engine.feeds_changed()
         await self.store.flush()
@@ -374,7 +376,7 @@ class Commands:
         added: list[str] = []
         skipped: list[str] = []
         invalid: list[str] = []
-        room = self.settings.limits.feeds_per_chat - len(self.store.subscriptions(dest))
+        room = self.settings.limits.feeds_per_chat - self._feed_count(inv)
         for _title, url in contents.feeds:
             if not url.startswith(("http://", "https://")):
                 invalid.append(url)
@@ -385,7 +387,7 @@ class Commands:
             else:
                 sub = Subscription(self._new_id("f"), dest, url, max(self.settings.poll.every,
                                                                      self.settings.poll.min_every),
-                                   self._now(), inv.user)
+                                   self._now(), inv.user, inv.group)
                 self.store.put_subscription(sub)
                 have.add(url)
                 added.append(url)
@@ -403,13 +405,13 @@ class Commands:
         existing = {w.rule for w in self._mine(inv)}
         added = 0
         for rule in rules:
-            if rule in existing or len(existing) >= self.settings.limits.watches_per_chat:
+            if rule in existing or self._watch_count(inv) >= self.settings.limits.watches_per_chat:
                 continue
             try:
                 parse_rule(rule, self.settings.rules)
             except RuleError:
                 continue
-            watch = Watch(WatchId(self._new_id("w")), rule, (dest,), self._now(), owner=dest)
+            watch = Watch(WatchId(self._new_id("w")), rule, (dest,), self._now(), owner=dest, group=inv.group)
             self.engine.add_watch(watch)
             self.store.put_watch(watch)
             existing.add(rule)
@@ -417,6 +419,21 @@ class Commands:
         return added
 
     # -- helpers ---------------------------------------------------------------
+
+    def _watch_count(self, inv: Invocation) -> int:
+        """Watches counted against the limit: the chat's own, or its whole server's."""
+        if inv.group:
+            return sum(1 for w in self.store.watches() if w.group == inv.group)
+        return len(self._mine(inv))
+
+    def _feed_count(self, inv: Invocation) -> int:
+        if inv.group:
+            return sum(1 for s in self.store.subscriptions() if s.group == inv.group)
+        return len(self.store.subscriptions(inv.destination.name))
+
+    @staticmethod
+    def _where(inv: Invocation) -> str:
+        return "This server" if inv.group else "This chat"
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), timezone.utc)

@@ -64,6 +64,7 @@ class Watch:
     label: str = ""
     owner: DestinationName | None = None
     mention: str = ""  # a platform role to mention on alerts (Discord role id), set per watch
+    group: str = ""  # what limits count across ("discord-guild:123"); "" means the chat itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Subscription:
     every: float
     added_at: datetime
     added_by: str = ""
+    group: str = ""  # what limits count across ("discord-guild:123"); "" means the chat itself
 
 
 @dataclass(frozen=True, slots=True)

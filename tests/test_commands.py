@@ -176,3 +176,15 @@ async def test_an_internal_error_never_reaches_the_chat_as_a_traceback(bot, monk
     monkeypatch.setitem(bot.commands.commands, "status", replace(bot.commands.commands["status"], handler=boom))
     reply = await bot("/status")
     assert "something went wrong" in reply and "secret" not in reply and "Traceback" not in reply
+
+
+async def test_limits_count_across_a_whole_server_when_the_platform_groups_chats(bot):
+    async def yes():
+        return True
+    one = Invocation(destinations.discord(1), "discord:9", yes, group="discord-guild:5")
+    two = Invocation(destinations.discord(2), "discord:9", yes, group="discord-guild:5")
+    elsewhere = Invocation(destinations.discord(3), "discord:9", yes, group="discord-guild:6")
+    assert "Watching" in (await bot.commands.run(one, "watch", "a")).text
+    assert "Watching" in (await bot.commands.run(two, "watch", "b")).text
+    assert "This server has reached its limit of 2 watches" in (await bot.commands.run(one, "watch", "c")).text
+    assert "Watching" in (await bot.commands.run(elsewhere, "watch", "c")).text

@@ -233,7 +233,8 @@ class DiscordAdapter:
 
         def invocation(data: bytes | None = None) -> Invocation:
             dest = destinations.discord(interaction.channel_id or 0)
-            return Invocation(dest, f"discord:{interaction.user.id}", can_manage, data, options or {})
+            return Invocation(dest, f"discord:{interaction.user.id}", can_manage, data, options or {},
+                              group=f"discord-guild:{interaction.guild_id}")
 
         if command.manage and not allowed:  # answer at once, to the invoker only
             reply = await self.commands.run(invocation(), name, args)

@@ -55,7 +55,7 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
 
 def watch_to_dict(w: Watch) -> dict[str, Any]:
     return {"id": w.id, "rule": w.rule, "notify": list(w.notify), "created_at": _time(w.created_at),
-            "label": w.label, "owner": w.owner, "mention": w.mention}
+            "label": w.label, "owner": w.owner, "mention": w.mention, "group": w.group}
 
 
 def watch_from_dict(d: Mapping[str, Any]) -> Watch:
@@ -63,16 +63,17 @@ def watch_from_dict(d: Mapping[str, Any]) -> Watch:
     assert created is not None
     owner = d.get("owner")
     return Watch(WatchId(d["id"]), d["rule"], tuple(DestinationName(n) for n in d.get("notify") or ()), created,
-                 d.get("label", ""), DestinationName(owner) if owner else None, str(d.get("mention") or ""))
+                 d.get("label", ""), DestinationName(owner) if owner else None, str(d.get("mention") or ""),
+                 str(d.get("group") or ""))
 
 
 def subscription_to_dict(s: Subscription) -> dict[str, Any]:
     return {"id": s.id, "dest": s.destination, "url": s.url, "every": s.every,
-            "added_at": _time(s.added_at), "added_by": s.added_by}
+            "added_at": _time(s.added_at), "added_by": s.added_by, "group": s.group}
 
 
 def subscription_from_dict(d: Mapping[str, Any]) -> Subscription:
     added = _parse_time(d.get("added_at"))
     assert added is not None
     return Subscription(d["id"], DestinationName(d["dest"]), d["url"], float(d["every"]), added,
-                        d.get("added_by", ""))
+                        d.get("added_by", ""), str(d.get("group") or ""))

@@ -216,3 +216,14 @@ async def test_export_then_import_an_attachment(world, fake):
     [(name, data)] = fake.files_of(token)
     assert name.endswith(".opml") and url.encode() in data
     await w.slash("import", {"file": data}, "Added 1 feeds", channel=OTHER)
+
+
+async def test_a_discord_5xx_is_retried_and_delivers_once(world, fake, feed_server):
+    w = await world()
+    await w.subscribe()
+    fake.fail_next(ALERTS, 500)
+    fake.fail_next(ALERTS, 502)
+    feed_server.serve("/f", rss([item(STORY, published=ago(1))]))
+    await eventually(lambda: fake.posted_to(ALERTS), timeout=30, what="the alert after two server errors")
+    await asyncio.sleep(1)
+    assert len(fake.posted_to(ALERTS)) == 1
