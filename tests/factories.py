@@ -59,5 +59,5 @@ def settings(data_dir: Path, feeds: Sequence[Feed] = (), watches: Sequence[Watch
     dests = {CONSOLE: Destination(CONSOLE, "console")}
     dests.update({d.name: d for d in destinations})
     return Settings(path=None, poll=replace(PollSettings(jitter=0.0), **poll),  # type: ignore[arg-type]
-                    fetch=FetchSettings(timeout=5.0), feeds=tuple(feeds), destinations=dests,
+                    fetch=FetchSettings(timeout=5.0, allow=("127.0.0.0/8",)), feeds=tuple(feeds), destinations=dests,
                     watches=tuple(watches), data_dir=data_dir)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
+import socket
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,9 +20,12 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from bot import __version__
 from bot.config import FetchSettings
+from bot.feeds.address import AddressPolicy, AddressRefused
 from bot.feeds.errors import FeedError
 from bot.model import Feed
 
@@ -79,10 +84,36 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp does, then refuses the whole host if any address it
+    resolves to is forbidden. aiohttp connects to exactly the addresses returned here,
+    so what was checked is what is connected to: no DNS-rebinding window."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self._inner = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            refused = self.policy.refusal(host, result["host"])
+            if refused is not None:
+                raise refused
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class Fetcher:
+    """Fetches feeds. Trusted feeds (the operator's) use a plain session; the others
+    go through the address policy, checked for every resolved address of every hop."""
+
     def __init__(self, settings: FetchSettings) -> None:
         self.settings = settings
-        self._session: aiohttp.ClientSession | None = None
+        self.policy = AddressPolicy.from_allow(settings.allow)
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -92,21 +123,24 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _session_for_loop(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300),
+    def _session(self, trusted: bool) -> aiohttp.ClientSession:
+        session = self._sessions.get(trusted)
+        if session is None or session.closed:
+            resolver = None if trusted else GuardedResolver(self.policy)
+            session = self._sessions[trusted] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300,
+                                               resolver=resolver),
                 headers={"User-Agent": self.settings.user_agent or DEFAULT_USER_AGENT,
                          "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                                    "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
                 auto_decompress=True,
             )
-        return self._session
+        return session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
 
     async def fetch(self, feed: Feed, validators: Validators = Validators()) -> FetchResult:
         url = feed.url
@@ -120,12 +154,23 @@ class Fetcher:
         per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
         async with self._global, per_host:
             try:
-                return await asyncio.wait_for(self._get(url, validators), self.settings.timeout)
+                return await asyncio.wait_for(self._get(url, validators, feed.trusted), self.settings.timeout)
             except asyncio.TimeoutError:
                 raise FeedError("timeout", f"no complete answer within {self.settings.timeout:g}s") from None
 
-    async def _get(self, url: str, validators: Validators) -> FetchResult:
-        session = self._session_for_loop()
+    def _check_literal(self, url: str) -> None:
+        """IP-literal hosts bypass resolvers, so they are checked here, on every hop."""
+        host = urlsplit(url).hostname or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return
+        refused = self.policy.refusal(host, host)
+        if refused is not None:
+            raise FeedError("forbidden", str(refused))
+
+    async def _get(self, url: str, validators: Validators, trusted: bool) -> FetchResult:
+        session = self._session(trusted)
         headers: dict[str, str] = {}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
@@ -136,6 +181,8 @@ class Fetcher:
         timeout = aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
                                         sock_connect=self.settings.connect_timeout)
         for hop in range(self.settings.max_redirects + 1):
+            if not trusted:
+                self._check_literal(url)
             try:
                 async with session.get(url, headers=headers, allow_redirects=False, timeout=timeout) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
@@ -153,6 +200,8 @@ class Fetcher:
             except FeedError:
                 raise
             except aiohttp.ClientConnectorDNSError as exc:
+                if isinstance(exc.os_error, AddressRefused):
+                    raise FeedError("forbidden", str(exc.os_error)) from None
                 raise FeedError("dns", f"{urlsplit(url).hostname}") from exc
             except aiohttp.ClientConnectorCertificateError as exc:
                 raise FeedError("tls", str(exc.certificate_error)[:200]) from exc
