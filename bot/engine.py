@@ -22,7 +22,7 @@ from bot.config import Settings, feed_id_for
 from bot.delivery import Delivery
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
-from bot.feeds.parse import parse_feed
+from bot.feeds.parse import charset_of, parse_feed
 from bot.feeds.schedule import due_feeds, next_poll_after_failure, next_poll_after_success, next_wakeup
 from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
@@ -230,10 +230,12 @@ class Engine:
             if fetched.not_modified or (state and state.polls and fetched.body_hash == state.body_hash):
                 return Polled(feed, fetched)
             cap = self.settings.fetch.max_entries
+            charset = charset_of(fetched.content_type)
             if len(fetched.body) > THREAD_PARSE_BYTES:
-                parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url, max_entries=cap)
+                parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url, max_entries=cap,
+                                                 charset=charset)
             else:
-                parsed = parse_feed(fetched.body, feed.id, fetched.url, max_entries=cap)
+                parsed = parse_feed(fetched.body, feed.id, fetched.url, max_entries=cap, charset=charset)
             return Polled(feed, fetched, parsed)
         except FeedError as exc:
             return Polled(feed, error=exc)

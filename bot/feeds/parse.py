@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import urljoin
 
+import charset_normalizer
 import fastfeedparser
 
 from bot.feeds.canonical import canonical_url
@@ -39,10 +40,56 @@ def sniff_kind(body: bytes) -> str:
     return "html" if b"<!doctype html" in head.lower() else "unknown"
 
 
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=", re.IGNORECASE)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+
+
+def charset_of(content_type: str) -> str | None:
+    found = _CHARSET.search(content_type or "")
+    return found.group(1) if found else None
+
+
+def apply_charset(body: bytes, charset: str | None) -> bytes:
+    """Encodings, in order of authority: a byte-order mark, the XML declaration, the
+    HTTP header's charset, then detection (only for bodies that are not UTF-8). The
+    chosen encoding is applied by transcoding to UTF-8, invalid bytes replaced."""
+    if body.startswith(_BOMS) or _DECLARED.match(body[:512]) or body.lstrip()[:1] in (b"{", b"["):
+        return body
+    if charset:
+        try:
+            return body.decode(charset, errors="replace").encode("utf-8")
+        except LookupError:  # a charset Python does not know: detect instead
+            pass
+    try:
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        return body.decode(detect_encoding(body), errors="replace").encode("utf-8")
+
+
+_WESTERN = {"cp1252", "latin_1", "iso8859_15"}
+
+
+def detect_encoding(body: bytes) -> str:
+    """The likeliest encoding of a body that is not UTF-8. When single-byte code pages
+    tie (short texts often do), windows-1252 wins: it is by far the commonest legacy
+    encoding on the web."""
+    results = list(charset_normalizer.from_bytes(body[:65536]))
+    if not results:
+        return "windows-1252"
+    best = results[0]
+    tied = {m.encoding for m in results if m.chaos <= best.chaos + 0.01}
+    return "windows-1252" if tied & _WESTERN else best.encoding
+
+
 def parse_feed(
-    body: bytes, feed_id: FeedId, base_url: str = "", *, max_entries: int = DEFAULT_MAX_ENTRIES
+    body: bytes, feed_id: FeedId, base_url: str = "", *, max_entries: int = DEFAULT_MAX_ENTRIES,
+    charset: str | None = None,
 ) -> ParsedFeed:
-    """Parse a feed body, or raise FeedError saying what it was instead."""
+    """Parse a feed body, or raise FeedError saying what it was instead. `charset` is
+    the HTTP header's, if any."""
+    body = apply_charset(body, charset)
     kind = sniff_kind(body)
     if not body.strip():
         raise FeedError("not_a_feed", "the body is empty")
