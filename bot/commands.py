@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 from bot.config import Settings, feed_id_for, parse_duration
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import parse_feed
-from bot.model import Destination, DestinationName, Feed, ParsedFeed, Subscription, Watch, WatchId
+from bot.feeds.intake import Found, find_feed
+from bot.model import Destination, DestinationName, Subscription, Watch, WatchId
 from bot.opml import OpmlError, export_opml, parse_opml
 from bot.render.text import ago, excerpt
 from bot.rules.matcher import Matcher
@@ -214,9 +214,12 @@ class Commands:
             return Reply(f"{self._where(inv)} has reached its limit of {self.settings.limits.feeds_per_chat} "
                          "feeds. Remove one with /remove ID first.")
         try:
-            parsed = await self._fetch(url)
+            found = await self._fetch(url)
         except FeedError as exc:
             return Reply(f"I couldn't add {url}: {exc.message}")
+        if found.url != url and any(s.url == found.url for s in mine):
+            return Reply(f"That page's feed is already here: {found.url}")
+        url, parsed = found.url, found.parsed
         note = ""
         if every < self.settings.poll.min_every:
             note = f" (raised to the minimum of {_duration(self.settings.poll.min_every)})"
@@ -225,8 +228,14 @@ class Commands:
         self.store.put_subscription(sub)
         self.engine.feeds_changed()
         await self.store.flush()
-        return Reply(f"Added {parsed.title or url} as {sub.id}: {parsed.kind}, {len(parsed.entries)} entries now; "
-                     f"checked every {_duration(every)}{note}. Only entries published from now on will alert.")
+        page = ""
+        if found.page:
+            page = f"That page is not a feed; I found its feed {url}."
+            if found.others:
+                page += " It also offers: " + ", ".join(f"{o.url} ({o.kind})" for o in found.others[:5])
+            page += "\n"
+        return Reply(f"{page}Added {parsed.title or url} as {sub.id}: {parsed.kind}, {len(parsed.entries)} entries "
+                     f"now; checked every {_duration(every)}{note}. Only entries published from now on will alert.")
 
     def _feed_args(self, args: str) -> tuple[str, float]:
         parts = args.split()
@@ -246,10 +255,9 @@ class Commands:
                 raise UsageError(str(exc)) from None
         return url, every
 
-    async def _fetch(self, url: str) -> ParsedFeed:
-        feed = Feed(feed_id_for(url), url, self.settings.poll.every, trusted=False)
-        result = await self.fetcher.fetch(feed)
-        return parse_feed(result.body, feed.id, result.url, max_entries=self.settings.fetch.max_entries)
+    async def _fetch(self, url: str) -> Found:
+        """A chat's address → a working feed (discovering it when the address is a page)."""
+        return await find_feed(self.fetcher, url, trusted=False, max_entries=self.settings.fetch.max_entries)
 
     async def remove(self, inv: Invocation, args: str) -> Reply:
         if not args:
@@ -291,7 +299,7 @@ class Commands:
             matcher.add(w)
         if args.startswith(("http://", "https://")) and " " not in args:
             try:
-                parsed = await self._fetch(args)
+                parsed = (await self._fetch(args)).parsed
             except FeedError as exc:
                 return Reply(f"I couldn't read {args}: {exc.message}")
             lines = []

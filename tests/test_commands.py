@@ -188,3 +188,35 @@ async def test_limits_count_across_a_whole_server_when_the_platform_groups_chats
     assert "Watching" in (await bot.commands.run(two, "watch", "b")).text
     assert "This server has reached its limit of 2 watches" in (await bot.commands.run(one, "watch", "c")).text
     assert "Watching" in (await bot.commands.run(elsewhere, "watch", "c")).text
+
+
+async def test_add_a_page_finds_its_feed_and_names_the_others(bot, feed_server):
+    feed_server.serve("/news.xml", rss([item("one")], title="Pop News"))
+    feed_server.serve("/comments.xml", rss([], title="Comments"))
+    page = (b'<html><head><link rel="alternate" type="application/rss+xml" href="/news.xml">'
+            b'<link rel="alternate" type="application/rss+xml" href="/comments.xml"></head></html>')
+    url = feed_server.serve("/", page, content_type="text/html")
+    reply = await bot(f"/add {url}")
+    assert f"I found its feed {feed_server.url('/news.xml')}" in reply
+    assert f"It also offers: {feed_server.url('/comments.xml')} (RSS)" in reply
+    assert "Added Pop News" in reply
+    assert bot.store.subscriptions()[0].url == feed_server.url("/news.xml")
+
+
+async def test_add_a_page_without_feed_links_tries_the_usual_paths(bot, feed_server):
+    feed_server.serve("/rss.xml", rss([], title="Found by path"))
+    url = feed_server.serve("/blog", b"<html><body>no links</body></html>", content_type="text/html")
+    assert "Added Found by path" in await bot(f"/add {url}")
+
+
+async def test_add_a_page_with_no_feed_at_all_says_so(bot, feed_server):
+    url = feed_server.serve("/plain", b"<html><body>nothing</body></html>", content_type="text/html")
+    reply = await bot(f"/add {url}")
+    assert "I couldn't add" in reply and "links to no feed" in reply
+
+
+async def test_a_chat_cannot_add_an_address_on_the_operators_network(bot, feed_server):
+    # the bot fixture allows 127.0.0.0/8 like the tests do; 10.x and metadata stay forbidden
+    for url in ("http://10.0.0.1/feed", "http://169.254.169.254/latest/meta-data/"):
+        reply = await bot(f"/add {url}")
+        assert "this address may not be fetched" in reply, reply
