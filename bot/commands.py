@@ -279,7 +279,9 @@ class Commands:
             title = state.title if state and state.title else s.url
             ok = f"last polled {ago(_at(state.last_ok), now)}" if state and state.last_ok else "not polled yet"
             err = f"; last error: {state.last_error}" if state and state.last_error else ""
-            lines.append(f"{s.id}  {title}\n    {s.url}\n    every {_duration(s.every)}, {ok}{err}")
+            moved = f"\n    moved to {state.moved_to}" if state and state.moved_to else ""
+            stopped = f"\n    STOPPED: {state.stopped} (resume to try again)" if state and state.stopped else ""
+            lines.append(f"{s.id}  {title}\n    {s.url}{moved}\n    every {_duration(s.every)}, {ok}{err}{stopped}")
         shared = len(self.settings.feeds)
         head = f"Feeds added here ({len(mine)}):" if mine else "No feeds added here yet (/add URL)."
         tail = f"\nPlus {shared} shared feed{'s' if shared != 1 else ''} the operator set up for every chat." \
@@ -329,9 +331,25 @@ class Commands:
         if not paused and not state.active:  # delivery had stopped (bot removed, no permission): try again
             state = replace(state, active=True, reason=None)
             self.engine.delivery.wake([inv.destination.name])
+        if not paused:
+            restarted = self._restart_stopped_feeds(inv)
+            if restarted:
+                text += f" Checking again: {', '.join(restarted)}."
         self.store.put_destination_state(replace(state, extra={**state.extra, "paused": paused}))
         await self.store.flush()
         return Reply(text)
+
+    def _restart_stopped_feeds(self, inv: Invocation) -> list[str]:
+        """Feeds of this chat that tipoff stopped (gone, failing too long) get another try."""
+        restarted = []
+        for sub in self.store.subscriptions(inv.destination.name):
+            state = self.store.feed_state(feed_id_for(sub.url))
+            if state is not None and state.stopped:
+                self.store.put_feed_state(replace(state, stopped=None, failures=0, failing_since=None, next_due=None))
+                restarted.append(state.title or sub.url)
+        if restarted:
+            self.engine.feeds_changed()
+        return restarted
 
     async def status(self, inv: Invocation, args: str) -> Reply:
         dest = inv.destination.name

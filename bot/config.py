@@ -57,6 +57,9 @@ class PollSettings:
     backfill: int = 0
     retention: float = 90 * 86400.0
     max_backoff: float = 6 * 3600.0
+    pause_after: float = 24 * 3600.0  # a feed failing this long is paused and its chats told
+    adaptive: bool = True  # poll feeds that rarely change less often, up to max_every
+    max_every: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +340,11 @@ def _telegram(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> Teleg
 
 
 def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:
-    r.unknown_keys(t, {"every", "min_every", "jitter", "max_age", "backfill", "retention", "max_backoff"}, "poll.")
+    r.unknown_keys(t, {"every", "min_every", "jitter", "max_age", "backfill", "retention", "max_backoff",
+                       "pause_after", "adaptive", "max_every"}, "poll.")
+    adaptive = t.get("adaptive", True)
+    if not isinstance(adaptive, bool):
+        raise r.fail("poll.adaptive", "must be true or false")
     d = PollSettings()
     every = r.duration(t, "every", "poll.every", d.every)
     if every < 1:
@@ -353,6 +360,9 @@ def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:
         backfill=r.integer(t, "backfill", "poll.backfill", d.backfill),
         retention=r.duration(t, "retention", "poll.retention", d.retention),
         max_backoff=r.duration(t, "max_backoff", "poll.max_backoff", d.max_backoff),
+        pause_after=r.duration(t, "pause_after", "poll.pause_after", d.pause_after),
+        adaptive=adaptive,
+        max_every=r.duration(t, "max_every", "poll.max_every", d.max_every),
     )
 
 

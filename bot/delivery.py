@@ -106,6 +106,8 @@ class Delivery:
 
     async def _send(self, adapter: Adapter, dest: Destination, item: OutboxItem) -> SendResult:
         try:
+            if item.alert.get("kind") == "notice":
+                return await adapter.notify(dest, str(item.alert["text"]))
             return await adapter.send(dest, alert_from_dict(item.alert))
         except asyncio.CancelledError:
             raise

@@ -23,7 +23,14 @@ from bot.delivery import Delivery
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import charset_of, parse_feed
-from bot.feeds.schedule import due_feeds, next_poll_after_failure, next_poll_after_success, next_wakeup
+from bot.feeds.schedule import (
+    due_feeds,
+    next_poll_after_failure,
+    next_poll_after_success,
+    next_wakeup,
+    observed_gap,
+    poll_interval,
+)
 from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
 from bot.store.base import FeedState, Store
@@ -225,8 +232,9 @@ class Engine:
     async def _poll(self, feed: Feed) -> Polled:
         state = self.store.feed_state(feed.id)
         validators = Validators(state.etag, state.last_modified) if state and state.url == feed.url else Validators()
+        target = replace(feed, url=state.moved_to) if state and state.moved_to and state.url == feed.url else feed
         try:
-            fetched = await self.fetcher.fetch(feed, validators)
+            fetched = await self.fetcher.fetch(target, validators)
             if fetched.not_modified or (state and state.polls and fetched.body_hash == state.body_hash):
                 return Polled(feed, fetched)
             cap = self.settings.fetch.max_entries
@@ -255,13 +263,18 @@ class Engine:
             return
         fetched = p.fetched
         assert fetched is not None
+        if fetched.permanent_url and fetched.permanent_url != state.moved_to:
+            log.warning("feed %s moved permanently to %s; polling the new address", feed.url, fetched.permanent_url)
+            state = replace(state, moved_to=fetched.permanent_url)
+        ttl = p.parsed.ttl if p.parsed is not None else None
+        bound = max(fetched.max_age or 0.0, ttl or 0.0) or (state.lower_bound if p.parsed is None else None)
         state = replace(
-            state, last_ok=now, failures=0, last_error=None, error_kind=None,
+            state, last_ok=now, failures=0, last_error=None, error_kind=None, failing_since=None, lower_bound=bound,
             etag=fetched.etag or (state.etag if fetched.not_modified else None),
             last_modified=fetched.last_modified or (state.last_modified if fetched.not_modified else None),
-            next_due=next_poll_after_success(feed, now, self.settings.poll, self.rng),
         )
         if p.parsed is None:
+            state = self._schedule(feed, state, now)
             report.not_modified += fetched.not_modified
             report.unchanged += not fetched.not_modified
             self.store.put_feed_state(replace(state, polls=state.polls + 1))
@@ -273,22 +286,45 @@ class Engine:
         )
         stamp = float(int(now))
         self.store.remember_entries(feed.id, fresh.present, stamp)
-        self.store.put_feed_state(replace(
+        if fresh.fresh and state.polls > 0:
+            state = replace(state, gap=observed_gap(state.gap, state.last_new, now), last_new=now)
+        elif state.last_new is None:
+            state = replace(state, last_new=now)
+        self.store.put_feed_state(self._schedule(feed, replace(
             state, polls=state.polls + 1, body_hash=fetched.body_hash, last_changed=stamp,
-            title=p.parsed.title or state.title,
-        ))
+            title=p.parsed.title or state.title), now))
         report.new_entries += len(fresh.fresh)
         for entry in fresh.fresh:
             self._route(entry, feed, p.parsed.title or feed.title or state.title, now, report)
 
+    def _schedule(self, feed: Feed, state: FeedState, now: float) -> FeedState:
+        interval = poll_interval(feed, state.gap, state.lower_bound, self.settings.poll)
+        return replace(state, next_due=next_poll_after_success(feed, now, self.settings.poll, self.rng, interval))
+
     def _feed_failed(self, feed: Feed, state: FeedState, error: FeedError, now: float) -> None:
         failures = state.failures + 1
+        since = state.failing_since or now
         if error.message != state.last_error:
             log.warning("feed %s: %s", feed.url, error.message)
-        self.store.put_feed_state(replace(
-            state, failures=failures, last_error=error.message, error_kind=error.kind,
-            next_due=next_poll_after_failure(feed, failures, now, self.settings.poll, self.rng, error.retry_after),
-        ))
+        state = replace(state, failures=failures, last_error=error.message, error_kind=error.kind,
+                        failing_since=since,
+                        next_due=next_poll_after_failure(feed, failures, now, self.settings.poll, self.rng,
+                                                         error.retry_after))
+        if error.kind == "gone":
+            state = self._stop(feed, state, "the server says it is gone for good (HTTP 410)", now)
+        elif now - since >= self.settings.poll.pause_after:
+            state = self._stop(feed, state, f"it has failed for {_hours(now - since)}", now)
+        self.store.put_feed_state(state)
+
+    def _stop(self, feed: Feed, state: FeedState, why: str, now: float) -> FeedState:
+        """Stop polling a feed and tell, once, every chat that added it."""
+        log.error("feed %s stopped: %s (last error: %s)", feed.url, why, state.last_error)
+        name = state.title or feed.url
+        for dest in sorted(self._subscribers.get(feed.id, ())):
+            text = (f"I stopped checking {name} ({feed.url}): {why}. Last error: {state.last_error}. "
+                    "Use the resume command here to try it again, or remove the feed.")
+            self.store.enqueue(dest, {"kind": "notice", "text": text}, f"{dest}:notice:{feed.id}:{int(now)}")
+        return replace(state, stopped=why)
 
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> None:
         """Match one new entry and queue one alert per destination that wants it."""
@@ -318,3 +354,7 @@ class Engine:
             )
             self.store.enqueue(dest, alert_to_dict(alert), alert.id)
             report.alerts += 1
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.0f} hours" if seconds >= 7200 else f"{seconds / 60:.0f} minutes"

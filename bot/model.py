@@ -50,6 +50,7 @@ class ParsedFeed:
     link: str
     entries: tuple[Entry, ...]
     kind: str  # "rss", "atom", "rdf", "json"
+    ttl: float | None = None  # seconds the feed says it may be cached (RSS <ttl>)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,5 +25,11 @@ class ConsoleAdapter:
         out.flush()
         return Delivered()
 
+    async def notify(self, destination: Destination, text: str) -> SendResult:
+        out = self.stream or sys.stdout
+        out.write(f"━━ tipoff notice {'━' * 43}\n{text}\n\n")
+        out.flush()
+        return Delivered()
+
     async def close(self) -> None:
         pass

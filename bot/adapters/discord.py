@@ -92,16 +92,23 @@ class DiscordAdapter:
     # -- alerts out --------------------------------------------------------------
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
-        channel_id = int(destination.option("channel_id") or 0)
         payload = alert_payload(alert)
-        channel = self.client.get_partial_messageable(channel_id)
         roles = [discord.Object(id=int(r)) for r in payload["allowed_mentions"]["roles"]]
+        return await self._deliver(destination, content=payload["content"] or None,
+                                   embed=discord.Embed.from_dict(payload["embeds"][0]),
+                                   allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles))
+
+    async def notify(self, destination: Destination, text: str) -> SendResult:
+        return await self._deliver(destination, content=text[:CONTENT_MAX],
+                                   allowed_mentions=discord.AllowedMentions.none())
+
+    async def _deliver(self, destination: Destination, **message: Any) -> SendResult:
+        """Post one message, turning Discord's answers into Adapter results."""
+        channel_id = int(destination.option("channel_id") or 0)
+        channel = self.client.get_partial_messageable(channel_id)
         try:
-            message = await channel.send(content=payload["content"] or None,
-                                         embed=discord.Embed.from_dict(payload["embeds"][0]),
-                                         allowed_mentions=discord.AllowedMentions(everyone=False, users=False,
-                                                                                  roles=roles))
-            return Delivered(str(message.id))
+            sent = await channel.send(**message)
+            return Delivered(str(sent.id))
         except discord.RateLimited as exc:
             return RetryAfter(exc.retry_after, f"Discord rate limit: retry after {exc.retry_after:.0f}s")
         except (discord.Forbidden, discord.NotFound) as exc:

@@ -34,11 +34,16 @@ class DiscordWebhookAdapter(HttpSession):
     kinds: tuple[str, ...] = ("discord_webhook",)
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        return await self._post(destination, alert_payload(alert))
+
+    async def notify(self, destination: Destination, text: str) -> SendResult:
+        return await self._post(destination, {"content": text[:2000], "allowed_mentions": {"parse": []}})
+
+    async def _post(self, destination: Destination, payload: dict[str, Any]) -> SendResult:
         session = await self.session()
         url = str(destination.option("url"))
         try:
-            async with session.post(url, params={"wait": "true"},
-                                          data=orjson.dumps(alert_payload(alert))) as resp:
+            async with session.post(url, params={"wait": "true"}, data=orjson.dumps(payload)) as resp:
                 body = await resp.json(content_type=None) if resp.content_length != 0 else None
                 if resp.status in (200, 204):
                     return Delivered(str(body.get("id", "")) if isinstance(body, dict) else "")

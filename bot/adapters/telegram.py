@@ -116,11 +116,27 @@ class TelegramAdapter:
     # -- alerts out ------------------------------------------------------------
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        chat_id, thread = self._where(destination)
+        return await self._deliver(destination, alert_message(alert, chat_id, thread))
+
+    async def notify(self, destination: Destination, text: str) -> SendResult:
+        chat_id, thread = self._where(destination)
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text[:4000]}
+        if thread:
+            params["message_thread_id"] = thread
+        return await self._deliver(destination, params)
+
+    @staticmethod
+    def _where(destination: Destination) -> tuple[int | str, int | None]:
         chat_id = destination.option("chat_id")
         thread = destination.option("thread_id")
         assert chat_id is not None
-        params = alert_message(alert, chat_id, int(thread) if thread else None)
-        await self._pace(chat_id)
+        return chat_id, int(thread) if thread else None
+
+    async def _deliver(self, destination: Destination, params: dict[str, Any]) -> SendResult:
+        """Send one message, turning Telegram's answers into Adapter results."""
+        _, thread = self._where(destination)
+        await self._pace(params["chat_id"])
         try:
             message = await self.app.bot.send_message(**send_kwargs(params))
             return Delivered(str(message.message_id))

@@ -5,10 +5,12 @@ timeouts) retried with backoff. How tipoff is wired into ntfy, n8n, Home Assista
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import orjson
 
+from bot import __version__
 from bot.adapters.base import Delivered, Gone, RetryAfter, SendResult
 from bot.adapters.http import HttpSession
 from bot.feeds.fetch import retry_after_seconds, status_text
@@ -20,9 +22,15 @@ class WebhookAdapter(HttpSession):
     kinds: tuple[str, ...] = ("webhook",)
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        return await self._post(destination, alert_json(alert))
+
+    async def notify(self, destination: Destination, text: str) -> SendResult:
+        return await self._post(destination, {"tipoff": __version__, "destination": destination.name, "notice": text})
+
+    async def _post(self, destination: Destination, payload: dict[str, Any]) -> SendResult:
         session = await self.session()
         url = str(destination.option("url"))
-        body = orjson.dumps(alert_json(alert))
+        body = orjson.dumps(payload)
         try:
             async with session.post(url, data=body) as resp:
                 if 200 <= resp.status < 300:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class FetchResult:
     last_modified: str | None
     content_type: str
     permanent_url: str | None = None  # set when a 301/308 moved the feed
+    max_age: float | None = None  # Cache-Control max-age, when the server gave one
 
     @property
     def not_modified(self) -> bool:
@@ -66,6 +68,17 @@ def status_text(status: int) -> str:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         return f"HTTP {status}"
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def cache_max_age(value: str | None) -> float | None:
+    """Cache-Control max-age in seconds (None for no-cache/no-store or none given)."""
+    if not value or "no-cache" in value.lower() or "no-store" in value.lower():
+        return None
+    found = _MAX_AGE.search(value)
+    return float(found.group(1)) if found else None
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -222,8 +235,9 @@ class Fetcher:
     async def _result(self, resp: aiohttp.ClientResponse, url: str, permanent: str | None) -> FetchResult:
         etag = resp.headers.get("ETag")
         last_modified = resp.headers.get("Last-Modified")
+        max_age = cache_max_age(resp.headers.get("Cache-Control"))
         if resp.status == 304:
-            return FetchResult(url, 304, b"", etag, last_modified, "", permanent)
+            return FetchResult(url, 304, b"", etag, last_modified, "", permanent, max_age)
         if resp.status == 410:
             raise FeedError("gone", status_text(410))
         if resp.status >= 400:
@@ -235,7 +249,8 @@ class Fetcher:
         if declared and declared.isdigit() and int(declared) > self.settings.max_bytes:
             raise FeedError("too_large", f"{int(declared):,} bytes declared, limit {self.settings.max_bytes:,}")
         body = await self._read_capped(resp.content)
-        return FetchResult(url, 200, body, etag, last_modified, resp.headers.get("Content-Type", ""), permanent)
+        return FetchResult(url, 200, body, etag, last_modified, resp.headers.get("Content-Type", ""), permanent,
+                           max_age)
 
     async def _read_capped(self, stream: aiohttp.StreamReader) -> bytes:
         chunks: list[bytes] = []

@@ -111,7 +111,18 @@ def parse_feed(
         link=link,
         entries=tuple(entries),
         kind=kind if kind in ("rss", "atom", "rdf", "json") else "rss",
+        ttl=_ttl(body) if kind == "rss" else None,
     )
+
+
+_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
+
+
+def _ttl(body: bytes) -> float | None:
+    """RSS <ttl>: minutes the channel may be cached (looked for before the first item)."""
+    head = body[: body.find(b"<item") if b"<item" in body else 65536]
+    found = _TTL.search(head)
+    return float(found.group(1)) * 60 if found else None
 
 
 def _explain(kind: str, message: str) -> FeedError:

@@ -18,8 +18,33 @@ def jittered(interval: float, jitter: float, rng: random.Random) -> float:
     return interval * (1 + rng.uniform(-jitter, jitter)) if jitter else interval
 
 
-def next_poll_after_success(feed: Feed, now: float, poll: PollSettings, rng: random.Random) -> float:
-    return now + jittered(feed.every, poll.jitter, rng)
+MAX_LOWER_BOUND = 24 * 3600.0  # a server's max-age or <ttl> is honoured up to a day
+GAP_WEIGHT = 0.3  # how fast the observed update gap follows change
+
+
+def observed_gap(previous: float | None, last_new: float | None, now: float) -> float | None:
+    """The smoothed time between polls that found new entries, after one more."""
+    if last_new is None:
+        return previous
+    sample = max(now - last_new, 0.0)
+    return sample if previous is None else previous + GAP_WEIGHT * (sample - previous)
+
+
+def poll_interval(feed: Feed, gap: float | None, lower_bound: float | None, poll: PollSettings) -> float:
+    """A feed's interval: its configured one, stretched for feeds that rarely change
+    (half their observed update gap, up to max_every) and never shorter than what the
+    server or the feed asked for (Cache-Control max-age, RSS <ttl>)."""
+    interval = feed.every
+    if poll.adaptive and gap is not None:
+        interval = min(max(interval, gap / 2), max(poll.max_every, feed.every))
+    if lower_bound:
+        interval = max(interval, min(lower_bound, MAX_LOWER_BOUND))
+    return interval
+
+
+def next_poll_after_success(feed: Feed, now: float, poll: PollSettings, rng: random.Random,
+                            interval: float | None = None) -> float:
+    return now + jittered(interval if interval is not None else feed.every, poll.jitter, rng)
 
 
 def next_poll_after_failure(
@@ -38,6 +63,8 @@ def due_feeds(feeds: Iterable[Feed], states: Mapping[FeedId, FeedState], now: fl
     due = []
     for feed in feeds:
         state = states.get(feed.id)
+        if state is not None and state.stopped:
+            continue
         when = state.next_due if state and state.next_due is not None else None
         if when is None or when <= now:
             due.append((when if when is not None else float("-inf"), feed))
@@ -50,6 +77,8 @@ def next_wakeup(feeds: Iterable[Feed], states: Mapping[FeedId, FeedState], now: 
     earliest = float("inf")
     for feed in feeds:
         state = states.get(feed.id)
+        if state is not None and state.stopped:
+            continue
         if state is None or state.next_due is None:
             return now
         earliest = min(earliest, state.next_due)

@@ -30,6 +30,12 @@ class FeedState:
     error_kind: str | None = None
     failures: int = 0
     next_due: float | None = None
+    failing_since: float | None = None  # start of the current run of failures
+    moved_to: str | None = None  # where a 301/308 said the feed now lives
+    stopped: str | None = None  # why polling stopped (410 Gone, failing too long); None while active
+    gap: float | None = None  # smoothed seconds between polls that found new entries
+    last_new: float | None = None  # when a poll last found new entries
+    lower_bound: float | None = None  # the server's Cache-Control max-age or the feed's <ttl>
 
 
 @dataclass(frozen=True, slots=True)

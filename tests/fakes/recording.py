@@ -13,6 +13,7 @@ class RecordingAdapter:
         self.script = list(script or [])
         self.attempts: list[tuple[str, Alert]] = []
         self.delivered: list[tuple[str, Alert]] = []
+        self.notices: list[tuple[str, str]] = []
 
     async def start(self) -> None:
         pass
@@ -23,6 +24,10 @@ class RecordingAdapter:
         if isinstance(result, Delivered):
             self.delivered.append((destination.name, alert))
         return result
+
+    async def notify(self, destination: Destination, text: str) -> SendResult:
+        self.notices.append((destination.name, text))
+        return Delivered()
 
     async def close(self) -> None:
         pass
