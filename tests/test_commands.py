@@ -220,3 +220,18 @@ async def test_a_chat_cannot_add_an_address_on_the_operators_network(bot, feed_s
     for url in ("http://10.0.0.1/feed", "http://169.254.169.254/latest/meta-data/"):
         reply = await bot(f"/add {url}")
         assert "this address may not be fetched" in reply, reply
+
+
+async def test_resume_restarts_the_chats_stopped_feeds(bot, feed_server):
+    from bot.config import feed_id_for
+
+    url = feed_server.serve("/mine", rss([], title="Mine"))
+    await bot(f"/add {url}")
+    state = bot.store.feed_state(feed_id_for(url))
+    from bot.store.base import FeedState
+    bot.store.put_feed_state(replace(state or FeedState(feed_id_for(url), url), stopped="HTTP 410", failures=3,
+                                     title="Mine"))
+    assert "STOPPED: HTTP 410" in await bot("/feeds")
+    reply = await bot("/resume")
+    assert "Checking again: Mine" in reply
+    assert bot.store.feed_state(feed_id_for(url)).stopped is None
