@@ -5,6 +5,7 @@ bench/parse.py); this module turns its output into the one normalised Entry shap
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -12,6 +13,7 @@ from urllib.parse import urljoin
 
 import charset_normalizer
 import fastfeedparser
+from lxml import etree
 
 from bot.feeds.canonical import canonical_url
 from bot.feeds.errors import FeedError
@@ -96,7 +98,7 @@ def parse_feed(
     try:
         raw = fastfeedparser.parse(body)
     except ValueError as exc:
-        raise _explain(kind, str(exc)) from None
+        raise _explain(kind, str(exc), body) from None
     except Exception as exc:  # the parser must never take the poller down
         raise FeedError("malformed", f"{type(exc).__name__}: {exc}"[:300]) from None
     feed = raw.get("feed") or {}
@@ -125,12 +127,33 @@ def _ttl(body: bytes) -> float | None:
     return float(found.group(1)) * 60 if found else None
 
 
-def _explain(kind: str, message: str) -> FeedError:
+def _explain(kind: str, message: str, body: bytes) -> FeedError:
     if kind == "html" or "HTML" in message:
         return FeedError("not_a_feed", "received an HTML page, not a feed")
     if kind == "unknown" and "Unknown feed type" in message:
         return FeedError("not_a_feed", message.replace("Unknown feed type", "unknown document type"))
-    return FeedError("malformed", message[:300])
+    where = locate_syntax_error(body, kind)
+    return FeedError("malformed", (f"{where}; " if where else "") + message[:300])
+
+
+_STRICT = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False)
+
+
+def locate_syntax_error(body: bytes, kind: str) -> str | None:
+    """Where a document stops being well-formed: 'line 3, column 14: ...'."""
+    if kind == "json":
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        return None
+    try:
+        etree.fromstring(body, _STRICT)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position
+        return f"line {line}, column {column}: {exc.msg}"
+    return None
 
 
 def _absolute(link: str, base: str) -> str:

@@ -165,3 +165,32 @@ def test_retry_after_parses_seconds_and_dates():
     assert retry_after_seconds("30") == 30
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # in the past
     assert retry_after_seconds("soon") is None
+
+
+async def test_a_bad_tls_certificate_is_named(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    async def serve_feed(request):
+        return web.Response(body=BODY)
+    app = web.Application()
+    app.router.add_get("/feed", serve_feed)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(FeedError) as err:
+            await fetch(f"https://127.0.0.1:{port}/feed")
+        assert err.value.kind == "tls" and "certificate" in err.value.message.lower()
+    finally:
+        await runner.cleanup()

@@ -71,3 +71,13 @@ def test_charset_of_a_content_type():
 def test_the_real_latin1_feed_reads_correctly(corpus):
     feed = parse_feed((corpus / "real" / "rss-parser" / "uolNoticias.rss").read_bytes(), "f")
     assert any("ç" in e.title or "ã" in e.title for e in feed.entries)
+
+
+@pytest.mark.parametrize("body, where", [
+    (b'<?xml version="1.0"?>\n<rss><<<>>>', "line 2, column 7"),
+    (b'{"version": "https://jsonfeed.org/version/1",\n "items": [}', "line 2, column 12"),
+])
+def test_a_malformed_feed_says_where(body, where):
+    with pytest.raises(FeedError) as err:
+        parse_feed(body, "f")
+    assert err.value.kind == "malformed" and where in err.value.message
