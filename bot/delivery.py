@@ -100,7 +100,7 @@ class Delivery:
                                 len(items), name)
                 return sent
             result = await self._send(adapter, dest, head)
-            if not self._record(name, head, result):
+            if not await self._record(name, head, result):
                 return sent
             sent += isinstance(result, Delivered)
 
@@ -115,13 +115,13 @@ class Delivery:
             log.exception("adapter error delivering %s", item.id)
             return RetryAfter(None, f"internal error: {type(exc).__name__}")
 
-    def _record(self, name: DestinationName, item: OutboxItem, result: SendResult) -> bool:
+    async def _record(self, name: DestinationName, item: OutboxItem, result: SendResult) -> bool:
         """Store the outcome; True when the worker should go on to the next alert."""
         now = self.clock()
         self._outcomes += 1
         try:
             if isinstance(result, Delivered):
-                self.store.delivered(item.id)
+                await self.store.acknowledge(item.id)
                 self._count_sent(name, now)
                 return True
             if isinstance(result, RetryAfter):
@@ -136,7 +136,7 @@ class Delivery:
                 self.wake([DestinationName(result.to)])
                 return False
             if isinstance(result, Rejected):
-                self.store.delivered(item.id)  # retrying cannot help; say so once, loudly
+                await self.store.acknowledge(item.id)  # retrying cannot help; say so once, loudly
                 self._note_error(name, result.reason, now)
                 log.error("%s refused alert %s for good: %s", name, item.id, result.reason)
                 return True

@@ -10,6 +10,7 @@ and a 403/404 channel as Gone (telling the server's system channel where possibl
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 from typing import Any
@@ -32,6 +33,12 @@ log = logging.getLogger("tipoff.discord")
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 CONTENT_MAX = 2000
 READY_TIMEOUT = 60.0
+
+
+def nonce_for(alert_id: str) -> str:
+    """A message nonce (at most 25 characters) that is the same every time one alert is
+    sent, so Discord (enforce_nonce) posts it once even if a crash makes us send again."""
+    return hashlib.blake2b(alert_id.encode(), digest_size=12).hexdigest()[:25]
 
 
 def point_at(settings: DiscordSettings) -> None:
@@ -95,7 +102,7 @@ class DiscordAdapter:
         payload = alert_payload(alert)
         roles = [discord.Object(id=int(r)) for r in payload["allowed_mentions"]["roles"]]
         return await self._deliver(destination, content=payload["content"] or None,
-                                   embed=discord.Embed.from_dict(payload["embeds"][0]),
+                                   embed=discord.Embed.from_dict(payload["embeds"][0]), nonce=nonce_for(alert.id),
                                    allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles))
 
     async def notify(self, destination: Destination, text: str) -> SendResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from datetime import datetime, timezone
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from bot.store.base import (
 from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 DB_NAME = "tipoff.json"
+ACKS_NAME = "tipoff.acks"  # alerts the platform accepted since the last database write
 
 # schema version n → function upgrading a database from n to n+1, in place.
 MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {}
@@ -101,6 +103,9 @@ class TinyDBStore:
         self._dirty: dict[str, set[str]] = {t: set() for t in _KEY_FIELD}
         self._next_seq = 1
         self._flush_lock = asyncio.Lock()  # one file write at a time, in order
+        self._acks = self.path.with_name(ACKS_NAME)
+        self._ack_lock = threading.Lock()
+        self._rotations = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -111,6 +116,14 @@ class TinyDBStore:
         self._db = TinyDB(self.path, storage=AtomicJSONStorage)
         self._migrate(self._db)
         self._load(self._db)
+        self._replay_acks()
+
+    def _replay_acks(self) -> None:
+        """Alerts acknowledged after the last database write are delivered, not pending."""
+        for journal in sorted(self.path.parent.glob(ACKS_NAME + "*")):
+            for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
+                if line.strip():
+                    self.delivered(line.strip())
 
     def _migrate(self, db: TinyDB) -> None:
         meta = db.table("meta")
@@ -161,6 +174,7 @@ class TinyDBStore:
 
     async def _flush(self) -> None:
         db = self._require()
+        rotated = self._rotate_acks()  # before the snapshot: every ack in it is in memory already
         self._push("feeds", lambda fid: {"id": fid, "state": _state_doc(self._feeds[FeedId(fid)]),
                                          "known": self._known.get(FeedId(fid), {})})
         self._push("announced", lambda d: {"dest": d, "keys": self._announced[DestinationName(d)]})
@@ -173,6 +187,29 @@ class TinyDBStore:
         data = storage.snapshot()
         if data is not None:
             await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
+        for journal in rotated:
+            journal.unlink(missing_ok=True)
+
+    def _rotate_acks(self) -> list[Path]:
+        with self._ack_lock:
+            if not self._acks.exists():
+                return []
+            self._rotations += 1
+            rotated = self._acks.with_name(f"{ACKS_NAME}.{os.getpid()}.{self._rotations}")
+            os.replace(self._acks, rotated)
+        return [rotated]
+
+    async def acknowledge(self, item_id: str) -> None:
+        """The platform accepted this alert: forget it, durably, before the next send,
+        so that a crash can only ever repeat an alert that was in flight."""
+        self.delivered(item_id)
+        await asyncio.shield(asyncio.to_thread(self._append_ack, item_id))
+
+    def _append_ack(self, item_id: str) -> None:
+        with self._ack_lock, open(self._acks, "a", encoding="utf-8") as journal:
+            journal.write(item_id + "\n")
+            journal.flush()
+            os.fsync(journal.fileno())
 
     def _push(self, table_name: str, doc_for: Callable[[str], dict[str, Any]]) -> None:
         """Write the dirty documents of one table: at most one TinyDB update, one

@@ -227,3 +227,27 @@ async def test_a_discord_5xx_is_retried_and_delivers_once(world, fake, feed_serv
     await eventually(lambda: fake.posted_to(ALERTS), timeout=30, what="the alert after two server errors")
     await asyncio.sleep(1)
     assert len(fake.posted_to(ALERTS)) == 1
+
+
+async def test_sending_the_same_alert_twice_posts_once(fake):
+    from datetime import datetime, timezone
+
+    from bot import destinations
+    from bot.adapters.discord import DiscordAdapter, nonce_for
+    from bot.model import Alert
+    from tests.factories import entry
+
+    adapter = DiscordAdapter(DiscordSettings(token=Secret(TOKEN), api_base=fake.api_base, gateway=fake.gateway))
+    await adapter.start()
+    try:
+        alert = Alert("discord:1:abc", "discord:1", entry(STORY, url="https://pop.example/1"), "PopWire",
+                      "https://pop.example/feed", (), datetime.now(timezone.utc))
+        dest = destinations.discord(int(ALERTS))
+        first = await adapter.send(dest, alert)
+        again = await adapter.send(dest, alert)  # as after a crash between send and acknowledgement
+        assert first == again
+        assert len(fake.posted_to(ALERTS)) == 1
+        assert fake.posted_to(ALERTS)[0].body["nonce"] == nonce_for(alert.id) and len(nonce_for(alert.id)) <= 25
+        assert fake.posted_to(ALERTS)[0].body["enforce_nonce"] is True
+    finally:
+        await adapter.close()

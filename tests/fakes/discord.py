@@ -155,6 +155,7 @@ class FakeDiscord(LocalServer):
         self.webhooks: dict[str, str] = {"700000000000000001": "w" * 68}
         self.calls: list[str] = []
         self.identified = asyncio.Event()
+        self._nonces: dict[tuple[str, Any], dict[str, Any]] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
@@ -325,8 +326,14 @@ class FakeDiscord(LocalServer):
             return _error(400, 50035, "Invalid Form Body", errors)
         if not body.get("content") and not body.get("embeds") and not files:
             return _error(400, 50006, "Cannot send an empty message")
+        nonce = body.get("nonce")
+        if body.get("enforce_nonce") and (channel, nonce) in self._nonces:
+            return _json(self._nonces[(channel, nonce)])  # Discord answers with the message it already made
         self.posted.append(Posted(channel, body, time.monotonic(), pings(body)))
-        return _json(self._message(channel, body))
+        message = self._message(channel, body)
+        if body.get("enforce_nonce"):
+            self._nonces[(channel, nonce)] = message
+        return _json(message)
 
     async def _attachment(self, request: web.Request) -> web.Response:
         data = self.attachments.get(request.match_info["name"])

@@ -162,3 +162,27 @@ def test_second_lock_on_a_data_dir_names_the_holder(tmp_path):
     second = DataDirLock(tmp_path)
     second.acquire()  # free again once released
     second.release()
+
+
+async def test_an_acknowledged_alert_stays_delivered_after_a_crash_before_any_write(tmp_path):
+    store = await opened(tmp_path)
+    for i in range(3):
+        store.enqueue("fans", {"i": i}, f"a{i}")
+    await store.flush()
+    await store.acknowledge("a0")  # journaled and fsynced, database not rewritten: then "crash"
+    again = await opened(tmp_path)
+    assert [i.id for i in again.pending()] == ["a1", "a2"]
+
+
+async def test_the_ack_journal_is_folded_into_the_database_and_removed(tmp_path):
+    store = await opened(tmp_path)
+    store.enqueue("fans", {}, "a0")
+    store.enqueue("fans", {}, "a1")
+    await store.flush()
+    await store.acknowledge("a0")
+    await store.flush()
+    assert not list(tmp_path.glob("tipoff.acks*"))
+    await store.acknowledge("a1")
+    assert list(tmp_path.glob("tipoff.acks*"))
+    again = await opened(tmp_path)
+    assert again.pending() == []
