@@ -100,6 +100,13 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    retry_base: float = 5.0  # first retry after a failed send; doubles per attempt
+    retry_max: float = 900.0
+    timeout: float = 15.0  # one webhook POST, whole
+
+
+@dataclass(frozen=True, slots=True)
 class LimitSettings:
     feeds_per_chat: int = 100
     watches_per_chat: int = 100
@@ -140,6 +147,7 @@ class Settings:
     limits: LimitSettings = LimitSettings()
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -257,7 +265,7 @@ def load_settings(
         raise ConfigError(f"{path or '<config>'}: {exc}") from None
     r = _Reader(text, path)
     r.unknown_keys(raw, {"poll", "fetch", "rules", "feeds", "destinations", "watches", "log", "store",
-                         "limits", "telegram", "discord", "http"}, "")
+                         "limits", "telegram", "discord", "delivery", "http"}, "")
     base_dir = path.parent if path else Path.cwd()  # relative file: feeds are relative to the config
     poll = _poll(r, r.table(raw, "poll"))
     fetch = _fetch(r, r.table(raw, "fetch"))
@@ -282,8 +290,16 @@ def load_settings(
     discord = _discord(r, r.table(raw, "discord"), env)
     if discord.token is None and any(d.kind == "discord" for d in destinations.values()):
         raise ConfigError("a discord destination is configured but TIPOFF_DISCORD_TOKEN is not set")
+    delivery = r.table(raw, "delivery")
+    r.unknown_keys(delivery, {"retry_base", "retry_max", "timeout"}, "delivery.")
+    dd = DeliverySettings()
+    delivery_settings = DeliverySettings(
+        retry_base=r.duration(delivery, "retry_base", "delivery.retry_base", dd.retry_base),
+        retry_max=r.duration(delivery, "retry_max", "delivery.retry_max", dd.retry_max),
+        timeout=r.duration(delivery, "timeout", "delivery.timeout", dd.timeout),
+    )
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord)
+                    discord, delivery_settings)
 
 
 def _discord(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> DiscordSettings:

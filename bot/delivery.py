@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
 
 from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
+from bot.config import DeliverySettings
 from bot.model import Destination, DestinationName
 from bot.store.base import DestinationState, OutboxItem, Store
 from bot.store.codec import alert_from_dict
@@ -20,9 +21,9 @@ from bot.store.codec import alert_from_dict
 log = logging.getLogger("tipoff.delivery")
 
 
-def backoff_seconds(attempts: int, rng: random.Random) -> float:
-    """Delivery retry delay: 5 s doubling per attempt, capped at 15 min, ±20 %."""
-    return min(5.0 * 2.0 ** attempts, 900.0) * rng.uniform(0.8, 1.2)
+def backoff_seconds(attempts: int, rng: random.Random, base: float = 5.0, cap: float = 900.0) -> float:
+    """Delivery retry delay: `base` doubling per attempt, capped, ±20 %."""
+    return min(base * 2.0 ** attempts, cap) * rng.uniform(0.8, 1.2)
 
 
 class Delivery:
@@ -34,7 +35,9 @@ class Delivery:
         clock: Callable[[], float],
         rng: random.Random,
         on_progress: Callable[[], None] = lambda: None,
+        retry: DeliverySettings = DeliverySettings(),
     ) -> None:
+        self.retry = retry
         self.store = store
         self.resolve = resolve
         self.adapters = adapters
@@ -125,7 +128,8 @@ class Delivery:
                 self._count_sent(name, now)
                 return True
             if isinstance(result, RetryAfter):
-                wait = result.seconds if result.seconds is not None else backoff_seconds(item.attempts, self.rng)
+                wait = result.seconds if result.seconds is not None else backoff_seconds(
+                    item.attempts, self.rng, self.retry.retry_base, self.retry.retry_max)
                 self.store.postpone(item.id, now + wait, result.reason)
                 self._note_error(name, result.reason, now)
                 log.warning("%s: %s; retrying in %.0fs", name, result.reason, wait)

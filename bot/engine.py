@@ -99,7 +99,7 @@ class Engine:
         self._config_feeds: frozenset[FeedId] = frozenset(f.id for f in self.settings.feeds)
         self._subscribers: dict[FeedId, set[DestinationName]] = {}
         self.delivery = Delivery(self.store, self.destination, self.adapters, self.clock, self.rng,
-                                 on_progress=self._flush_soon)
+                                 on_progress=self._flush_soon, retry=self.settings.delivery)
         self._flush_task: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._last_prune = 0.0

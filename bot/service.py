@@ -21,7 +21,8 @@ log = logging.getLogger("tipoff")
 
 
 def build_adapters(settings: Settings) -> dict[str, Adapter]:
-    available: dict[str, Adapter] = {"console": ConsoleAdapter(), "webhook": WebhookAdapter()}
+    available: dict[str, Adapter] = {"console": ConsoleAdapter(),
+                                     "webhook": WebhookAdapter(settings.delivery.timeout)}
     if settings.telegram.token is not None:
         from bot.adapters.telegram import TelegramAdapter
 
@@ -33,7 +34,7 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
     if any(d.kind == "discord_webhook" for d in settings.destinations.values()):
         from bot.adapters.discord_webhook import DiscordWebhookAdapter
 
-        available["discord_webhook"] = DiscordWebhookAdapter()
+        available["discord_webhook"] = DiscordWebhookAdapter(settings.delivery.timeout)
     for dest in settings.destinations.values():
         if dest.kind not in available:
             raise ConfigError(f"destination {dest.name!r}: {dest.kind} delivery is not available in this "

@@ -22,17 +22,19 @@ class WebhookAdapter(HttpSession):
     kinds: tuple[str, ...] = ("webhook",)
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
-        return await self._post(destination, alert_json(alert))
+        # a timed-out POST may have arrived: the key lets the receiver drop the retry
+        return await self._post(destination, alert_json(alert), {"Idempotency-Key": alert.id})
 
     async def notify(self, destination: Destination, text: str) -> SendResult:
         return await self._post(destination, {"tipoff": __version__, "destination": destination.name, "notice": text})
 
-    async def _post(self, destination: Destination, payload: dict[str, Any]) -> SendResult:
+    async def _post(self, destination: Destination, payload: dict[str, Any],
+                    headers: dict[str, str] | None = None) -> SendResult:
         session = await self.session()
         url = str(destination.option("url"))
         body = orjson.dumps(payload)
         try:
-            async with session.post(url, data=body) as resp:
+            async with session.post(url, data=body, headers=headers) as resp:
                 if 200 <= resp.status < 300:
                     return Delivered(resp.headers.get("X-Request-Id", ""))
                 if resp.status == 410:

@@ -103,6 +103,7 @@ class TinyDBStore:
         self._dirty: dict[str, set[str]] = {t: set() for t in _KEY_FIELD}
         self._next_seq = 1
         self._flush_lock = asyncio.Lock()  # one file write at a time, in order
+        self._unflushed: set[str] = set()  # alerts queued but not yet in the database file
         self._acks = self.path.with_name(ACKS_NAME)
         self._ack_lock = threading.Lock()
         self._rotations = 0
@@ -184,9 +185,11 @@ class TinyDBStore:
         self._push("watches", lambda i: watch_to_dict(self._watches[WatchId(i)]))
         storage = db.storage
         assert isinstance(storage, AtomicJSONStorage)
+        landing = set(self._unflushed)
         data = storage.snapshot()
         if data is not None:
             await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
+        self._unflushed -= landing
         for journal in rotated:
             journal.unlink(missing_ok=True)
 
@@ -302,10 +305,14 @@ class TinyDBStore:
         self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert)
         self._next_seq += 1
         self._dirty["outbox"].add(item_id)
+        self._unflushed.add(item_id)
 
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
-        items = self._outbox.values()
-        return [i for i in items if destination is None or i.destination == destination]
+        """Alerts waiting for delivery. Only those already in the database file: an
+        alert sent before its claim was durable could be claimed and sent again after
+        a crash."""
+        return [i for i in self._outbox.values()
+                if (destination is None or i.destination == destination) and i.id not in self._unflushed]
 
     def delivered(self, item_id: str) -> None:
         if self._outbox.pop(item_id, None) is not None:

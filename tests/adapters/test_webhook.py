@@ -29,6 +29,7 @@ async def test_posts_the_alert_as_json(feed_server):
 
     async def hook(request):
         received.append((request.headers["Content-Type"], await request.json()))
+        assert request.headers["Idempotency-Key"] == "fans:1"
         return web.Response(status=204)
     assert isinstance(await send(feed_server, hook), Delivered)
     ctype, body = received[0]

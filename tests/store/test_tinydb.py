@@ -186,3 +186,12 @@ async def test_the_ack_journal_is_folded_into_the_database_and_removed(tmp_path)
     assert list(tmp_path.glob("tipoff.acks*"))
     again = await opened(tmp_path)
     assert again.pending() == []
+
+
+async def test_an_alert_is_offered_for_delivery_only_once_it_is_durable(tmp_path):
+    store = await opened(tmp_path)
+    store.claim_story("fans", ["u1"], 1.0)
+    store.enqueue("fans", {"n": 1}, "a1")
+    assert store.pending() == []  # its claim is not on disk yet: sending now could repeat it after a crash
+    await store.flush()
+    assert [i.id for i in store.pending()] == ["a1"]
