@@ -47,9 +47,12 @@ class Delivery:
         self._workers: dict[DestinationName, asyncio.Task[int]] = {}
         self._warned: set[str] = set()
         self._outcomes = 0  # sends answered, of any kind
+        self._stopping = False
 
     def wake(self, names: Iterable[DestinationName] | None = None) -> list[asyncio.Task[int]]:
         """Start a worker for each destination with waiting alerts (all, by default)."""
+        if self._stopping:
+            return []
         if names is None:
             names = {i.destination for i in self.store.pending()}
         tasks = []
@@ -77,7 +80,13 @@ class Delivery:
         times = [i.next_try for i in self.store.pending() if self.store.destination_state(i.destination).active]
         return min(times) if times else float("inf")
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 2.5) -> None:
+        """Stop: every worker finishes the send it is in (for up to `grace` seconds) and
+        starts no other; what is left stays in the outbox for the next start."""
+        self._stopping = True
+        running = [t for t in self._workers.values() if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=grace)
         for task in self._workers.values():
             task.cancel()
         for task in self._workers.values():
@@ -89,7 +98,7 @@ class Delivery:
 
     async def _work(self, name: DestinationName) -> int:
         sent = 0
-        while True:
+        while not self._stopping:
             items = self.store.pending(name)
             if not items or not self.store.destination_state(name).active:
                 return sent
@@ -106,6 +115,7 @@ class Delivery:
             if not await self._record(name, head, result):
                 return sent
             sent += isinstance(result, Delivered)
+        return sent
 
     async def _send(self, adapter: Adapter, dest: Destination, item: OutboxItem) -> SendResult:
         try:

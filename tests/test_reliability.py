@@ -58,6 +58,8 @@ class Platform(LocalServer):
                 return web.Response(status=500)
             body = await request.json()
             self.received.append((body["entry"]["title"], time.time()))
+            if self.mode == "slow":
+                await asyncio.sleep(1.0)
             return web.Response(status=204)
 
         async def serve_feed(request: web.Request) -> web.Response:
@@ -96,6 +98,28 @@ async def test_an_outage_of_errors_then_timeouts_loses_nothing_and_repeats_nothi
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+        await platform.stop()
+
+
+async def test_a_graceful_stop_finishes_the_send_in_flight(tmp_path):
+    growing = GrowingFeed(every=3600)
+    platform = Platform()
+    await platform.start(growing)
+    hook = Destination(DestinationName("hook"), "webhook", (("url", f"http://127.0.0.1:{platform.port}/hook"),))
+    url = f"http://127.0.0.1:{platform.port}/feed"
+    s = settings(tmp_path / "d", [feed(url, every=1.0, backfill=100)], [watch("duet", "hook", id="w")], [hook])
+    platform.mode = "slow"
+    try:
+        for _ in range(2):
+            stop = asyncio.Event()
+            task = asyncio.create_task(run_service(s, stop))
+            await eventually(lambda: platform.received, what="the send to begin")
+            stop.set()  # while the platform is still answering
+            started = time.monotonic()
+            await asyncio.wait_for(task, 10)
+            assert time.monotonic() - started < 5
+        assert platform.titles() == ["duet 0000"]  # finished before exit, so not sent again
+    finally:
         await platform.stop()
 
 
