@@ -38,7 +38,8 @@ from bot.store.codec import alert_to_dict
 
 log = logging.getLogger("tipoff.engine")
 
-THREAD_PARSE_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop
+THREAD_PARSE_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop...
+THREAD_PARSES = 2  # ...two at a time: a parse tree is ~10x its body, and memory is the limit
 PRUNE_EVERY = 3600.0
 IDLE_WAKEUP = 60.0
 FLUSH_DELAY = 0.5  # delivery outcomes are written at most this long after they happen
@@ -102,6 +103,7 @@ class Engine:
                                  on_progress=self._flush_soon, retry=self.settings.delivery)
         self._flush_task: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
+        self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
         self._last_prune = 0.0
         for w in (*self.settings.watches, *self.store.watches()):
             self.add_watch(w)
@@ -213,12 +215,17 @@ class Engine:
     # -- polling ---------------------------------------------------------------
 
     async def poll_cycle(self, feeds: Iterable[Feed]) -> CycleReport:
+        """Poll feeds concurrently (within the fetcher's limits); each poll absorbs its
+        own result as soon as it is in, so no body outlives its feed's turn and the
+        loop is never held by a long run of absorbing."""
         feeds = list(feeds)
-        polled = await asyncio.gather(*(self._poll(f) for f in feeds))
+        report = CycleReport(polled=len(feeds))
+
+        async def poll_and_absorb(feed: Feed) -> None:
+            self._absorb(await self._poll(feed), self.clock(), report)
+
+        await asyncio.gather(*(poll_and_absorb(f) for f in feeds))
         now = self.clock()
-        report = CycleReport(polled=len(polled))
-        for p in polled:
-            self._absorb(p, now, report)
         if now - self._last_prune >= PRUNE_EVERY:
             removed = self.store.prune(now, self.settings.poll.retention)
             self._last_prune = now
@@ -240,8 +247,9 @@ class Engine:
             cap = self.settings.fetch.max_entries
             charset = charset_of(fetched.content_type)
             if len(fetched.body) > THREAD_PARSE_BYTES:
-                parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url, max_entries=cap,
-                                                 charset=charset)
+                async with self._parse_slots:
+                    parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url,
+                                                     max_entries=cap, charset=charset)
             else:
                 parsed = parse_feed(fetched.body, feed.id, fetched.url, max_entries=cap, charset=charset)
             return Polled(feed, fetched, parsed)
