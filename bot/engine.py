@@ -38,7 +38,7 @@ from bot.store.codec import alert_to_dict
 
 log = logging.getLogger("tipoff.engine")
 
-THREAD_PARSE_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop...
+THREAD_PARSE_BYTES = 64 * 1024  # bigger bodies are parsed off the event loop...
 THREAD_PARSES = 2  # ...two at a time: a parse tree is ~10x its body, and memory is the limit
 PRUNE_EVERY = 3600.0
 IDLE_WAKEUP = 60.0
@@ -215,16 +215,18 @@ class Engine:
     # -- polling ---------------------------------------------------------------
 
     async def poll_cycle(self, feeds: Iterable[Feed]) -> CycleReport:
-        """Poll feeds concurrently (within the fetcher's limits); each poll absorbs its
-        own result as soon as it is in, so no body outlives its feed's turn and the
-        loop is never held by a long run of absorbing."""
+        """Poll feeds with a fixed pool of workers (as many as may fetch at once), each
+        absorbing a feed's result as soon as it is in: no body outlives its feed's turn,
+        and the loop never holds thousands of ready tasks at once."""
         feeds = list(feeds)
         report = CycleReport(polled=len(feeds))
+        queue = iter(feeds)
 
-        async def poll_and_absorb(feed: Feed) -> None:
-            self._absorb(await self._poll(feed), self.clock(), report)
+        async def worker() -> None:
+            for feed in queue:  # one shared iterator: each feed is taken by one worker
+                self._absorb(await self._poll(feed), self.clock(), report)
 
-        await asyncio.gather(*(poll_and_absorb(f) for f in feeds))
+        await asyncio.gather(*(worker() for _ in range(min(self.settings.fetch.concurrency, len(feeds)))))
         now = self.clock()
         if now - self._last_prune >= PRUNE_EVERY:
             removed = self.store.prune(now, self.settings.poll.retention)

@@ -13,7 +13,7 @@ import asyncio
 import os
 import threading
 from datetime import datetime, timezone
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Container, Iterable, Mapping, MutableMapping
 
@@ -84,8 +84,13 @@ class AtomicJSONStorage(Storage):
         pass
 
 
+_STATE_FIELDS = tuple(f.name for f in fields(FeedState))
+
+
 def _state_doc(state: FeedState) -> dict[str, Any]:
-    return {k: v for k, v in asdict(state).items() if v is not None}
+    """FeedState → document: a shallow copy of its set fields (asdict deep-copies, and
+    every polled feed's state is written each cycle)."""
+    return {name: value for name in _STATE_FIELDS if (value := getattr(state, name)) is not None}
 
 
 class TinyDBStore:
