@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping, Protocol
 
 from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
 
-SCHEMA_VERSION = 2  # 2: a feed's known entries live in their own table
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)

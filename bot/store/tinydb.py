@@ -35,18 +35,8 @@ from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_
 DB_NAME = "tipoff.json"
 ACKS_NAME = "tipoff.acks"  # alerts the platform accepted since the last database write
 
-def _known_to_own_table(db: TinyDB) -> None:
-    """Schema 1 → 2: a feed's known entries move out of its document, so a poll that
-    only changes the feed's state does not rewrite thousands of entry keys."""
-    feeds = db.table("feeds")
-    moved = [{"id": doc["id"], "keys": doc.get("known") or {}} for doc in feeds.all()]
-    feeds.update(lambda doc: doc.pop("known", None))
-    if moved:
-        db.table("known").insert_multiple(moved)
-
-
 # schema version n → function upgrading a database from n to n+1, in place.
-MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {1: _known_to_own_table}
+MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {}
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -70,8 +60,6 @@ class AtomicJSONStorage(Storage):
         self.path = Path(path)
         self._data: dict[str, dict[str, Any]] | None = None
         self._dirty = False
-        self._cache: dict[str, dict[str, bytes]] = {}  # table → doc id → its JSON
-        self._full = True  # the next snapshot serialises everything
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self._data is None and self.path.exists():
@@ -85,30 +73,12 @@ class AtomicJSONStorage(Storage):
         self._data = data
         self._dirty = True
 
-    def snapshot(self, changed: Mapping[str, set[str]] | None = None) -> bytes | None:
-        """The bytes to commit, or None when nothing changed since the last one.
-        `changed` names the documents (table → doc ids) written since the last
-        snapshot; only those are serialised again, the others come from a cache. Without
-        it (and the first time) everything is serialised."""
+    def snapshot(self) -> bytes | None:
+        """The bytes to commit, or None when nothing changed since the last one."""
         if not self._dirty or self._data is None:
             return None
         self._dirty = False
-        full, self._full = self._full or changed is None, False
-        tables = []
-        for name, docs in self._data.items():
-            cache = self._cache.setdefault(name, {})
-            if full:
-                cache.clear()
-            for doc_id in (changed or {}).get(name, ()):
-                cache.pop(doc_id, None)
-            body = b",".join(b'"%s":%s' % (doc_id.encode(), cache[doc_id] if doc_id in cache else
-                                           cache.setdefault(doc_id, orjson.dumps(doc)))
-                             for doc_id, doc in docs.items())
-            tables.append(orjson.dumps(name) + b":{" + body + b"}")
-            if len(cache) > len(docs):  # documents removed: forget their JSON
-                for gone in set(cache) - set(docs):
-                    del cache[gone]
-        return b"{" + b",".join(tables) + b"}"
+        return orjson.dumps(self._data)
 
     def close(self) -> None:
         pass
@@ -181,10 +151,8 @@ class TinyDBStore:
         for doc in db.table("feeds").all():
             fid = FeedId(doc["id"])
             self._feeds[fid] = FeedState(feed_id=fid, **{k: v for k, v in doc["state"].items() if k != "feed_id"})
+            self._known[fid] = doc.get("known") or {}
             self._doc_ids[("feeds", fid)] = doc.doc_id
-        for doc in db.table("known").all():
-            self._known[FeedId(doc["id"])] = doc.get("keys") or {}
-            self._doc_ids[("known", doc["id"])] = doc.doc_id
         for doc in db.table("announced").all():
             self._announced[doc["dest"]] = doc.get("keys") or {}
             self._doc_ids[("announced", doc["dest"])] = doc.doc_id
@@ -213,19 +181,17 @@ class TinyDBStore:
     async def _flush(self) -> None:
         db = self._require()
         rotated = self._rotate_acks()  # before the snapshot: every ack in it is in memory already
-        changed: dict[str, set[str]] = {}
-        self._push("feeds", lambda fid: {"id": fid, "state": _state_doc(self._feeds[FeedId(fid)])}, changed)
-        self._push("known", lambda fid: {"id": fid, "keys": self._known[FeedId(fid)]}, changed)
-        self._push("announced", lambda d: {"dest": d, "keys": self._announced[DestinationName(d)]}, changed)
-        self._push("destinations", lambda d: {"name": d, **{k: v for k, v in asdict(
-            self._dests[DestinationName(d)]).items() if k != "name"}}, changed)
-        self._push("outbox", self._outbox_doc, changed)
-        self._push("subscriptions", lambda i: subscription_to_dict(self._subs[i]), changed)
-        self._push("watches", lambda i: watch_to_dict(self._watches[WatchId(i)]), changed)
+        self._push("feeds", lambda fid: {"id": fid, "state": _state_doc(self._feeds[FeedId(fid)]),
+                                         "known": self._known.get(FeedId(fid), {})})
+        self._push("announced", lambda d: {"dest": d, "keys": self._announced[DestinationName(d)]})
+        self._push("destinations", lambda d: {"name": d, **{k: v for k, v in asdict(self._dests[DestinationName(d)]).items() if k != "name"}})
+        self._push("outbox", self._outbox_doc)
+        self._push("subscriptions", lambda i: subscription_to_dict(self._subs[i]))
+        self._push("watches", lambda i: watch_to_dict(self._watches[WatchId(i)]))
         storage = db.storage
         assert isinstance(storage, AtomicJSONStorage)
         landing = set(self._unflushed)
-        data = storage.snapshot(changed)
+        data = storage.snapshot()
         if data is not None:
             await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
         self._unflushed -= landing
@@ -253,11 +219,9 @@ class TinyDBStore:
             journal.flush()
             os.fsync(journal.fileno())
 
-    def _push(self, table_name: str, doc_for: Callable[[str], dict[str, Any]],
-              changed: dict[str, set[str]]) -> None:
+    def _push(self, table_name: str, doc_for: Callable[[str], dict[str, Any]]) -> None:
         """Write the dirty documents of one table: at most one TinyDB update, one
-        insert and one remove, each a single pass over the table. The ids of the
-        documents it touched are added to `changed`, for the storage's snapshot."""
+        insert and one remove, each a single pass over the table."""
         names = self._dirty[table_name]
         if not names:
             return
@@ -272,16 +236,13 @@ class TinyDBStore:
         if existing:
             table.update(lambda target: _refill(target, docs[target[key_field]]), doc_ids=existing)
         new = sorted((n for n in docs if (table_name, n) not in self._doc_ids), key=self._order(table_name))
-        inserted: list[int] = []
         if new:
-            inserted = table.insert_multiple([docs[n] for n in new])
-            self._doc_ids.update({(table_name, n): i for n, i in zip(new, inserted)})
-        changed.setdefault(table_name, set()).update(str(i) for i in (*gone, *existing, *inserted))
+            ids = table.insert_multiple([docs[n] for n in new])
+            self._doc_ids.update({(table_name, n): i for n, i in zip(new, ids)})
         names.clear()
 
     def _live(self, table_name: str) -> Container[Any]:
-        tables: dict[str, Container[Any]] = {"feeds": self._feeds, "known": self._known,
-                                                "announced": self._announced,
+        tables: dict[str, Container[Any]] = {"feeds": self._feeds, "announced": self._announced,
                                                 "outbox": self._outbox, "destinations": self._dests,
                                                 "subscriptions": self._subs, "watches": self._watches}
         return tables[table_name]
@@ -324,10 +285,9 @@ class TinyDBStore:
         stamp = int(now)
         for key in keys:
             known[key] = stamp
-        self._dirty["known"].add(feed_id)
+        self._dirty["feeds"].add(feed_id)
         if feed_id not in self._feeds:
             self._feeds[feed_id] = FeedState(feed_id=feed_id, url="")
-            self._dirty["feeds"].add(feed_id)
 
     # -- dedupe ------------------------------------------------------------
 
@@ -448,7 +408,7 @@ class TinyDBStore:
                 del known[k]
             if stale:
                 removed += len(stale)
-                self._dirty["known"].add(fid)
+                self._dirty["feeds"].add(fid)
         for dest, announced in self._announced.items():
             stale = [k for k, ts in announced.items()
                      if ts < cutoff or (dedupe.is_title_key(k) and ts < title_cutoff)]
@@ -470,7 +430,7 @@ class TinyDBStore:
         }
 
 
-_KEY_FIELD = {"feeds": "id", "known": "id", "announced": "dest", "outbox": "id", "destinations": "name",
+_KEY_FIELD = {"feeds": "id", "announced": "dest", "outbox": "id", "destinations": "name",
               "subscriptions": "id", "watches": "id"}
 
 
