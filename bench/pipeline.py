@@ -220,8 +220,11 @@ async def run_baseline(base: str, n_feeds: int, rules: list[str], budget: float)
                 async with semaphore:
                     if time.perf_counter() - start > budget:
                         return
-                    async with session.get(f"{base}/feed/{i}") as r:
-                        body = await r.read()
+                    try:
+                        async with session.get(f"{base}/feed/{i}") as r:
+                            body = await r.read()
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        return  # a bot skips a feed that did not answer; it does not count as done
                     parsed = feedparser.parse(body)
                     for e in parsed.entries:
                         text = f"{e.get('title', '')}\n{e.get('summary', '')}"
