@@ -73,15 +73,19 @@ class Platform(LocalServer):
     def titles(self) -> list[str]:
         return [t for t, _ in self.received]
 
+    def settings(self, data):  # type: ignore[no-untyped-def]
+        """tipoff watching this platform's feed for "duet" and delivering to its hook."""
+        hook = Destination(DestinationName("hook"), "webhook", (("url", f"http://127.0.0.1:{self.port}/hook"),))
+        url = f"http://127.0.0.1:{self.port}/feed"
+        return settings(data, [feed(url, every=1.0, backfill=100)], [watch("duet", "hook", id="w")], [hook])
+
 
 async def test_an_outage_of_errors_then_timeouts_loses_nothing_and_repeats_nothing(tmp_path):
     growing = GrowingFeed(every=0.3)
     platform = Platform()
     await platform.start(growing)
-    hook = Destination(DestinationName("hook"), "webhook", (("url", f"http://127.0.0.1:{platform.port}/hook"),))
-    url = f"http://127.0.0.1:{platform.port}/feed"
-    s = settings(tmp_path / "d", [feed(url, every=1.0, backfill=100)], [watch("duet", "hook", id="w")], [hook])
-    s = replace(s, delivery=DeliverySettings(retry_base=0.1, retry_max=0.8, timeout=0.5))
+    s = replace(platform.settings(tmp_path / "d"), delivery=DeliverySettings(retry_base=0.1, retry_max=0.8,
+                                                                            timeout=0.5))
     stop = asyncio.Event()
     platform.mode = "error"
     task = asyncio.create_task(run_service(s, stop))
@@ -105,9 +109,7 @@ async def test_a_graceful_stop_finishes_the_send_in_flight(tmp_path):
     growing = GrowingFeed(every=3600)
     platform = Platform()
     await platform.start(growing)
-    hook = Destination(DestinationName("hook"), "webhook", (("url", f"http://127.0.0.1:{platform.port}/hook"),))
-    url = f"http://127.0.0.1:{platform.port}/feed"
-    s = settings(tmp_path / "d", [feed(url, every=1.0, backfill=100)], [watch("duet", "hook", id="w")], [hook])
+    s = platform.settings(tmp_path / "d")
     platform.mode = "slow"
     try:
         for _ in range(2):
