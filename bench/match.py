@@ -68,7 +68,7 @@ def make_rules(n: int, seed: int = 7) -> list[str]:
 def naive_compile(rule_text: str):
     """Each watch as a list of (required?, regex) from its words and phrases: the usual
     keyword-list implementation. Good enough for the shapes generated above."""
-    from bot.rules.syntax import And, Not, Or, Term, parse_rule
+    from bot.rules.syntax import And, Not, Term, parse_rule
 
     def build(node):
         if isinstance(node, Term):

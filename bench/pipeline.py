@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import multiprocessing
 import random
-import re
 import resource
 import tempfile
 import time

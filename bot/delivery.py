@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Mapping
 from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.config import DeliverySettings
 from bot.model import Destination, DestinationName
-from bot.store.base import DestinationState, OutboxItem, Store
+from bot.store.base import OutboxItem, Store
 from bot.store.codec import alert_from_dict
 
 log = logging.getLogger("tipoff.delivery")

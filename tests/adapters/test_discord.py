@@ -13,7 +13,7 @@ from bot.model import Destination, DestinationName
 from bot.service import run_service
 from tests.adapters.test_telegram import ago, eventually
 from tests.factories import feed, item, rss, settings, watch
-from tests.fakes.discord import MANAGE_CHANNELS, SEND_MESSAGES, TOKEN, FakeDiscord, validate_message
+from tests.fakes.discord import SEND_MESSAGES, TOKEN, FakeDiscord, validate_message
 
 ALERTS, OTHER, SYSTEM = "800000000000000010", "800000000000000011", "800000000000000012"
 FANS_ROLE, ADMIN_ROLE = "800000000000000020", "800000000000000021"

@@ -1,5 +1,4 @@
 import asyncio
-import gzip
 
 import pytest
 from aiohttp import web
