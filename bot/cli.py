@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from bot import __version__
-from bot.config import ConfigError, Settings, feed_id_for, load_settings
+from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from bot.model import ParsedFeed
@@ -176,19 +176,15 @@ def _rule_matcher(rule: str | None) -> "Matcher | None":
 def _fetch_once(settings: Settings, source: str) -> "ParsedFeed":
     """Fetch and parse a feed named on the command line (the operator's: trusted)."""
     from bot.feeds.fetch import Fetcher
-    from bot.feeds.parse import parse_feed
-    from bot.model import Feed
+    from bot.feeds.intake import fetch_parsed
 
     url = Path(source).resolve().as_uri() if Path(source).exists() else source
-    feed = Feed(feed_id_for(url), url, settings.poll.every, trusted=True)
 
-    async def fetch() -> tuple[bytes, str]:
+    async def fetch() -> "ParsedFeed":
         async with Fetcher(settings.fetch) as fetcher:
-            result = await fetcher.fetch(feed)
-            return result.body, result.url
+            return await fetch_parsed(fetcher, url, trusted=True, max_entries=settings.fetch.max_entries)
 
-    body, final_url = asyncio.run(fetch())
-    return parse_feed(body, feed.id, final_url, max_entries=settings.fetch.max_entries)
+    return asyncio.run(fetch())
 
 
 def _load(settings: Settings, source: str, rule: str | None) -> "tuple[Matcher | None, ParsedFeed] | int":

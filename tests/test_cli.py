@@ -224,3 +224,16 @@ def test_preview_for_discord_prints_message_payloads():
         assert set(payload) == {"content", "embeds", "allowed_mentions"}
         assert validate_message(payload) == {} and pings(payload) == []
     assert "**Britney**" in rows[0]["embeds"][0]["description"]
+
+
+async def test_check_honours_the_http_charset(feed_server):
+    import asyncio
+
+    body = '<rss version="2.0"><channel><title>t</title><item><title>Ação é já</title><guid>1</guid></item>' \
+           '</channel></rss>'
+    url = feed_server.serve("/latin1", body.encode("latin-1"), content_type="application/rss+xml; charset=iso-8859-1")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "check", url, "--json", cwd=PROJECT,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out.decode().splitlines()[0])["title"] == "Ação é já"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot.config import feed_id_for
 from bot.feeds.discover import FeedLink, common_paths, feed_links
 from bot.feeds.errors import FeedError
-from bot.feeds.fetch import Fetcher
+from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import charset_of, parse_feed, sniff_kind
 from bot.model import Feed, ParsedFeed
 
@@ -24,11 +24,22 @@ class Found:
     others: tuple[FeedLink, ...] = ()  # the page's other feeds
 
 
+def _parse_result(result: FetchResult, url: str, max_entries: int) -> ParsedFeed:
+    return parse_feed(result.body, feed_id_for(url), result.url, max_entries=max_entries,
+                      charset=charset_of(result.content_type))
+
+
+async def fetch_parsed(fetcher: Fetcher, url: str, *, trusted: bool, max_entries: int) -> ParsedFeed:
+    """Fetch once and parse, with the HTTP charset; FeedError for anything else."""
+    result = await fetcher.fetch(Feed(feed_id_for(url), url, 0, trusted=trusted))
+    return _parse_result(result, url, max_entries)
+
+
 async def _parse(fetcher: Fetcher, url: str, trusted: bool, max_entries: int) -> tuple[bytes, ParsedFeed | None]:
+    """Like fetch_parsed, but an HTML page is not an error here: it may lead to a feed."""
     result = await fetcher.fetch(Feed(feed_id_for(url), url, 0, trusted=trusted))
     try:
-        return result.body, parse_feed(result.body, feed_id_for(url), result.url, max_entries=max_entries,
-                                       charset=charset_of(result.content_type))
+        return result.body, _parse_result(result, url, max_entries)
     except FeedError:
         if sniff_kind(result.body) == "html":
             return result.body, None
