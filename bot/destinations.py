@@ -37,8 +37,3 @@ def resolve(name: str, configured: Mapping[DestinationName, Destination]) -> Des
     except ValueError:
         return None
     return None
-
-
-def chat_of(name: str) -> str:
-    """The chat part of a destination name: a forum topic belongs to its chat."""
-    return name.split("/", 1)[0]
