@@ -7,10 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.feeds.errors import FeedError
-from bot.feeds.parse import parse_feed
 from bot.model import Alert, FiredWatch
 from bot.render.discord import alert_payload, embed_length, escape_markdown
+from tests.corpus_alerts import corpus_alerts
 from tests.factories import entry
 from tests.fakes.discord import validate_message
 
@@ -60,16 +59,10 @@ def test_huge_everything_fits():
 @pytest.mark.parametrize("sub", ["edge/feedparser/wellformed/sanitize", "real"])
 def test_every_corpus_entry_renders_within_discords_limits(corpus, sub):
     count = 0
-    for path in sorted(p for p in (corpus / sub).rglob("*") if p.is_file()):
-        try:
-            feed = parse_feed(path.read_bytes(), "f", "https://example.org/")
-        except FeedError:
-            continue
-        for e in feed.entries:
-            spans = tuple(("summary", i, i + 4) for i in range(0, min(len(e.summary), 80), 9))
-            payload = alert_payload(alert_for(e, FiredWatch("w", "rule", ("x",), "", spans), feed_title=feed.title))
-            problems = validate_message(payload)
-            assert not problems, f"{path.name}: {problems}"
-            assert payload["allowed_mentions"]["parse"] == []
-            count += 1
+    for path, alert in corpus_alerts(corpus / sub, "rule", ("x",), step=9):
+        payload = alert_payload(alert)
+        problems = validate_message(payload)
+        assert not problems, f"{path.name}: {problems}"
+        assert payload["allowed_mentions"]["parse"] == []
+        count += 1
     assert count > 100

@@ -7,11 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.feeds.errors import FeedError
-from bot.feeds.parse import parse_feed
 from bot.model import Alert, FiredWatch
 from bot.render.telegram import alert_message
 from tests.fakes.telegram_html import TelegramHTMLError, utf16_len, visible_text
+from tests.corpus_alerts import corpus_alerts
 from tests.factories import entry
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -72,21 +71,10 @@ def test_the_validator_is_as_strict_as_telegram(markup, ok):
             visible_text(markup)
 
 
-def _corpus_alerts(folder):
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        try:
-            feed = parse_feed(path.read_bytes(), "f", "https://example.org/")
-        except FeedError:
-            continue
-        for e in feed.entries:
-            spans = tuple(("summary", i, i + 3) for i in range(0, min(len(e.summary), 60), 7))
-            yield path, alert_for(e, FiredWatch("w", "rule <&>", ("a", "<b>"), "", spans), feed_title=feed.title)
-
-
 @pytest.mark.parametrize("sub", ["edge/feedparser/wellformed/sanitize", "real"])
 def test_every_corpus_entry_renders_to_valid_telegram_html(corpus, sub):
     count = 0
-    for path, alert in _corpus_alerts(corpus / sub):
+    for path, alert in corpus_alerts(corpus / sub, "rule <&>", ("a", "<b>"), step=7):
         params = alert_message(alert, 1, now=NOW)
         try:
             text = visible_text(params["text"])
