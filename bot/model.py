@@ -66,6 +66,8 @@ class Watch:
     owner: DestinationName | None = None
     mention: str = ""  # a platform role to mention on alerts (Discord role id), set per watch
     group: str = ""  # what limits count across ("discord-guild:123"); "" means the chat itself
+    snoozed_until: float = 0.0  # POSIX time; no alerts from this watch before it
+    digest: str = ""  # "" (as the chat says), "off" (always at once), or a schedule: "hourly", "daily 09:00"
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,8 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
 
 def watch_to_dict(w: Watch) -> dict[str, Any]:
     return {"id": w.id, "rule": w.rule, "notify": list(w.notify), "created_at": _time(w.created_at),
-            "label": w.label, "owner": w.owner, "mention": w.mention, "group": w.group}
+            "label": w.label, "owner": w.owner, "mention": w.mention, "group": w.group,
+            "snoozed_until": w.snoozed_until, "digest": w.digest}
 
 
 def watch_from_dict(d: Mapping[str, Any]) -> Watch:
@@ -64,7 +65,7 @@ def watch_from_dict(d: Mapping[str, Any]) -> Watch:
     owner = d.get("owner")
     return Watch(WatchId(d["id"]), d["rule"], tuple(DestinationName(n) for n in d.get("notify") or ()), created,
                  d.get("label", ""), DestinationName(owner) if owner else None, str(d.get("mention") or ""),
-                 str(d.get("group") or ""))
+                 str(d.get("group") or ""), float(d.get("snoozed_until") or 0.0), str(d.get("digest") or ""))
 
 
 def subscription_to_dict(s: Subscription) -> dict[str, Any]:
