@@ -6,12 +6,14 @@ module knows nothing of Telegram or Discord."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
+from bot import controls, sources
 from bot.config import Settings, feed_id_for, parse_duration
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 log = logging.getLogger("tipoff.commands")
+_EVERY_TAIL = re.compile(r"\s+every\s+(\S+)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +91,18 @@ class Commands:
                     '/watch "lady gaga" AND "britney spears" AND duet', True, self.watch),
             Command("unwatch", "ID", "stop a watch", "/unwatch w4k2p", True, self.unwatch),
             Command("watches", "", "this chat's watches", "/watches", False, self.list_watches, private=True),
-            Command("add", "URL [every 15m]", "watch a feed here (besides the shared ones)",
+            Command("add", "URL or SOURCE [every 15m]", "watch a feed here (besides the shared ones)",
                     "/add https://www.billboard.com/feed/ every 15m", True, self.add),
+            Command("sources", "", "shortcuts /add understands instead of a feed URL", "/sources", False,
+                    self.sources, private=True),
+            Command("snooze", "WATCH 24h", "no alerts from a watch for a while (off to end it)", "/snooze w4k2p 24h",
+                    True, self.snooze),
+            Command("label", "WATCH TEXT", "a name shown on a watch's alerts instead of its rule",
+                    "/label w4k2p Gaga x Britney", True, self.label),
+            Command("digest", "hourly | daily 09:00 [TZ] [WATCH] | off", "gather alerts into one message",
+                    "/digest daily 09:00 Europe/Berlin", True, self.digest),
+            Command("quiet", "23:00-07:00 TZ | off", "hold alerts during these hours, deliver them after",
+                    "/quiet 23:00-07:00 Europe/Berlin", True, self.quiet),
             Command("remove", "ID", "remove a feed you added", "/remove f7q3x", True, self.remove),
             Command("feeds", "", "this chat's feeds, with their last poll and error", "/feeds", False, self.feeds,
                     private=True),
@@ -199,10 +212,100 @@ class Commands:
             return Reply("No watches here yet. Add one: " + self.commands["watch"].example)
         return Reply("Watches here:\n" + "\n".join(f"{w.id}  {w.rule}" for w in mine))
 
+    def _own_watch(self, inv: Invocation, wid: str) -> Watch | None:
+        return next((w for w in self._mine(inv) if w.id == wid), None)
+
+    async def _replace_watch(self, watch: Watch) -> None:
+        self.engine.remove_watch(watch.id)
+        self.engine.add_watch(watch)
+        self.store.put_watch(watch)
+        await self.store.flush()
+
+    async def snooze(self, inv: Invocation, args: str) -> Reply:
+        parts = args.split()
+        if len(parts) != 2:
+            raise UsageError("Which watch, and for how long (or off)?")
+        watch = self._own_watch(inv, parts[0])
+        if watch is None:
+            return Reply(f"There is no watch {parts[0]} in this chat. /watches lists them.")
+        if parts[1].lower() == "off":
+            await self._replace_watch(replace(watch, snoozed_until=0.0))
+            return Reply(f"{watch.id} is awake again: {watch.label or watch.rule}")
+        try:
+            seconds = controls.snooze_seconds(parts[1])
+        except controls.ControlError as exc:
+            raise UsageError(str(exc)) from None
+        until = self.clock() + seconds
+        await self._replace_watch(replace(watch, snoozed_until=until))
+        return Reply(f"Snoozed {watch.id} ({watch.label or watch.rule}) until "
+                     f"{datetime.fromtimestamp(until, timezone.utc):%Y-%m-%d %H:%M} UTC. "
+                     f"Entries that appear meanwhile will not be announced. /snooze {watch.id} off ends it.")
+
+    async def label(self, inv: Invocation, args: str) -> Reply:
+        wid, _, text = args.partition(" ")
+        if not wid:
+            raise UsageError("Which watch, and what label?")
+        watch = self._own_watch(inv, wid)
+        if watch is None:
+            return Reply(f"There is no watch {wid} in this chat. /watches lists them.")
+        text = " ".join(text.split())[:100]
+        await self._replace_watch(replace(watch, label=text))
+        return Reply(f"{watch.id} alerts now say: {text}" if text else f"{watch.id} alerts show its rule again.")
+
+    async def digest(self, inv: Invocation, args: str) -> Reply:
+        """/digest hourly | daily 09:00 [TZ] | off, for the chat, or with a watch id last
+        for that watch alone."""
+        parts = args.split()
+        watch = self._own_watch(inv, parts[-1]) if parts else None
+        if watch is not None:
+            parts = parts[:-1]
+        state = self.store.destination_state(inv.destination.name)
+        quiet = str(state.extra.get("quiet") or "")
+        default_tz = quiet.split()[-1] if quiet else "UTC"
+        try:
+            schedule = controls.parse_digest(" ".join(parts), default_tz)
+        except controls.ControlError as exc:
+            raise UsageError(str(exc)) from None
+        spec = str(schedule) if schedule else ""
+        if watch is not None:
+            await self._replace_watch(replace(watch, digest=spec or "off"))
+            return Reply(f"{watch.id}: " + (f"alerts gathered into a digest, {spec}." if spec else
+                                            "alerts go out at once, whatever the chat's digest."))
+        self.store.put_destination_state(replace(state, extra={**state.extra, "digest": spec}))
+        await self.store.flush()
+        if not spec:
+            return Reply("Digest off: alerts come here as they are found.")
+        return Reply(f"Alerts here are now gathered into one message, {spec}, grouped by watch. "
+                     "/digest off to get them one by one again.")
+
+    async def quiet(self, inv: Invocation, args: str) -> Reply:
+        state = self.store.destination_state(inv.destination.name)
+        if args.strip().lower() == "off":
+            self.store.put_destination_state(replace(state, extra={**state.extra, "quiet": ""}))
+            await self.store.flush()
+            return Reply("Quiet hours off.")
+        try:
+            quiet = controls.parse_quiet(args)
+        except controls.ControlError as exc:
+            raise UsageError(str(exc)) from None
+        self.store.put_destination_state(replace(state, extra={**state.extra, "quiet": str(quiet)}))
+        await self.store.flush()
+        return Reply(f"Quiet hours {quiet}: alerts found then wait, and arrive together when they end.")
+
     # -- feeds -----------------------------------------------------------------
 
     async def add(self, inv: Invocation, args: str) -> Reply:
         url, every = self._feed_args(args)
+        named = ""
+        if sources.is_shortcut(url):
+            try:
+                source = sources.expand(url, self.settings.sources)
+            except sources.SourceError as exc:
+                return Reply(f"I can't use {url}: {exc}")
+            url, named = source.url, source.title
+        return await self._add_url(inv, url, every, named)
+
+    async def _add_url(self, inv: Invocation, url: str, every: float, named: str = "") -> Reply:
         dest = inv.destination.name
         mine = self.store.subscriptions(dest)
         if any(s.url == url for s in mine):
@@ -228,8 +331,8 @@ class Commands:
         self.store.put_subscription(sub)
         self.engine.feeds_changed()
         await self.store.flush()
-        page = ""
-        if found.page:
+        page = f"{named}: " if named else ""
+        if found.page and not named:
             page = f"That page is not a feed; I found its feed {url}."
             if found.others:
                 page += " It also offers: " + ", ".join(f"{o.url} ({o.kind})" for o in found.others[:5])
@@ -241,10 +344,17 @@ class Commands:
         parts = args.split()
         if not parts:
             raise UsageError("Which feed? Give its address.")
+        every = self.settings.poll.every
+        if sources.is_shortcut(args):
+            tail = _EVERY_TAIL.search(args)
+            spec = args[:tail.start()] if tail else args
+            if tail:
+                every = self._duration_arg(tail.group(1))
+            return spec.strip(), every
         url = parts[0]
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"{url!r} is not a web address (http:// or https://).")
-        every = self.settings.poll.every
+            raise UsageError(f"{url!r} is not a web address (http:// or https://) nor a source shortcut "
+                             "(/sources lists them).")
         rest = parts[1:]
         if rest:
             if rest[0].lower() != "every" or len(rest) != 2:
@@ -255,9 +365,29 @@ class Commands:
                 raise UsageError(str(exc)) from None
         return url, every
 
+    @staticmethod
+    def _duration_arg(text: str) -> float:
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
     async def _fetch(self, url: str) -> Found:
-        """A chat's address → a working feed (discovering it when the address is a page)."""
+        """A chat's address or source shortcut → a working feed (discovering it when
+        the address is a page). FeedError for a bad shortcut too."""
+        if sources.is_shortcut(url):
+            try:
+                url = sources.expand(url, self.settings.sources).url
+            except sources.SourceError as exc:
+                raise FeedError("not_feed", str(exc)) from None
         return await find_feed(self.fetcher, url, trusted=False, max_entries=self.settings.fetch.max_entries)
+
+    async def sources(self, inv: Invocation, args: str) -> Reply:
+        lines = ["Instead of a feed address, /add understands these:"]
+        for prefix, what, examples in sources.catalogue():
+            lines.append(f"{prefix}: {what}")
+            lines += [f"    /add {e}" for e in examples]
+        return Reply("\n".join(lines))
 
     async def remove(self, inv: Invocation, args: str) -> Reply:
         if not args:

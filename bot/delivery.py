@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping
 
 from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.config import DeliverySettings
-from bot.model import Destination, DestinationName
+from bot.model import Destination, DestinationName, Digest
 from bot.store.base import OutboxItem, Store
 from bot.store.codec import alert_from_dict
 
@@ -102,20 +102,47 @@ class Delivery:
             items = self.store.pending(name)
             if not items or not self.store.destination_state(name).active:
                 return sent
-            head = min(items, key=lambda i: i.seq)
-            if head.next_try > self.clock():
-                return sent  # the engine wakes this destination again when it is due
+            now = self.clock()
+            if any(i.attempts and i.next_try > now for i in items):
+                return sent  # a failed send waits for its retry, and what came after it waits too
+            due = sorted((i for i in items if i.next_try <= now), key=lambda i: i.seq)
+            if not due:
+                return sent  # held for a digest or quiet hours: the engine wakes this destination then
             dest = self.resolve(name)
             adapter = self.adapters.get(dest.kind) if dest else None
             if dest is None or adapter is None:
                 self._warn_once(name, "%d alerts wait for %s, which no configured adapter can reach",
                                 len(items), name)
                 return sent
-            result = await self._send(adapter, dest, head)
-            if not await self._record(name, head, result):
+            held = [i for i in due if i.alert.get("hold")]
+            if due[0].alert.get("hold") and (len(held) > 1 or due[0].alert.get("hold") == "digest"):
+                batch, result = await self._send_digest(adapter, dest, held)
+            else:
+                batch = [due[0]]
+                result = await self._send(adapter, dest, due[0])
+            for item in batch:
+                go_on = await self._record(name, item, result)
+            if not go_on:
                 return sent
-            sent += isinstance(result, Delivered)
+            sent += len(batch) if isinstance(result, Delivered) else 0
         return sent
+
+    async def _send_digest(self, adapter: Adapter, dest: Destination,
+                           held: list[OutboxItem]) -> tuple[list[OutboxItem], SendResult]:
+        """Send the first message of the digest these held alerts make; the rest go in
+        the next round (each part leaves the outbox once its message was accepted)."""
+        why = "digest" if any(i.alert.get("hold") == "digest" for i in held) else "quiet"
+        whole = Digest(dest.name, tuple(alert_from_dict(i.alert) for i in held), why)
+        parts = adapter.split_digest(whole)
+        first = parts[0]
+        batch = held[:len(first.alerts)]
+        try:
+            return batch, await adapter.send_digest(dest, first)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("adapter error delivering a digest to %s", dest.name)
+            return batch, RetryAfter(None, f"internal error: {type(exc).__name__}")
 
     async def _send(self, adapter: Adapter, dest: Destination, item: OutboxItem) -> SendResult:
         try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Iterable, Mapping
 
-from bot import dedupe, destinations
+from bot import controls, dedupe, destinations
 from bot.adapters.base import Adapter
 from bot.config import Settings, feed_id_for
 from bot.delivery import Delivery
@@ -346,16 +346,18 @@ class Engine:
         return replace(state, stopped=why)
 
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> None:
-        """Match one new entry and queue one alert per destination that wants it."""
+        """Match one new entry and queue one alert per destination that wants it, held
+        until the chat's digest or the end of its quiet hours when those apply."""
         fired: dict[DestinationName, list[FiredWatch]] = {}
         for match in self._matcher.match(entry, f"{feed_title} {feed.url}"):
             watch = self._watches[match.watch_id]
-            if not self._applies(watch, feed):
+            if not self._applies(watch, feed) or watch.snoozed_until > now:
                 continue
             for dest in watch.notify:
                 spans = tuple((h.field, h.start, h.end) for h in match.hits)
                 fired.setdefault(dest, []).append(
-                    FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans, watch.mention))
+                    FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans, watch.mention,
+                               owned=watch.owner == dest))
         if not fired:
             return
         keys = dedupe.story_keys(entry)
@@ -371,9 +373,20 @@ class Engine:
                 id=f"{dest}:{dedupe.entry_key(entry)}", destination=dest, entry=entry, feed_title=feed_title,
                 feed_url=feed.url, watches=tuple(watches), created_at=created, story_keys=keys,
             )
-            self.store.enqueue(dest, alert_to_dict(alert), alert.id)
+            hold = self._hold(state.extra, watches, now)
+            data = alert_to_dict(alert)
+            if hold.until:
+                data["hold"] = hold.why
+            self.store.enqueue(dest, data, alert.id, not_before=hold.until)
             report.alerts += 1
 
+    def _hold(self, extra: Mapping[str, object], watches: list[FiredWatch], now: float) -> controls.Hold:
+        digests = [w.digest for f in watches if (w := self._watches.get(f.watch_id)) is not None]
+        try:
+            return controls.release(now, str(extra.get("digest") or ""), digests, str(extra.get("quiet") or ""))
+        except controls.ControlError as exc:  # a setting stored by an older version: send at once
+            log.warning("ignoring a chat's delivery schedule: %s", exc)
+            return controls.Hold(0.0, "")
 
 _heap_settled = False
 

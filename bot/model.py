@@ -128,6 +128,7 @@ class FiredWatch:
     label: str = ""
     hits: tuple[tuple[str, int, int], ...] = ()  # (field, start, end) in the entry's text
     mention: str = ""  # the watch's role to mention, if any
+    owned: bool = False  # the chat's own watch (it may snooze or remove it from the alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +143,22 @@ class Alert:
     watches: tuple[FiredWatch, ...]
     created_at: datetime
     story_keys: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Alerts held for one chat (by its digest schedule or quiet hours), sent together:
+    one message, or several in a row when one would pass the platform's limits."""
+
+    destination: DestinationName
+    alerts: tuple[Alert, ...]
+    why: str  # "digest" or "quiet"
+
+    def sections(self) -> list[tuple[str, list[Alert]]]:
+        """Alerts grouped by the first watch that fired on them (its label, else its
+        rule), groups in order of first appearance."""
+        groups: dict[str, list[Alert]] = {}
+        for alert in self.alerts:
+            w = alert.watches[0] if alert.watches else None
+            groups.setdefault((w.label or w.rule) if w else "", []).append(alert)
+        return list(groups.items())

@@ -88,7 +88,7 @@ async def test_unknown_command_and_missing_arguments(bot):
     assert "I don't know /frobnicate" in await bot("/frobnicate")
     reply = await bot("/watch")
     assert "Usage: /watch RULE" in reply and "Example: /watch" in reply
-    assert "Usage: /add URL [every 15m]" in await bot("/add")
+    assert "Usage: /add URL or SOURCE [every 15m]" in await bot("/add")
     assert "not a web address" in await bot("/add feed.xml")
     assert "I don't understand" in await bot("/add https://x.example/ sometimes")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Union
 
-from bot.model import Alert, Destination
+from bot.model import Alert, Destination, Digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,4 +55,6 @@ class Adapter(Protocol):
     async def start(self) -> None: ...
     async def send(self, destination: Destination, alert: Alert) -> SendResult: ...
     async def notify(self, destination: Destination, text: str) -> SendResult: ...  # a plain notice
+    def split_digest(self, digest: Digest) -> list[Digest]: ...  # pure: messages within the platform's limits
+    async def send_digest(self, destination: Destination, digest: Digest) -> SendResult: ...
     async def close(self) -> None: ...

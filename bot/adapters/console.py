@@ -6,7 +6,8 @@ import sys
 from typing import TextIO
 
 from bot.adapters.base import Delivered, SendResult
-from bot.model import Alert, Destination
+from bot.model import Alert, Destination, Digest
+from bot.render.digest import digest_text
 from bot.render.text import alert_block
 
 
@@ -28,6 +29,15 @@ class ConsoleAdapter:
     async def notify(self, destination: Destination, text: str) -> SendResult:
         out = self.stream or sys.stdout
         out.write(f"━━ tipoff notice {'━' * 43}\n{text}\n\n")
+        out.flush()
+        return Delivered()
+
+    def split_digest(self, digest: Digest) -> list[Digest]:
+        return [digest]  # a terminal has no message limit
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> SendResult:
+        out = self.stream or sys.stdout
+        out.write(digest_text(digest) + "\n\n")
         out.flush()
         return Delivered()
 

@@ -25,8 +25,8 @@ from bot import destinations
 from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
 from bot.commands import Commands, Invocation, Reply
 from bot.config import DiscordSettings
-from bot.model import Alert, Destination
-from bot.render.discord import alert_payload
+from bot.model import Alert, Destination, Digest
+from bot.render.discord import alert_payload, digest_payload, split_digest
 
 log = logging.getLogger("tipoff.discord")
 
@@ -105,6 +105,17 @@ class DiscordAdapter:
                                    embed=discord.Embed.from_dict(payload["embeds"][0]), nonce=nonce_for(alert.id),
                                    allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles))
 
+    def split_digest(self, digest: Digest) -> list[Digest]:
+        return split_digest(digest)
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> SendResult:
+        payload = digest_payload(digest)
+        roles = [discord.Object(id=int(r)) for r in payload["allowed_mentions"]["roles"]]
+        key = "digest:" + ",".join(a.id for a in digest.alerts)
+        return await self._deliver(destination, content=payload["content"] or None,
+                                   embed=discord.Embed.from_dict(payload["embeds"][0]), nonce=nonce_for(key),
+                                   allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles))
+
     async def notify(self, destination: Destination, text: str) -> SendResult:
         return await self._deliver(destination, content=text[:CONTENT_MAX],
                                    allowed_mentions=discord.AllowedMentions.none())
@@ -172,7 +183,8 @@ class DiscordAdapter:
             await run(interaction, "watches", "")
 
         @group.command(name="add", description="watch a feed in this channel")
-        @app_commands.describe(url="the feed's address", every="how often to check it, e.g. 15m")
+        @app_commands.describe(url='the feed\'s address, or a source: news:"lady gaga" duet, reddit:r/popheads, …',
+                               every="how often to check it, e.g. 15m")
         async def add(interaction: discord.Interaction, url: str, every: str | None = None) -> None:
             await run(interaction, "add", f"{url} every {every}" if every else url)
 
@@ -211,7 +223,35 @@ class DiscordAdapter:
         async def import_(interaction: discord.Interaction, file: discord.Attachment) -> None:
             await run(interaction, "import", "", attachment=file)
 
+        @group.command(name="sources", description="shortcuts add understands instead of a feed URL")
+        async def sources(interaction: discord.Interaction) -> None:
+            await run(interaction, "sources", "")
+
+        @group.command(name="snooze", description="no alerts from a watch for a while")
+        @app_commands.describe(id="the watch's id", duration="e.g. 8h, 24h, 3d, or off")
+        async def snooze(interaction: discord.Interaction, id: str, duration: str) -> None:
+            await run(interaction, "snooze", f"{id} {duration}")
+
+        @group.command(name="label", description="a name shown on a watch's alerts instead of its rule")
+        @app_commands.describe(id="the watch's id", text="the label (empty: show the rule)")
+        async def label(interaction: discord.Interaction, id: str, text: str = "") -> None:
+            await run(interaction, "label", f"{id} {text}".strip())
+
+        @group.command(name="digest", description="gather alerts into one message: hourly, daily 09:00 TZ, or off")
+        @app_commands.describe(schedule="hourly | daily 09:00 Europe/Berlin | off",
+                               id="only this watch (default: the whole channel)")
+        async def digest(interaction: discord.Interaction, schedule: str, id: str | None = None) -> None:
+            await run(interaction, "digest", f"{schedule} {id}" if id else schedule)
+
+        @group.command(name="quiet", description="hold alerts during these hours, deliver them after")
+        @app_commands.describe(hours="e.g. 23:00-07:00 Europe/Berlin, or off")
+        async def quiet(interaction: discord.Interaction, hours: str) -> None:
+            await run(interaction, "quiet", hours)
+
         @unwatch.autocomplete("id")
+        @snooze.autocomplete("id")
+        @label.autocomplete("id")
+        @digest.autocomplete("id")
         async def watch_ids(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
             return self._choices(interaction, "watch", current)
 

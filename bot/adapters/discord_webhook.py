@@ -14,8 +14,8 @@ import orjson
 from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
 from bot.adapters.http import HttpSession
 from bot.feeds.fetch import status_text
-from bot.model import Alert, Destination
-from bot.render.discord import alert_payload
+from bot.model import Alert, Destination, Digest
+from bot.render.discord import alert_payload, digest_payload, split_digest
 
 
 def _retry_after(body: Any, headers: Any) -> float | None:
@@ -35,6 +35,12 @@ class DiscordWebhookAdapter(HttpSession):
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
         return await self._post(destination, alert_payload(alert))
+
+    def split_digest(self, digest: Digest) -> list[Digest]:
+        return split_digest(digest)
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> SendResult:
+        return await self._post(destination, digest_payload(digest))
 
     async def notify(self, destination: Destination, text: str) -> SendResult:
         return await self._post(destination, {"content": text[:2000], "allowed_mentions": {"parse": []}})

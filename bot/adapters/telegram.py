@@ -22,8 +22,8 @@ from bot import destinations
 from bot.adapters.base import Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.commands import Commands, Invocation, Reply
 from bot.config import TelegramSettings
-from bot.model import Alert, Destination
-from bot.render.telegram import alert_message, visible_text
+from bot.model import Alert, Destination, Digest
+from bot.render.telegram import alert_message, digest_message, split_digest, visible_text
 
 log = logging.getLogger("tipoff.telegram")
 
@@ -118,6 +118,13 @@ class TelegramAdapter:
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
         chat_id, thread = self._where(destination)
         return await self._deliver(destination, alert_message(alert, chat_id, thread))
+
+    def split_digest(self, digest: Digest) -> list[Digest]:
+        return split_digest(digest)
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> SendResult:
+        chat_id, thread = self._where(destination)
+        return await self._deliver(destination, digest_message(digest, chat_id, thread))
 
     async def notify(self, destination: Destination, text: str) -> SendResult:
         chat_id, thread = self._where(destination)

@@ -5,6 +5,7 @@ timeouts) retried with backoff. How tipoff is wired into ntfy, n8n, Home Assista
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import aiohttp
@@ -14,8 +15,13 @@ from bot import __version__
 from bot.adapters.base import Delivered, Gone, RetryAfter, SendResult
 from bot.adapters.http import HttpSession
 from bot.feeds.fetch import retry_after_seconds, status_text
-from bot.model import Alert, Destination
+from bot.model import Alert, Destination, Digest
+from bot.render.digest import digest_json
 from bot.render.json import alert_json
+
+
+def hash_key(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class WebhookAdapter(HttpSession):
@@ -24,6 +30,14 @@ class WebhookAdapter(HttpSession):
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
         # a timed-out POST may have arrived: the key lets the receiver drop the retry
         return await self._post(destination, alert_json(alert), {"Idempotency-Key": alert.id})
+
+    def split_digest(self, digest: Digest) -> list[Digest]:
+        return [digest]
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> SendResult:
+        key = "digest:" + ",".join(a.id for a in digest.alerts)
+        return await self._post(destination, {"tipoff": __version__, **digest_json(digest, alert_json)},
+                                {"Idempotency-Key": f"{destination.name}:{hash_key(key)}"})
 
     async def notify(self, destination: Destination, text: str) -> SendResult:
         return await self._post(destination, {"tipoff": __version__, "destination": destination.name, "notice": text})

@@ -9,7 +9,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.model import Alert
+from bot.model import Alert, Digest
+from bot.render import digest as digests
 from bot.render.text import excerpt, excerpt_pieces, summary_and_spans
 
 TITLE_MAX = 256
@@ -96,3 +97,25 @@ def _fit(embed: dict[str, Any]) -> None:
     over = embed_length(embed) - EMBED_TOTAL_MAX
     if over > 0 and "description" in embed:
         embed["description"] = embed["description"][: max(0, len(embed["description"]) - over - 1)] + "…"
+
+
+def digest_payload(digest: Digest, now: datetime | None = None) -> dict[str, Any]:
+    """One embed listing the digest's alerts, grouped by watch; roles of its watches
+    mentioned once."""
+    embed: dict[str, Any] = {
+        "type": "rich",
+        "title": digests.heading(digest),
+        "description": digests.digest_markdown(digest, escape_markdown, now)[:DESCRIPTION_MAX],
+        "color": colour_for("digest"),
+    }
+    roles = list(dict.fromkeys(w.mention for a in digest.alerts for w in a.watches if _ROLE_ID.match(w.mention or "")))
+    return {"content": " ".join(f"<@&{r}>" for r in roles), "embeds": [embed],
+            "allowed_mentions": {"parse": [], "roles": roles}}
+
+
+def digest_fits(digest: Digest) -> bool:
+    return len(digests.digest_markdown(digest, escape_markdown)) <= DESCRIPTION_MAX
+
+
+def split_digest(digest: Digest) -> list[Digest]:
+    return digests.split(digest, digest_fits)

@@ -14,4 +14,5 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     body.pop("story_keys", None)
     for w in body["watches"]:
         w["hits"] = [{"field": f, "start": s, "end": e} for f, s, e in w["hits"]]
+        w.pop("owned", None)  # tipoff's own bookkeeping (whether alert buttons apply)
     return {"tipoff": __version__, **body}

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from html import escape, unescape
 from typing import Any
 
-from bot.model import Alert
+from bot.model import Alert, Digest
+from bot.render import digest as digests
 from bot.render.text import ago, excerpt, excerpt_pieces, summary_and_spans
 
 MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units of the text after parsing
@@ -73,3 +74,20 @@ def alert_message(alert: Alert, chat_id: int | str, thread_id: int | None = None
 def visible_text(html_text: str) -> str:
     """The text Telegram will show: tags removed, entities decoded."""
     return unescape(_TAG.sub("", html_text))
+
+
+def digest_fits(digest: Digest) -> bool:
+    return utf16_len(visible_text(digests.digest_html(digest))) <= MAX_TEXT
+
+
+def split_digest(digest: Digest) -> list[Digest]:
+    return digests.split(digest, digest_fits)
+
+
+def digest_message(digest: Digest, chat_id: int | str, thread_id: int | None = None,
+                   now: datetime | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"chat_id": chat_id, "text": digests.digest_html(digest, now), "parse_mode": "HTML",
+                              "link_preview_options": {"is_disabled": True}}
+    if thread_id:
+        params["message_thread_id"] = thread_id
+    return params

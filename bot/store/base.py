@@ -79,7 +79,8 @@ class Store(Protocol):
     def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool: ...
 
     # outbox
-    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str) -> None: ...
+    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+                not_before: float = 0.0) -> None: ...  # held (digest, quiet hours) until not_before
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]: ...  # durable ones
     def delivered(self, item_id: str) -> None: ...
     async def acknowledge(self, item_id: str) -> None: ...  # delivered, and durable before returning

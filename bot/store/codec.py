@@ -30,7 +30,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
             "published": _time(e.published), "updated": _time(e.updated), "image": e.image,
         },
         "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms),
-                     "hits": [list(h) for h in w.hits], "mention": w.mention} for w in alert.watches],
+                     "hits": [list(h) for h in w.hits], "mention": w.mention, "owned": w.owned}
+                    for w in alert.watches],
         "story_keys": list(alert.story_keys),
     }
 
@@ -45,7 +46,7 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
     )
     watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""),
                                tuple((str(f), int(s), int(e)) for f, s, e in w.get("hits") or ()),
-                               str(w.get("mention") or ""))
+                               str(w.get("mention") or ""), bool(w.get("owned")))
                     for w in d.get("watches") or ())
     created = _parse_time(d.get("created_at"))
     assert created is not None

@@ -312,10 +312,11 @@ class TinyDBStore:
 
     # -- outbox ------------------------------------------------------------
 
-    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str) -> None:
+    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+                not_before: float = 0.0) -> None:
         if item_id in self._outbox:
             return
-        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert)
+        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert, next_try=not_before)
         self._next_seq += 1
         self._dirty["outbox"].add(item_id)
         self._unflushed.add(item_id)

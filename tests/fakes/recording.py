@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.adapters.base import Delivered, SendResult
-from bot.model import Alert, Destination
+from bot.model import Alert, Destination, Digest
+from bot.render.digest import split
 
 
 class RecordingAdapter:
@@ -14,6 +15,8 @@ class RecordingAdapter:
         self.attempts: list[tuple[str, Alert]] = []
         self.delivered: list[tuple[str, Alert]] = []
         self.notices: list[tuple[str, str]] = []
+        self.digests: list[tuple[str, Digest]] = []
+        self.digest_size = 1000  # alerts per digest message, to test splitting
 
     async def start(self) -> None:
         pass
@@ -28,6 +31,16 @@ class RecordingAdapter:
     async def notify(self, destination: Destination, text: str) -> SendResult:
         self.notices.append((destination.name, text))
         return Delivered()
+
+    def split_digest(self, digest: Digest) -> list[Digest]:
+        return split(digest, lambda d: len(d.alerts) <= self.digest_size)
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> SendResult:
+        self.digests.append((destination.name, digest))
+        result = self.script.pop(0) if self.script else Delivered()
+        if isinstance(result, Delivered):
+            self.delivered += [(destination.name, a) for a in digest.alerts]
+        return result
 
     async def close(self) -> None:
         pass

@@ -1,0 +1,152 @@
+"""When an alert may go out: quiet hours, digests and snoozes, as plain functions over
+times and settings. Times are POSIX seconds; wall-clock rules are read in the chat's
+time zone (zoneinfo), so "23:00-07:00 Europe/Berlin" and "daily 09:00" stay right across
+midnight and daylight-saving changes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_RANGE = re.compile(r"^([0-2]?\d:[0-5]\d)\s*-\s*([0-2]?\d:[0-5]\d)$")
+
+
+class ControlError(ValueError):
+    """A schedule, time or zone that cannot be used; the message says what would."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ControlError(f"{name!r} is not a time zone I know; use a name like Europe/Berlin, "
+                           "America/New_York or UTC") from None
+
+
+def clock(text: str) -> time:
+    m = _CLOCK.match(text.strip())
+    if not m:
+        raise ControlError(f"{text!r} is not a time of day like 09:00 or 23:30")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    start: time
+    end: time
+    tz: str
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M} {self.tz}"
+
+
+def parse_quiet(text: str) -> Quiet:
+    """'23:00-07:00 Europe/Berlin' (the zone defaults to UTC)."""
+    parts = text.split()
+    if not parts or not _RANGE.match(parts[0]) or len(parts) > 2:
+        raise ControlError("give the quiet hours as START-END and a time zone, e.g. 23:00-07:00 Europe/Berlin")
+    m = _RANGE.match(parts[0])
+    assert m is not None
+    start, end = clock(m.group(1)), clock(m.group(2))
+    if start == end:
+        raise ControlError("quiet hours need a start and an end that differ")
+    tz = parts[1] if len(parts) > 1 else "UTC"
+    zone(tz)
+    return Quiet(start, end, tz)
+
+
+def _local(at: datetime, wall: time, tz: ZoneInfo) -> datetime:
+    """The instant `wall` o'clock on `at`'s local date (PEP 495, fold=0): a wall time
+    that happens twice that day (autumn) is its first occurrence; one the clocks skip
+    (spring) is read with the offset before the change, so 02:30 becomes 03:30."""
+    return datetime.combine(at.date(), wall).replace(tzinfo=tz, fold=0)
+
+
+def quiet_until(now: float, quiet: Quiet) -> float | None:
+    """The end of the quiet period `now` falls in, or None when it is not quiet."""
+    tz = zone(quiet.tz)
+    local = datetime.fromtimestamp(now, tz)
+    for day in (local - timedelta(days=1), local):
+        start = _local(day, quiet.start, tz)
+        end_day = day if quiet.start < quiet.end else day + timedelta(days=1)
+        end = _local(end_day, quiet.end, tz)
+        if start.timestamp() <= now < end.timestamp():
+            return end.timestamp()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    every: str  # "hourly" or "daily"
+    at: time | None  # for daily
+    tz: str
+
+    def __str__(self) -> str:
+        return "hourly" if self.every == "hourly" else f"daily {self.at:%H:%M} {self.tz}"
+
+
+def parse_digest(text: str, default_tz: str = "UTC") -> DigestSchedule | None:
+    """'hourly' | 'daily 09:00 [TZ]' | 'off' (None)."""
+    parts = text.split()
+    if not parts:
+        raise ControlError("say hourly, daily 09:00 (with a time zone if not UTC) or off")
+    kind = parts[0].lower()
+    if kind == "off" and len(parts) == 1:
+        return None
+    if kind == "hourly" and len(parts) == 1:
+        return DigestSchedule("hourly", None, "UTC")
+    if kind == "daily" and len(parts) in (2, 3):
+        tz = parts[2] if len(parts) == 3 else default_tz
+        zone(tz)
+        return DigestSchedule("daily", clock(parts[1]), tz)
+    raise ControlError(f"I don't understand {text!r}: say hourly, daily 09:00 Europe/Berlin, or off")
+
+
+def next_digest(now: float, digest: DigestSchedule) -> float:
+    """When the digest that an alert arriving at `now` belongs to goes out."""
+    if digest.every == "hourly":
+        return (int(now) // 3600 + 1) * 3600.0
+    assert digest.at is not None
+    tz = zone(digest.tz)
+    local = datetime.fromtimestamp(now, tz)
+    for day in (local, local + timedelta(days=1), local + timedelta(days=2)):
+        at = _local(day, digest.at, tz).timestamp()
+        if at > now:
+            return at
+    raise AssertionError("a daily time recurs within two days")
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    until: float  # 0 when the alert may go at once
+    why: str  # "", "digest" or "quiet"
+
+
+def release(now: float, chat_digest: str, watch_digests: Iterable[str], quiet: str) -> Hold:
+    """When an alert may be sent to a chat: its watches' digest settings win over the
+    chat's ("off" on any fired watch means at once); quiet hours then push the time to
+    their end. Settings are the stored strings (`str(DigestSchedule)`, `str(Quiet)`)."""
+    own = [d for d in watch_digests if d]
+    spec = "off" if "off" in own else (own[0] if own else chat_digest)
+    digest = parse_digest(spec) if spec and spec != "off" else None
+    until, why = (next_digest(now, digest), "digest") if digest else (0.0, "")
+    if quiet:
+        ends = quiet_until(max(until, now), parse_quiet(quiet))
+        if ends is not None:
+            return Hold(ends, why or "quiet")
+    return Hold(until, why)
+
+
+def snooze_seconds(text: str) -> float:
+    """'24h', '90m', '2d', '1w' → seconds (at most 90 days)."""
+    m = re.fullmatch(r"(\d+)\s*(m|min|h|d|w)", text.strip().lower())
+    if not m:
+        raise ControlError(f"{text!r} is not a duration like 8h, 24h, 3d or 1w")
+    seconds = int(m.group(1)) * {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    if not 60 <= seconds <= 90 * 86400:
+        raise ControlError("snooze for between a minute and 90 days")
+    return float(seconds)
