@@ -235,3 +235,42 @@ async def test_resume_restarts_the_chats_stopped_feeds(bot, feed_server):
     reply = await bot("/resume")
     assert "Checking again: Mine" in reply
     assert bot.store.feed_state(feed_id_for(url)).stopped is None
+
+
+async def test_sources_lists_every_shortcut_with_examples(bot):
+    text = await bot("/sources")
+    for prefix in ("news:", "reddit:", "youtube:", "bsky:", "mastodon:"):
+        assert prefix in text
+    assert '/add news:"lady gaga" duet' in text
+
+
+async def test_add_takes_a_source_shortcut(bot, feed_server, monkeypatch):
+    from bot.sources import news
+    served = feed_server.serve("/rss/search", rss([item("Gaga news")], title="Google News"))
+    monkeypatch.setattr(news, "BASE", served)  # the real one is https://news.google.com/rss/search
+    reply = await bot('/add news:"lady gaga" duet every 30m')
+    assert reply.startswith('Google News: "lady gaga" duet: Added Google News as f'), reply
+    [sub] = bot.store.subscriptions(CHAT.name)
+    assert sub.url.startswith(served + "?q=%22lady+gaga%22+duet&hl=en-US") and sub.every == 1800
+    assert "youtube: needs a @handle" in await bot("/add youtube:not a channel")
+
+
+async def test_snooze_label_digest_and_quiet(bot):
+    wid = (await bot("/watch duet")).split()[2].rstrip(":")
+    assert "Snoozed" in await bot(f"/snooze {wid} 24h")
+    assert bot.engine._watches[wid].snoozed_until > 0  # the engine matches with the new setting
+    assert "awake again" in await bot(f"/snooze {wid} off")
+    assert "not a duration" in await bot(f"/snooze {wid} forever")
+    assert "There is no watch nope" in await bot("/snooze nope 1h")
+    assert f"{wid} alerts now say: Duet news" == await bot(f"/label {wid} Duet news")
+    assert bot.store.watches(CHAT.name)[0].label == "Duet news"
+
+    assert "Quiet hours 23:00-07:00 Europe/Berlin" in await bot("/quiet 23:00-07:00 Europe/Berlin")
+    assert "gathered into one message, daily 09:00 Europe/Berlin" in await bot("/digest daily 09:00")  # zone of /quiet
+    assert bot.store.destination_state(CHAT.name).extra["digest"] == "daily 09:00 Europe/Berlin"
+    assert "alerts go out at once" in await bot(f"/digest off {wid}")
+    assert bot.store.watches(CHAT.name)[0].digest == "off"
+    assert "Digest off" in await bot("/digest off")
+    assert "not a time zone" in await bot("/quiet 23:00-07:00 Moon/Base")
+    assert "Only the chat's admins" in await bot("/quiet off", admin=False)
+    assert "Quiet hours off." == await bot("/quiet off")

@@ -9,6 +9,7 @@ from bot.rules.syntax import And, Node, Not, Term
 from bot.sources.base import Source, SourceError, SourceSettings, unquote_spec
 
 PREFIX = "news"
+BASE = "https://news.google.com/rss/search"
 EXAMPLES = ('news:"lady gaga" duet', 'news:"britney spears" -rumor')
 
 
@@ -19,7 +20,7 @@ def expand(spec: str, settings: SourceSettings) -> Source:
     language = settings.news_language
     region = settings.news_region
     params = {"q": query, "hl": language, "gl": region, "ceid": f"{region}:{language.split('-')[0]}"}
-    return Source("https://news.google.com/rss/search?" + urlencode(params), f"Google News: {query}")
+    return Source(f"{BASE}?{urlencode(params)}", f"Google News: {query}")
 
 
 def query_for_rule(node: Node) -> str:
