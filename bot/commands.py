@@ -14,11 +14,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
 from bot import controls, sources
+from bot.sources import news
 from bot.config import Settings, feed_id_for, parse_duration
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.intake import Found, find_feed
-from bot.model import Destination, DestinationName, Subscription, Watch, WatchId
+from bot.model import Button, Destination, DestinationName, Subscription, Watch, WatchId
 from bot.opml import OpmlError, export_opml, parse_opml
 from bot.render.text import ago, excerpt
 from bot.rules.matcher import Matcher
@@ -49,6 +50,7 @@ class Reply:
     text: str
     document: tuple[str, bytes] | None = None  # (file name, content)
     private: bool = False  # only the one who asked needs to see it
+    buttons: tuple[Button, ...] = ()
 
 
 class UsageError(ValueError):
@@ -148,6 +150,26 @@ class Commands:
             log.exception("command /%s failed in %s", cmd.name, inv.destination.name)
             return Reply("Sorry, something went wrong on my side. The operator's log has the details.", private=True)
 
+    async def press(self, inv: Invocation, action: str) -> Reply:
+        """A button was pressed: run what it stands for, as the one who pressed it
+        (so the same permission check applies)."""
+        verb, _, rest = action.partition(":")
+        if verb == "snooze" and rest.count(":") == 1:
+            wid, duration = rest.split(":")
+            return await self.run(inv, "snooze", f"{wid} {duration}")
+        if verb == "unwatch" and rest:
+            return await self.run(inv, "unwatch", rest)
+        if verb == "addnews" and rest:
+            if not await inv.can_manage():
+                return Reply("Only the chat's admins can add feeds here.", private=True)
+            watch = self._own_watch(inv, rest)
+            if watch is None:
+                return Reply(f"The watch {rest} is gone.", private=True)
+            query = news.query_for_rule(parse_rule(watch.rule, self.settings.rules))
+            return await self.run(inv, "add", f"news:{query}")
+        log.warning("unknown button action %r", action[:80])
+        return Reply("That button no longer does anything.", private=True)
+
     # -- help ------------------------------------------------------------------
 
     async def help(self, inv: Invocation, args: str) -> Reply:
@@ -190,10 +212,16 @@ class Commands:
         self.engine.add_watch(watch)
         self.store.put_watch(watch)
         await self.store.flush()
-        feeds = len(self.store.subscriptions(dest)) + len(self.settings.feeds)
+        own = len(self.store.subscriptions(dest))
+        feeds = own + len(self.settings.feeds)
         also = f", mentioning <@&{mention}>" if mention else ""
-        return Reply(f"Watching as {watch.id}: {describe(tree)}\n"
-                     f"New entries in {feeds} feed{'s' if feeds != 1 else ''} will be checked; alerts come here{also}.")
+        text = (f"Watching as {watch.id}: {describe(tree)}\n"
+                f"New entries in {feeds} feed{'s' if feeds != 1 else ''} will be checked; alerts come here{also}.")
+        if own == 0 and news.query_for_rule(tree):
+            query = news.query_for_rule(tree)
+            return Reply(text + f"\nThis chat has no feeds of its own yet: add Google News for {query}?",
+                         buttons=(Button("Add Google News for this", f"addnews:{watch.id}"),))
+        return Reply(text)
 
     async def unwatch(self, inv: Invocation, args: str) -> Reply:
         if not args:

@@ -162,3 +162,22 @@ class Digest:
             w = alert.watches[0] if alert.watches else None
             groups.setdefault((w.label or w.rule) if w else "", []).append(alert)
         return list(groups.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button under a reply or an alert; pressing it runs `action` (short: it must
+    fit Telegram's 64-byte callback data) through the command layer's `press`."""
+
+    label: str
+    action: str
+
+
+def alert_buttons(alert: Alert) -> tuple[Button, ...]:
+    """The controls under an alert: mute or remove the chat's own watch that fired (an
+    operator's watch gets none: the chat cannot change it)."""
+    own = next((w for w in alert.watches if w.owned), None)
+    if own is None:
+        return ()
+    return (Button("Mute this watch for 24 h", f"snooze:{own.watch_id}:24h"),
+            Button("Unwatch", f"unwatch:{own.watch_id}"))

@@ -14,16 +14,17 @@ import warnings
 from typing import Any, Callable
 
 from aiolimiter import AsyncLimiter
-from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram import (BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions,
+                      Message, Update)
 from telegram import error as tg
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot import destinations
 from bot.adapters.base import Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.commands import Commands, Invocation, Reply
 from bot.config import TelegramSettings
 from bot.model import Alert, Destination, Digest
-from bot.render.telegram import alert_message, digest_message, split_digest, visible_text
+from bot.render.telegram import alert_message, digest_message, inline_keyboard, split_digest, visible_text
 
 log = logging.getLogger("tipoff.telegram")
 
@@ -57,6 +58,11 @@ def send_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     preview = kwargs.pop("link_preview_options", None)
     if preview is not None:
         kwargs["link_preview_options"] = LinkPreviewOptions(**preview)
+    markup = kwargs.pop("reply_markup", None)
+    if markup is not None:
+        kwargs["reply_markup"] = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+             for row in markup["inline_keyboard"]])
     return kwargs
 
 
@@ -79,6 +85,7 @@ class TelegramAdapter:
         )
         self.app.add_handler(MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.UpdateType.EDITED,
                                             self._on_message))
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_error_handler(self._on_error)
         self._global = AsyncLimiter(settings.rate_global, 1)
         self._chats: dict[int, AsyncLimiter] = {}
@@ -99,7 +106,7 @@ class TelegramAdapter:
             await self.app.bot.set_my_commands([BotCommand(n, d[:256]) for n, d in self.commands.menu()])
             assert self.app.updater is not None
             await self.app.updater.start_polling(timeout=int(self.settings.poll_timeout),
-                                                 allowed_updates=["message", "channel_post"],
+                                                 allowed_updates=["message", "channel_post", "callback_query"],
                                                  error_callback=self._on_polling_error)
         self._started = True
         log.info("telegram: connected as @%s", self.app.bot.username)
@@ -211,6 +218,33 @@ class TelegramAdapter:
         reply = await self.commands.run(Invocation(dest, f"telegram:{sender}", can_manage, attachment), name, args)
         await self._reply(message, reply)
 
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button under an alert or a reply was pressed: run its action as the one who
+        pressed it, answer with a short notice, and say the outcome in the chat."""
+        query = update.callback_query
+        if query is None or self.commands is None:
+            return
+        message = query.message
+        if not isinstance(message, Message):  # too old for Telegram to tell us the chat
+            await query.answer("This message is too old; use the command instead.", show_alert=True)
+            return
+        thread = message.message_thread_id if message.is_topic_message else None
+        dest = destinations.telegram(message.chat.id, thread)
+
+        async def can_manage() -> bool:
+            return await self._can_press(query, message)
+
+        reply = await self.commands.press(Invocation(dest, f"telegram:{query.from_user.id}", can_manage),
+                                          query.data or "")
+        await query.answer(reply.text[:200], show_alert=reply.private)
+        if not reply.private:
+            await self._reply(message, reply, quote=False)
+
+    async def _can_press(self, query: CallbackQuery, message: Message) -> bool:
+        if message.chat.type == "private":
+            return True
+        return await self._is_admin(message.chat.id, query.from_user.id)
+
     async def _can_manage(self, message: Message) -> bool:
         chat = message.chat
         if chat.type in ("private", "channel"):
@@ -219,11 +253,14 @@ class TelegramAdapter:
             return True  # an anonymous group admin
         if message.from_user is None:
             return False
-        key = (chat.id, message.from_user.id)
+        return await self._is_admin(chat.id, message.from_user.id)
+
+    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
+        key = (chat_id, user_id)
         cached = self._admins.get(key)
         if cached and cached[1] > self.clock():
             return cached[0]
-        member = await self.app.bot.get_chat_member(chat.id, message.from_user.id)
+        member = await self.app.bot.get_chat_member(chat_id, user_id)
         allowed = member.status in ("creator", "administrator")
         self._admins[key] = (allowed, self.clock() + self.settings.admin_cache)
         return allowed
@@ -237,10 +274,13 @@ class TelegramAdapter:
         file = await document.get_file()
         return bytes(await file.download_as_bytearray())
 
-    async def _reply(self, message: Message, reply: Reply) -> None:
-        for chunk in _chunks(reply.text, REPLY_CHUNK):
-            await message.reply_text(chunk, do_quote=message.chat.type != "private",
-                                     link_preview_options=LinkPreviewOptions(is_disabled=True))
+    async def _reply(self, message: Message, reply: Reply, quote: bool = True) -> None:
+        chunks = _chunks(reply.text, REPLY_CHUNK)
+        for i, chunk in enumerate(chunks):
+            markup = send_kwargs({"reply_markup": inline_keyboard(reply.buttons)})["reply_markup"] \
+                if reply.buttons and i == len(chunks) - 1 else None
+            await message.reply_text(chunk, do_quote=quote and message.chat.type != "private",
+                                     link_preview_options=LinkPreviewOptions(is_disabled=True), reply_markup=markup)
         if reply.document is not None:
             name, data = reply.document
             await message.reply_document(document=data, filename=name)

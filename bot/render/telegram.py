@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from html import escape, unescape
 from typing import Any
 
-from bot.model import Alert, Digest
+from bot.model import Alert, Button, Digest, alert_buttons
 from bot.render import digest as digests
 from bot.render.text import ago, excerpt, excerpt_pieces, summary_and_spans
 
@@ -68,7 +68,16 @@ def alert_message(alert: Alert, chat_id: int | str, thread_id: int | None = None
         params["message_thread_id"] = thread_id
     link = _link(alert.entry.link or alert.entry.url)
     params["link_preview_options"] = {"url": link} if link else {"is_disabled": True}
+    buttons = alert_buttons(alert)
+    if buttons:
+        params["reply_markup"] = inline_keyboard(buttons)
     return params
+
+
+def inline_keyboard(buttons: tuple[Button, ...]) -> dict[str, Any]:
+    """Buttons side by side, one row; Telegram's callback data is at most 64 bytes."""
+    return {"inline_keyboard": [[{"text": b.label, "callback_data": b.action.encode()[:64].decode(errors="ignore")}
+                                 for b in buttons]]}
 
 
 def visible_text(html_text: str) -> str:

@@ -240,3 +240,46 @@ async def test_unknown_commands_and_other_bots_commands(world, fake):
     fake.user_says(GROUP, MEMBER, "just chatting")
     await w.command(GROUP, MEMBER, "/help@tipoff_test_bot", "/watch RULE")
     assert len(fake.replies_to(GROUP)) == before + 1
+
+
+async def test_alert_buttons_mute_and_unwatch_for_admins_only(world, fake, feed_server):
+    w = await world()
+    await w.subscribe(GROUP)
+    feed_server.serve("/f", rss([item(STORY, guid="s1", published=ago(1)), item("old news", published=ago(60))]))
+    await eventually(lambda: fake.alerts_to(GROUP), what="the alert")
+    alert = fake.alerts_to(GROUP)[0]
+    [(mute, mute_data), (unwatch, unwatch_data)] = alert.buttons
+    assert mute == "Mute this watch for 24 h" and mute_data.startswith("snooze:w") and mute_data.endswith(":24h")
+
+    fake.user_presses(alert, MEMBER, mute_data)  # a member may not: told privately, nothing changes
+    await eventually(lambda: fake.answers, what="the answer to the press")
+    assert fake.answers[-1][1].startswith("Only the chat's admins") and fake.answers[-1][2] is True
+
+    replies = len(fake.replies_to(GROUP))
+    fake.user_presses(alert, ADMIN, mute_data)
+    await eventually(lambda: len(fake.replies_to(GROUP)) > replies, what="the snooze confirmation")
+    assert fake.replies_to(GROUP)[-1].startswith("Snoozed w")
+    feed_server.serve("/f", rss([item(STORY + " again", guid="s2", published=ago(1)),
+                                 item(STORY, guid="s1", published=ago(1))]))
+    polls = len(feed_server.hits("/f"))
+    await eventually(lambda: len(feed_server.hits("/f")) > polls + 1, what="two more polls")
+    assert len(fake.alerts_to(GROUP)) == 1  # snoozed
+
+    fake.user_presses(alert, ADMIN, unwatch_data)
+    await eventually(lambda: fake.replies_to(GROUP)[-1].startswith("Stopped watching"), what="the unwatch")
+    await w.command(GROUP, ADMIN, "/watches", "No watches here yet")
+
+
+async def test_watch_in_a_chat_without_feeds_offers_google_news(world, fake, feed_server, monkeypatch):
+    from bot.sources import news
+    monkeypatch.setattr(news, "BASE", feed_server.serve("/news", rss([item("Gaga news")], title="Google News")))
+    w = await world()
+    await w.command(GROUP, ADMIN, '/watch "lady gaga" duet -rumor', "add Google News for \"lady gaga\" duet -rumor?")
+    offer = fake.sent_to(GROUP)[-1]
+    [(label, data)] = offer.buttons
+    assert label == "Add Google News for this" and data.startswith("addnews:w")
+    replies = len(fake.replies_to(GROUP))
+    fake.user_presses(offer, ADMIN, data)
+    await eventually(lambda: len(fake.replies_to(GROUP)) > replies, what="the news feed to be added")
+    assert fake.replies_to(GROUP)[-1].startswith('Google News: "lady gaga" duet -rumor: Added Google News as f')
+    await w.command(GROUP, ADMIN, "/feeds", "/news?q=%22lady+gaga%22+duet+-rumor")

@@ -48,6 +48,13 @@ class Sent:
     chat_id: int
     params: dict[str, Any]
     at: float
+    message_id: int = 0
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """(text, callback_data) of its inline keyboard."""
+        markup = self.params.get("reply_markup") or {}
+        return [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]
 
     @property
     def text(self) -> str:
@@ -68,6 +75,7 @@ class FakeTelegram(LocalServer):
         self.commands: list[dict[str, str]] = []
         self.files: dict[str, bytes] = {}
         self.calls: list[str] = []
+        self.answers: list[tuple[str, str, bool]] = []  # answerCallbackQuery: (query id, text, show_alert)
         self.failures: dict[int, list[tuple[int, dict[str, Any]]]] = {}  # chat → queued error answers
         self.down = False  # answer 502 to everything
         self._updates: list[dict[str, Any]] = []
@@ -118,6 +126,20 @@ class FakeTelegram(LocalServer):
                                            "chat": chat.json(), "document": self._file(reply_to_document)}
         kind = "channel_post" if chat.type == "channel" else "message"
         self._updates.append({"update_id": next(self._ids), kind: message})
+        self._new_update.set()
+
+    def user_presses(self, sent: Sent, user_id: int, callback_data: str) -> None:
+        """Queue a callback_query update: a user pressed a button under a message we sent."""
+        assert callback_data in [data for _, data in sent.buttons], "no such button on that message"
+        chat = self.chats[sent.chat_id]
+        message: dict[str, Any] = {"message_id": sent.message_id, "date": int(time.time()), "chat": chat.json(),
+                                   "text": sent.text, "from": BOT}
+        if sent.thread_id:
+            message["message_thread_id"] = sent.thread_id
+            message["is_topic_message"] = True
+        query = {"id": str(next(self._ids)), "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+                 "message": message, "chat_instance": str(sent.chat_id), "data": callback_data}
+        self._updates.append({"update_id": next(self._ids), "callback_query": query})
         self._new_update.set()
 
     def _file(self, data: bytes) -> dict[str, Any]:
@@ -202,6 +224,13 @@ class FakeTelegram(LocalServer):
                 pass
         return _ok([u for u in self._updates if u["update_id"] >= offset][:100])
 
+    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
+        if len(str(params.get("text", ""))) > 200:
+            return _error(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.answers.append((str(params["callback_query_id"]), str(params.get("text", "")),
+                             bool(params.get("show_alert"))))
+        return _ok(True)
+
     async def _m_getChatMember(self, params: dict[str, Any]) -> web.Response:
         chat = self.chats.get(int(params["chat_id"]))
         if chat is None:
@@ -243,8 +272,13 @@ class FakeTelegram(LocalServer):
         thread = params.get("message_thread_id")
         if thread and not chat.is_forum:
             return _error(400, "Bad Request: message thread not found")
-        self.sent.append(Sent(chat_id, params, time.monotonic()))
-        message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat.json(),
+        problem = _keyboard_problem(params.get("reply_markup"))
+        if problem:
+            self.rejected.append((chat_id, problem))
+            return _error(400, f"Bad Request: {problem}")
+        message_id = next(self._message_ids)
+        self.sent.append(Sent(chat_id, params, time.monotonic(), message_id))
+        message = {"message_id": message_id, "date": int(time.time()), "chat": chat.json(),
                    "text": shown, "from": BOT}
         if thread:
             message["message_thread_id"] = int(thread)
@@ -272,6 +306,22 @@ class FakeTelegram(LocalServer):
             return web.Response(status=401)
         file_id = request.match_info["path"].rsplit("/", 1)[-1].removesuffix(".opml")
         return web.Response(body=self.files.get(file_id, b""))
+
+
+def _keyboard_problem(markup: Any) -> str | None:
+    """What Telegram would refuse in an inline keyboard, or None."""
+    if markup is None:
+        return None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, list) and r for r in rows):
+        return "can't parse reply keyboard markup JSON object"
+    for b in (b for r in rows for b in r):
+        if not b.get("text"):
+            return "button text is empty"
+        data = b.get("callback_data")
+        if data is not None and not 1 <= len(str(data).encode()) <= 64:
+            return "BUTTON_DATA_INVALID"
+    return None
 
 
 def _ok(result: Any) -> web.Response:
