@@ -136,6 +136,11 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSettings:
+    listen: tuple[str, int] | None = None  # (host, port) of /healthz and /metrics; off when None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path | None
     poll: PollSettings = PollSettings()
@@ -151,6 +156,7 @@ class Settings:
     discord: DiscordSettings = DiscordSettings()
     delivery: DeliverySettings = DeliverySettings()
     sources: SourceSettings = SourceSettings()
+    http: HttpSettings = HttpSettings()
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -303,7 +309,18 @@ def load_settings(
         timeout=r.duration(delivery, "timeout", "delivery.timeout", dd.timeout),
     )
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings, sources)
+                    discord, delivery_settings, sources, _http(r, r.table(raw, "http")))
+
+
+def _http(r: _Reader, t: Mapping[str, Any]) -> HttpSettings:
+    r.unknown_keys(t, {"listen"}, "http.")
+    if "listen" not in t:
+        return HttpSettings()
+    listen = r.string(t, "listen", "http.listen")
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise r.fail("http.listen", f'"{listen}" is not HOST:PORT, e.g. "127.0.0.1:8787"')
+    return HttpSettings((host.strip("[]"), int(port)))
 
 
 def _sources(r: _Reader, t: Mapping[str, Any]) -> SourceSettings:

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Mapping
 from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.config import DeliverySettings
 from bot.model import Destination, DestinationName, Digest
+from bot.stats import Stats
 from bot.store.base import OutboxItem, Store
 from bot.store.codec import alert_from_dict
 
@@ -48,6 +49,7 @@ class Delivery:
         self._warned: set[str] = set()
         self._outcomes = 0  # sends answered, of any kind
         self._stopping = False
+        self.stats = Stats()  # the engine hands in its own
 
     def wake(self, names: Iterable[DestinationName] | None = None) -> list[asyncio.Task[int]]:
         """Start a worker for each destination with waiting alerts (all, by default)."""
@@ -163,6 +165,8 @@ class Delivery:
             if isinstance(result, Delivered):
                 await self.store.acknowledge(item.id)
                 self._count_sent(name, now)
+                dest = self.resolve(name)
+                self.stats.sent[dest.kind if dest else "unknown"] += 1
                 return True
             if isinstance(result, RetryAfter):
                 wait = result.seconds if result.seconds is not None else backoff_seconds(

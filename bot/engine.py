@@ -36,6 +36,7 @@ from bot.feeds.schedule import (
 from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
 from bot.store.base import FeedState, Store
+from bot.stats import Stats
 from bot.store.codec import alert_to_dict
 
 log = logging.getLogger("tipoff.engine")
@@ -111,6 +112,8 @@ class Engine:
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
         self._last_prune = 0.0
+        self.stats = Stats()
+        self.delivery.stats = self.stats
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         for w in (*self.settings.watches, *self.store.watches()):
             self.add_watch(w)
@@ -162,7 +165,9 @@ class Engine:
                 await self._until(stop, self.delivery.settle())
                 return
             self.delivery.wake()  # resume the outbox before polling
+            self.stats.started_at = self.clock()
             while not stop.is_set():
+                self.stats.alive_at = self.clock()
                 due = due_feeds(self.feeds, self._states(), self.clock())
                 if due:
                     await self._until(stop, self.poll_cycle(due))
@@ -171,6 +176,7 @@ class Engine:
                            self.clock() + IDLE_WAKEUP)
                 await self._sleep_until(stop, wake)
         finally:
+            self.stats.started_at = 0.0
             await self.delivery.close()
             if self._flush_task is not None:
                 self._flush_task.cancel()
@@ -229,9 +235,12 @@ class Engine:
         report = CycleReport(polled=len(feeds))
         queue = iter(feeds)
 
+        began = time.monotonic()
+
         async def worker() -> None:
             for feed in queue:  # one shared iterator: each feed is taken by one worker
                 self._absorb(await self._poll(feed), self.clock(), report)
+                self.stats.alive_at = self.clock()
 
         await asyncio.gather(*(worker() for _ in range(min(self.settings.fetch.concurrency, len(feeds)))))
         now = self.clock()
@@ -241,6 +250,9 @@ class Engine:
             if removed:
                 log.info("pruned %d expired keys", removed)
         await self.store.flush()
+        self.stats.polls += report.polled
+        self.stats.hits += report.alerts
+        self.stats.observe_cycle(time.monotonic() - began)
         self.delivery.wake()
         _settle_heap()
         log.info("cycle: %s", report.line())
@@ -278,6 +290,7 @@ class Engine:
         state = replace(state, last_polled=now)
         if p.error is not None:
             report.errors += 1
+            self.stats.errors[p.error.kind] += 1
             self._feed_failed(feed, state, p.error, now)
             return
         fetched = p.fetched
@@ -298,6 +311,7 @@ class Engine:
             report.unchanged += not fetched.not_modified
             self.store.put_feed_state(replace(state, polls=state.polls + 1))
             return
+        self.stats.entries_parsed += len(p.parsed.entries)
         fresh = dedupe.fresh_entries(
             p.parsed.entries, self.store.known_entries(feed.id), first_poll=state.polls == 0,
             backfill=feed.backfill, now=datetime.fromtimestamp(now, timezone.utc),

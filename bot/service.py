@@ -59,7 +59,13 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
             log.info("%d feeds, %d watches, data in %s", len(engine.feeds), len(store.watches()) +
                      len(settings.watches), settings.data_dir)
             started: list[Adapter] = []
+            web = None
             try:
+                if settings.http.listen is not None and not once:
+                    from bot.web import WebServer
+
+                    web = WebServer(*settings.http.listen, engine, store)
+                    await web.start()
                 for adapter in adapters.values():
                     await adapter.start()
                     started.append(adapter)
@@ -67,6 +73,8 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
             finally:
                 for adapter in reversed(started):
                     await adapter.close()
+                if web is not None:
+                    await web.close()
         return engine
     finally:
         await store.close()

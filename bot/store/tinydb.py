@@ -114,6 +114,7 @@ class TinyDBStore:
         self._acks = self.path.with_name(ACKS_NAME)
         self._ack_lock = threading.Lock()
         self._rotations = 0
+        self.write_error: str | None = None  # the last database write failed, and why
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -198,10 +199,21 @@ class TinyDBStore:
         landing = set(self._unflushed)
         data = storage.snapshot()
         if data is not None:
-            await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
+            try:
+                await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
+            except OSError as exc:
+                self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+                raise StoreError(self.write_error) from None
+            self.write_error = None
         self._unflushed -= landing
         for journal in rotated:
             journal.unlink(missing_ok=True)
+
+    def problem(self) -> str | None:
+        """Why the store cannot take writes now, or None."""
+        if self._db is None:
+            return "the store is not open"
+        return self.write_error
 
     def _rotate_acks(self) -> list[Path]:
         with self._ack_lock:

@@ -1,0 +1,107 @@
+"""The operator's HTTP endpoint, in the same process (aiohttp web; off unless
+`[http] listen` is set): /healthz for load balancers and orchestrators, /metrics in
+Prometheus text format through the official prometheus_client."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Callable, Iterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.engine import IDLE_WAKEUP, Engine
+from bot.store.base import Store
+
+log = logging.getLogger("tipoff.web")
+STALL_LIMIT = 3 * IDLE_WAKEUP  # the loop goes round at least every IDLE_WAKEUP; a poll cycle reports per feed
+
+
+def health(engine: Engine, store: Store, now: float) -> tuple[bool, str]:
+    """(healthy, why): the poll loop runs and went round recently, and the store takes
+    writes."""
+    stats = engine.stats
+    if not stats.started_at:
+        return False, "not polling"
+    if now - stats.alive_at > STALL_LIMIT:
+        return False, f"the poll loop has not moved for {now - stats.alive_at:.0f}s"
+    problem = store.problem()
+    if problem:
+        return False, problem
+    return True, "ok"
+
+
+class EngineCollector(Collector):
+    """Reads the engine's counts at scrape time, so /metrics is always current."""
+
+    def __init__(self, engine: Engine, store: Store) -> None:
+        self.engine = engine
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.engine.stats
+        feeds = GaugeMetricFamily("tipoff_feeds", "Feeds by polling state", labels=["state"])
+        for state, n in sorted(self._feed_states().items()):
+            feeds.add_metric([state], n)
+        yield feeds
+        yield CounterMetricFamily("tipoff_polls", "Feed polls completed", value=s.polls)
+        errors = CounterMetricFamily("tipoff_poll_errors", "Failed polls by kind of error", labels=["kind"])
+        for kind, n in sorted(s.errors.items()):
+            errors.add_metric([kind], n)
+        yield errors
+        yield CounterMetricFamily("tipoff_entries_parsed", "Feed entries parsed", value=s.entries_parsed)
+        yield CounterMetricFamily("tipoff_hits", "Alerts queued (watch hits after dedupe)", value=s.hits)
+        sent = CounterMetricFamily("tipoff_alerts_sent", "Alerts the platform accepted", labels=["platform"])
+        for platform, n in sorted(s.sent.items()):
+            sent.add_metric([platform], n)
+        yield sent
+        yield GaugeMetricFamily("tipoff_outbox_depth", "Alerts waiting for delivery", value=len(self.store.pending()))
+        yield HistogramMetricFamily("tipoff_poll_cycle_seconds", "Duration of poll cycles",
+                                    buckets=s.cumulative_buckets(), sum_value=s.cycle_sum)
+
+    def _feed_states(self) -> Counter[str]:
+        states: Counter[str] = Counter({"active": 0, "failing": 0, "stopped": 0})
+        for feed in self.engine.feeds:
+            st = self.store.feed_state(feed.id)
+            states["stopped" if st and st.stopped else "failing" if st and st.failures else "active"] += 1
+        return states
+
+
+class WebServer:
+    def __init__(self, host: str, port: int, engine: Engine, store: Store,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.host, self.port = host, port
+        self.engine, self.store, self.clock = engine, store, clock
+        self.registry = CollectorRegistry()
+        self.registry.register(EngineCollector(engine, store))
+        self.app = web.Application()
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/metrics", self._metrics)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if self.port == 0 and server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("http: /healthz and /metrics on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        ok, why = health(self.engine, self.store, self.clock())
+        return web.Response(status=200 if ok else 503, text=why + "\n")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
