@@ -203,7 +203,7 @@ class TinyDBStore:
                 await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
             except OSError as exc:
                 self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
-                raise StoreError(self.write_error) from None
+                raise
             self.write_error = None
         self._unflushed -= landing
         for journal in rotated:
