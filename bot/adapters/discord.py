@@ -25,7 +25,7 @@ from bot import destinations
 from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
 from bot.commands import Commands, Invocation, Reply
 from bot.config import DiscordSettings
-from bot.model import Alert, Destination, Digest
+from bot.model import Alert, Button, Destination, Digest, alert_buttons
 from bot.render.discord import alert_payload, digest_payload, split_digest
 
 log = logging.getLogger("tipoff.discord")
@@ -47,6 +47,21 @@ def point_at(settings: DiscordSettings) -> None:
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway)
 
 
+BUTTON_PREFIX = "tipoff:"
+
+
+def button_view(buttons: tuple[Button, ...]) -> discord.ui.View:
+    """The message components for tipoff's buttons. Their custom ids carry the whole
+    action, so a press is understood after any restart (on_interaction reads it); the
+    view itself is stopped, so discord.py keeps no per-message state for it."""
+    view = discord.ui.View(timeout=None)
+    for b in buttons:
+        style = discord.ButtonStyle.danger if b.action.startswith("unwatch:") else discord.ButtonStyle.secondary
+        view.add_item(discord.ui.Button(label=b.label[:80], custom_id=(BUTTON_PREFIX + b.action)[:100], style=style))
+    view.stop()
+    return view
+
+
 class DiscordAdapter:
     kinds: tuple[str, ...] = ("discord",)
 
@@ -63,6 +78,10 @@ class DiscordAdapter:
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self.commands: Commands | None = None
         self._task: asyncio.Task[None] | None = None
+
+        @self.client.event
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            await self._on_button(interaction)
 
     def attach(self, commands: Commands) -> None:
         self.commands = commands
@@ -101,9 +120,14 @@ class DiscordAdapter:
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
         payload = alert_payload(alert)
         roles = [discord.Object(id=int(r)) for r in payload["allowed_mentions"]["roles"]]
+        extra: dict[str, Any] = {}
+        buttons = alert_buttons(alert)
+        if buttons:
+            extra["view"] = button_view(buttons)
         return await self._deliver(destination, content=payload["content"] or None,
                                    embed=discord.Embed.from_dict(payload["embeds"][0]), nonce=nonce_for(alert.id),
-                                   allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles))
+                                   allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles),
+                                   **extra)
 
     def split_digest(self, digest: Digest) -> list[Digest]:
         return split_digest(digest)
@@ -261,6 +285,25 @@ class DiscordAdapter:
 
         return group
 
+    async def _on_button(self, interaction: discord.Interaction) -> None:
+        """A tipoff button was pressed (under an alert or a reply): run its action as the
+        member who pressed it, with the same permission check as the commands."""
+        if interaction.type != discord.InteractionType.component or self.commands is None:
+            return
+        custom_id = str(interaction.data.get("custom_id", "") if interaction.data else "")
+        if not custom_id.startswith(BUTTON_PREFIX) or interaction.channel_id is None:
+            return
+        allowed = self._can_manage(interaction)
+
+        async def can_manage() -> bool:
+            return allowed
+
+        inv = Invocation(destinations.discord(interaction.channel_id), f"discord:{interaction.user.id}", can_manage,
+                         group=f"discord-guild:{interaction.guild_id}")
+        reply = await self.commands.press(inv, custom_id[len(BUTTON_PREFIX):])
+        extra: dict[str, Any] = {"view": button_view(reply.buttons)} if reply.buttons else {}
+        await interaction.response.send_message(reply.text[:CONTENT_MAX], ephemeral=reply.private, **extra)
+
     def _choices(self, interaction: discord.Interaction, kind: str, current: str) -> list[app_commands.Choice[str]]:
         if self.commands is None or interaction.channel_id is None:
             return []
@@ -311,6 +354,8 @@ class DiscordAdapter:
             if reply.document is not None and i == len(chunks) - 1:
                 name, content = reply.document
                 extra["file"] = discord.File(io.BytesIO(content), filename=name)
+            if reply.buttons and i == len(chunks) - 1:
+                extra["view"] = button_view(reply.buttons)
             await interaction.followup.send(chunk or "\u200b", ephemeral=ephemeral, **extra)
 
     async def _on_tree_error(self, interaction: discord.Interaction,

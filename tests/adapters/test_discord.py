@@ -13,7 +13,7 @@ from bot.model import Destination, DestinationName
 from bot.service import run_service
 from tests.adapters.test_telegram import ago, eventually
 from tests.factories import feed, item, rss, settings, watch
-from tests.fakes.discord import SEND_MESSAGES, TOKEN, FakeDiscord, validate_message
+from tests.fakes.discord import SEND_MESSAGES, TOKEN, FakeDiscord, Posted, validate_message
 
 ALERTS, OTHER, SYSTEM = "800000000000000010", "800000000000000011", "800000000000000012"
 FANS_ROLE, ADMIN_ROLE = "800000000000000020", "800000000000000021"
@@ -251,3 +251,47 @@ async def test_sending_the_same_alert_twice_posts_once(fake):
         assert fake.posted_to(ALERTS)[0].body["enforce_nonce"] is True
     finally:
         await adapter.close()
+
+
+async def test_alert_buttons_mute_and_unwatch_for_managers_only(world, fake, feed_server):
+    w = await world()
+    await w.subscribe()
+    feed_server.serve("/f", rss([item(STORY, guid="s1", published=ago(1)), item("old news", published=ago(60))]))
+    await eventually(lambda: fake.posted_to(ALERTS), what="the alert")
+    [alert] = fake.posted_to(ALERTS)
+    assert validate_message(alert.body) == {}
+    [(mute, mute_id), (unwatch, unwatch_id)] = alert.buttons
+    assert mute == "Mute this watch for 24 h" and mute_id.startswith("tipoff:snooze:w") and unwatch == "Unwatch"
+
+    token = await fake.press(alert, mute_id, permissions=SEND_MESSAGES)  # not a manager: told privately
+    await eventually(lambda: fake.answers(token), what="the refusal")
+    assert fake.answers(token)[0].startswith("Only the chat's admins") and fake.flags_of(token) == [64]
+
+    token = await fake.press(alert, mute_id)
+    await eventually(lambda: fake.answers(token), what="the snooze")
+    assert fake.answers(token)[0].startswith("Snoozed w")
+    feed_server.serve("/f", rss([item(STORY + " again", guid="s2", published=ago(1)),
+                                 item(STORY, guid="s1", published=ago(1))]))
+    polls = len(feed_server.hits("/f"))
+    await eventually(lambda: len(feed_server.hits("/f")) > polls + 1, what="two more polls")
+    assert len(fake.posted_to(ALERTS)) == 1  # snoozed
+
+    token = await fake.press(alert, unwatch_id)
+    await eventually(lambda: fake.answers(token), what="the unwatch")
+    assert fake.answers(token)[0].startswith("Stopped watching")
+    await w.slash("watches", expect="No watches here yet")
+
+
+async def test_watch_in_a_channel_without_feeds_offers_google_news(world, fake, feed_server, monkeypatch):
+    from bot.sources import news
+    monkeypatch.setattr(news, "BASE", feed_server.serve("/news", rss([item("Gaga news")], title="Google News")))
+    w = await world()
+    token, answer = await w.slash("watch", {"rule": '"lady gaga" duet'}, 'add Google News for "lady gaga" duet?')
+    [offer] = [r for r in fake.replies if r.get("token") == token and (r["data"] or {}).get("components")]
+    [button] = offer["data"]["components"][0]["components"]
+    assert button["label"] == "Add Google News for this" and button["custom_id"].startswith("tipoff:addnews:w")
+    message = Posted(ALERTS, offer["data"], 0.0, message_id="1")
+    token = await fake.press(message, button["custom_id"])
+    await eventually(lambda: fake.answers(token), what="the news feed to be added")
+    assert fake.answers(token)[0].startswith('Google News: "lady gaga" duet: Added Google News as f')
+    await w.slash("feeds", expect="/news?q=%22lady+gaga%22+duet")

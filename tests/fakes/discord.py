@@ -90,6 +90,19 @@ def validate_message(body: dict[str, Any]) -> dict[str, Any]:
             if kind in parse and mentions.get(kind):
                 fail(["allowed_mentions", "parse"], "SET_TYPE_ALREADY_CONTAINS_VALUE",
                      f"parse:[\"{kind}\"] and {kind}: [ids...] are mutually exclusive.")
+    rows = body.get("components") or []
+    if len(rows) > 5:
+        fail(["components"], "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
+    for r, row in enumerate(rows):
+        buttons = row.get("components") or []
+        if row.get("type") != 1 or not 1 <= len(buttons) <= 5:
+            fail(["components", str(r)], "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "An action row holds 1 to 5 buttons.")
+        for b, button in enumerate(buttons):
+            path = ["components", str(r), "components", str(b)]
+            if button.get("type") != 2 or not 1 <= len(button.get("label") or "") <= 80:
+                fail(path + ["label"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 80 in length.")
+            if button.get("style") != 5 and not 1 <= len(button.get("custom_id") or "") <= 100:
+                fail(path + ["custom_id"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
     if len(str(body.get("nonce", ""))) > 25:
         fail(["nonce"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
     return errors
@@ -133,6 +146,13 @@ class Posted:
     body: dict[str, Any]
     at: float
     pinged: list[str] = field(default_factory=list)
+    message_id: str = ""
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """(label, custom_id) of its buttons."""
+        return [(b.get("label", ""), b.get("custom_id", "")) for row in self.body.get("components") or []
+                for b in row.get("components", [])]
 
     @property
     def embed(self) -> dict[str, Any]:
@@ -329,8 +349,8 @@ class FakeDiscord(LocalServer):
         nonce = body.get("nonce")
         if body.get("enforce_nonce") and (channel, nonce) in self._nonces:
             return _json(self._nonces[(channel, nonce)])  # Discord answers with the message it already made
-        self.posted.append(Posted(channel, body, time.monotonic(), pings(body)))
         message = self._message(channel, body)
+        self.posted.append(Posted(channel, body, time.monotonic(), pings(body), message["id"]))
         if body.get("enforce_nonce"):
             self._nonces[(channel, nonce)] = message
         return _json(message)
@@ -445,6 +465,30 @@ class FakeDiscord(LocalServer):
                 "data": {"id": self.snowflake(), "name": "tipoff", "type": 1, "guild_id": self.guild_id,
                          "options": [{"name": sub, "type": 1, "options": opts}],
                          **({"resolved": resolved} if resolved else {})}}
+        for ws in self._sockets:
+            await self._dispatch(ws, "INTERACTION_CREATE", data)
+        return token
+
+    async def press(self, message: Posted, custom_id: str, *, user: str = "600000000000000001",
+                    permissions: int = MANAGE_CHANNELS | SEND_MESSAGES) -> str:
+        """A member presses a button under a message the bot posted."""
+        ids = [b.get("custom_id") for row in message.body.get("components") or [] for b in row.get("components", [])]
+        assert custom_id in ids, f"no button {custom_id} on that message"
+        interaction_id = self.snowflake()
+        token = f"itoken-{interaction_id}"
+        member = {"user": {"id": user, "username": f"user{user[-2:]}", "discriminator": "0", "avatar": None,
+                           "global_name": None, "public_flags": 0},
+                  "roles": [], "joined_at": datetime.now(timezone.utc).isoformat(), "deaf": False,
+                  "mute": False, "flags": 0, "nick": None, "avatar": None, "pending": False,
+                  "premium_since": None, "permissions": str(permissions)}
+        data = {"id": interaction_id, "application_id": APP_ID, "type": 3, "token": token, "version": 1,
+                "guild_id": self.guild_id, "channel_id": message.channel_id,
+                "channel": {**self._channel(message.channel_id), "permissions": str(permissions)},
+                "member": member, "app_permissions": str(SEND_MESSAGES | VIEW_CHANNEL), "locale": "en-US",
+                "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
+                "context": 0, "attachment_size_limit": 8 * 1024 * 1024,
+                "message": {**self._message(message.channel_id, message.body), "id": message.message_id},
+                "data": {"custom_id": custom_id, "component_type": 2}}
         for ws in self._sockets:
             await self._dispatch(ws, "INTERACTION_CREATE", data)
         return token
