@@ -407,7 +407,7 @@ class Commands:
             try:
                 url = sources.expand(url, self.settings.sources).url
             except sources.SourceError as exc:
-                raise FeedError("not_feed", str(exc)) from None
+                raise FeedError("not_a_feed", str(exc)) from None
         return await find_feed(self.fetcher, url, trusted=False, max_entries=self.settings.fetch.max_entries)
 
     async def sources(self, inv: Invocation, args: str) -> Reply:

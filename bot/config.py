@@ -136,6 +136,14 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSubSettings:
+    callback: str | None = None  # public base URL that reaches [http] listen's /websub; off when None
+    lease: float = 10 * 86400.0  # lease we ask hubs for
+    poll_every: float = 6 * 3600.0  # safety-net polling while push works
+    quiet_after: float = 86400.0  # no push for this long: back to the feed's normal interval
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     listen: tuple[str, int] | None = None  # (host, port) of /healthz and /metrics; off when None
 
@@ -157,6 +165,7 @@ class Settings:
     delivery: DeliverySettings = DeliverySettings()
     sources: SourceSettings = SourceSettings()
     http: HttpSettings = HttpSettings()
+    websub: WebSubSettings = WebSubSettings()
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -274,7 +283,7 @@ def load_settings(
         raise ConfigError(f"{path or '<config>'}: {exc}") from None
     r = _Reader(text, path)
     r.unknown_keys(raw, {"poll", "fetch", "rules", "feeds", "destinations", "watches", "log", "store",
-                         "limits", "telegram", "discord", "delivery", "http", "sources"}, "")
+                         "limits", "telegram", "discord", "delivery", "http", "sources", "websub"}, "")
     base_dir = path.parent if path else Path.cwd()  # relative file: feeds are relative to the config
     poll = _poll(r, r.table(raw, "poll"))
     sources = _sources(r, r.table(raw, "sources"))
@@ -308,8 +317,23 @@ def load_settings(
         retry_max=r.duration(delivery, "retry_max", "delivery.retry_max", dd.retry_max),
         timeout=r.duration(delivery, "timeout", "delivery.timeout", dd.timeout),
     )
+    http = _http(r, r.table(raw, "http"))
+    websub = _websub(r, r.table(raw, "websub"))
+    if websub.callback and http.listen is None:
+        raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings, sources, _http(r, r.table(raw, "http")))
+                    discord, delivery_settings, sources, http, websub)
+
+
+def _websub(r: _Reader, t: Mapping[str, Any]) -> WebSubSettings:
+    r.unknown_keys(t, {"callback", "lease", "poll_every", "quiet_after"}, "websub.")
+    d = WebSubSettings()
+    callback = r.string(t, "callback", "websub.callback") if "callback" in t else None
+    if callback is not None and not callback.startswith(("http://", "https://")):
+        raise r.fail("websub.callback", f'"{callback}" is not an http(s) URL')
+    return WebSubSettings(callback, r.duration(t, "lease", "websub.lease", d.lease),
+                          r.duration(t, "poll_every", "websub.poll_every", d.poll_every),
+                          r.duration(t, "quiet_after", "websub.quiet_after", d.quiet_after))
 
 
 def _http(r: _Reader, t: Mapping[str, Any]) -> HttpSettings:

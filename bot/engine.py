@@ -38,6 +38,7 @@ from bot.rules.matcher import Matcher
 from bot.store.base import FeedState, Store
 from bot.stats import Stats
 from bot.store.codec import alert_to_dict
+from bot.websub import WebSub, polled_interval
 
 log = logging.getLogger("tipoff.engine")
 
@@ -112,6 +113,7 @@ class Engine:
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
         self._last_prune = 0.0
+        self.websub: WebSub | None = None  # set by the service when [websub] callback is configured
         self.stats = Stats()
         self.delivery.stats = self.stats
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
@@ -207,6 +209,10 @@ class Engine:
                 pass
         else:
             task.result()
+
+    def flush_soon(self) -> None:
+        """Write the store within FLUSH_DELAY (for changes made outside a poll cycle)."""
+        self._flush_soon()
 
     def _flush_soon(self) -> None:
         if self._flush_task is None or self._flush_task.done():
@@ -326,12 +332,40 @@ class Engine:
         self.store.put_feed_state(self._schedule(feed, replace(
             state, polls=state.polls + 1, body_hash=fetched.body_hash, last_changed=stamp,
             title=p.parsed.title or state.title), now))
+        if self.websub is not None and fetched.body:
+            self.websub.consider(feed, fetched.body, fetched.link_header)
         report.new_entries += len(fresh.fresh)
         for entry in fresh.fresh:
             self._route(entry, feed, p.parsed.title or feed.title or state.title, now, report)
 
+    async def absorb_pushed(self, feed: Feed, body: bytes) -> CycleReport:
+        """Content a WebSub hub pushed for a feed: parsed and absorbed exactly like a
+        polled body (same dedupe, matching, outbox), then written and delivered."""
+        report = CycleReport(polled=0)
+        state = self.store.feed_state(feed.id)
+        fetched = FetchResult(feed.url, 200, body, state.etag if state else None,
+                              state.last_modified if state else None, "application/xml")
+        cap = self.settings.fetch.max_entries
+        try:
+            if len(body) > THREAD_PARSE_BYTES:
+                async with self._parse_slots:
+                    parsed = await asyncio.to_thread(parse_feed, body, feed.id, feed.url, max_entries=cap)
+            else:
+                parsed = parse_feed(body, feed.id, feed.url, max_entries=cap)
+        except FeedError as exc:
+            log.warning("websub: pushed content for %s was unreadable: %s", feed.url, exc.message)
+            return report
+        self._absorb(Polled(feed, fetched, parsed), self.clock(), report)
+        await self.store.flush()
+        self.stats.hits += report.alerts
+        self.delivery.wake()
+        log.info("push for %s: %d new entries, %d alerts queued", feed.url, report.new_entries, report.alerts)
+        return report
+
     def _schedule(self, feed: Feed, state: FeedState, now: float) -> FeedState:
         interval = poll_interval(feed, state.gap, state.lower_bound, self.settings.poll)
+        if self.websub is not None:
+            interval = polled_interval(interval, state, now, self.websub.settings)
         return replace(state, next_due=next_poll_after_success(feed, now, self.settings.poll, self.rng, interval))
 
     def _feed_failed(self, feed: Feed, state: FeedState, error: FeedError, now: float) -> None:

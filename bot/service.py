@@ -63,8 +63,12 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
             try:
                 if settings.http.listen is not None and not once:
                     from bot.web import WebServer
+                    from bot.websub import WebSub
 
-                    web = WebServer(*settings.http.listen, engine, store)
+                    if settings.websub.callback:
+                        engine.websub = WebSub(settings.websub, engine, store)
+                        engine.websub.start()
+                    web = WebServer(*settings.http.listen, engine, store, websub=engine.websub)
                     await web.start()
                 for adapter in adapters.values():
                     await adapter.start()
@@ -75,6 +79,8 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                     await adapter.close()
                 if web is not None:
                     await web.close()
+                if engine.websub is not None:
+                    await engine.websub.close()
         return engine
     finally:
         await store.close()

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from bot.engine import IDLE_WAKEUP, Engine
 from bot.store.base import Store
+from bot.websub import WebSub
 
 log = logging.getLogger("tipoff.web")
 STALL_LIMIT = 3 * IDLE_WAKEUP  # the loop goes round at least every IDLE_WAKEUP; a poll cycle reports per feed
@@ -73,14 +74,17 @@ class EngineCollector(Collector):
 
 class WebServer:
     def __init__(self, host: str, port: int, engine: Engine, store: Store,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, websub: WebSub | None = None) -> None:
         self.host, self.port = host, port
+        self.websub = websub
         self.engine, self.store, self.clock = engine, store, clock
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(engine, store))
         self.app = web.Application()
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/metrics", self._metrics)
+        self.app.router.add_get("/websub/{token}", self._websub_verify)  # 404 unless WebSub is on
+        self.app.router.add_post("/websub/{token}", self._websub_push)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -101,6 +105,25 @@ class WebServer:
     async def _healthz(self, request: web.Request) -> web.Response:
         ok, why = health(self.engine, self.store, self.clock())
         return web.Response(status=200 if ok else 503, text=why + "\n")
+
+    async def _websub_verify(self, request: web.Request) -> web.Response:
+        if self.websub is None:
+            raise web.HTTPNotFound()
+        q = request.query
+        challenge = self.websub.verify(request.match_info["token"], q.get("hub.mode", ""), q.get("hub.topic", ""),
+                                       q.get("hub.challenge", ""), q.get("hub.lease_seconds"))
+        if challenge is None:
+            return web.Response(status=404, text="no such subscription request\n")
+        return web.Response(text=challenge)
+
+    async def _websub_push(self, request: web.Request) -> web.Response:
+        if self.websub is None:
+            raise web.HTTPNotFound()
+        body = await request.content.read(self.engine.settings.fetch.max_bytes + 1)
+        if len(body) > self.engine.settings.fetch.max_bytes:
+            return web.Response(status=413, text="too large\n")
+        await self.websub.receive(request.match_info["token"], body, request.headers.get("X-Hub-Signature"))
+        return web.Response(status=202)  # also for a bad signature: WebSub says ignore it, quietly
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.registry)

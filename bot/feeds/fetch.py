@@ -53,6 +53,7 @@ class FetchResult:
     content_type: str
     permanent_url: str | None = None  # set when a 301/308 moved the feed
     max_age: float | None = None  # Cache-Control max-age, when the server gave one
+    link_header: str | None = None  # the HTTP Link header (WebSub hubs may be named there)
 
     @property
     def not_modified(self) -> bool:
@@ -171,6 +172,23 @@ class Fetcher:
             except asyncio.TimeoutError:
                 raise FeedError("timeout", f"no complete answer within {self.settings.timeout:g}s") from None
 
+    async def post_form(self, url: str, form: dict[str, str], *, trusted: bool) -> int:
+        """POST a form (a WebSub subscription request) under the same address policy as
+        fetching; no redirects followed. Returns the status; FeedError when unreachable."""
+        if not url.startswith(("http://", "https://")):
+            raise FeedError("forbidden", "only http and https hubs can be used")
+        if not trusted:
+            self._check_literal(url)
+        try:
+            async with self._session(trusted).post(url, data=form, allow_redirects=False,
+                                                   timeout=aiohttp.ClientTimeout(total=self.settings.timeout)) as r:
+                await r.read()
+                return r.status
+        except asyncio.TimeoutError:
+            raise FeedError("timeout", f"no answer within {self.settings.timeout:g}s") from None
+        except aiohttp.ClientError as exc:
+            raise FeedError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
+
     def _check_literal(self, url: str) -> None:
         """IP-literal hosts bypass resolvers, so they are checked here, on every hop."""
         host = urlsplit(url).hostname or ""
@@ -250,7 +268,7 @@ class Fetcher:
             raise FeedError("too_large", f"{int(declared):,} bytes declared, limit {self.settings.max_bytes:,}")
         body = await self._read_capped(resp.content)
         return FetchResult(url, 200, body, etag, last_modified, resp.headers.get("Content-Type", ""), permanent,
-                           max_age)
+                           max_age, resp.headers.get("Link"))
 
     async def _read_capped(self, stream: aiohttp.StreamReader) -> bytes:
         chunks: list[bytes] = []

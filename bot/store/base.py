@@ -36,6 +36,12 @@ class FeedState:
     gap: float | None = None  # smoothed seconds between polls that found new entries
     last_new: float | None = None  # when a poll last found new entries
     lower_bound: float | None = None  # the server's Cache-Control max-age or the feed's <ttl>
+    hub: str | None = None  # the WebSub hub the feed advertises
+    hub_retry_at: float | None = None  # after a failed subscription request, not before this
+    push_topic: str | None = None  # what the hub knows the feed by
+    push_secret: str | None = None  # the HMAC secret of our subscription
+    push_until: float | None = None  # the verified subscription's lease end
+    last_push: float | None = None  # the last sign of life from push (verification or content)
 
 
 @dataclass(frozen=True, slots=True)
