@@ -171,12 +171,20 @@ class WebSub:
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(min(3600.0, self.settings.lease * RENEW_BEFORE / 2))
-            now = self.clock()
-            for feed in self.engine.feeds:
-                state = self.store.feed_state(feed.id)
-                if (state and state.hub and state.push_topic and state.push_until and feed.id not in self._pending
-                        and state.push_until - now < RENEW_BEFORE * self.settings.lease):
-                    self._spawn(self.subscribe(feed, HubLink(state.hub, state.push_topic)))
+            self.renew_due()
+
+    def renew_due(self) -> int:
+        """Re-subscribe every live subscription whose lease is nearly over (also when
+        its feed has not been polled lately); returns how many were asked."""
+        now = self.clock()
+        asked = 0
+        for feed in self.engine.feeds:
+            state = self.store.feed_state(feed.id)
+            if (state and state.hub and state.push_topic and state.push_until and feed.id not in self._pending
+                    and state.push_until - now < RENEW_BEFORE * self.settings.lease):
+                self._spawn(self.subscribe(feed, HubLink(state.hub, state.push_topic)))
+                asked += 1
+        return asked
 
     # -- the hub's requests ----------------------------------------------------------------
 

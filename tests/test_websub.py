@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from bot.config import ConfigError, WebSubSettings, load_settings
+from bot.feeds.schedule import poll_interval
 from bot.web import WebServer
 from bot.websub import HubLink, WebSub, discover, polled_interval, signature_ok
 from bot.store.base import FeedState
@@ -110,12 +111,23 @@ async def test_a_hub_push_alerts_without_a_poll_and_a_forged_push_is_ignored(fee
                 f"http://127.0.0.1:{web.port}/websub/{h.engine.feeds[0].id}",
                 params={"hub.mode": "subscribe", "hub.topic": "https://evil.example/", "hub.challenge": "x"}) as r:
             assert r.status == 404
+        # the lease is renewed before it runs out
+        assert ws.renew_due() == 0
+        h.clock.advance(86400 * 0.85)
+        assert ws.renew_due() == 1
+        await eventually(lambda: len(hub.requests) == 2 and h.store.feed_state(h.engine.feeds[0].id).push_until
+                         == pytest.approx(h.clock.now + 86400), what="the renewed lease")
+        assert hub.requests[1]["hub.secret"] != hub.requests[0]["hub.secret"]  # a fresh secret each time
+        pushed = hubbed([item(STORY + " 2", guid="pushed2"), item(STORY, guid="pushed")], hub.url, topic)
+        assert await hub.publish(topic, pushed) == 202  # signed with the new secret
+        await eventually(lambda: len(h.adapter.delivered) == 2, what="a push after renewal")
         # push goes quiet: back to the feed's own interval at the next poll
         h.clock.advance(3700)
         feed_server.serve("/f", hubbed([item("more news", guid="n2"), item("old news")], hub.url, topic))
         await h.cycle()
         state = h.store.feed_state(h.engine.feeds[0].id)
-        assert state.next_due - h.clock.now <= 600 * 1.2
+        normal = poll_interval(h.engine.feeds[0], state.gap, state.lower_bound, h.settings.poll)
+        assert normal < 21600 and state.next_due - h.clock.now == pytest.approx(normal)  # adaptive, not push
     finally:
         await ws.close()
         await web.close()
