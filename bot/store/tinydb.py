@@ -2,10 +2,12 @@
 
 TinyDB's own JSONStorage rewrites the file in place on every insert (a crash can
 corrupt it, and it blocks the loop for tens of milliseconds per write at 10k
-documents). Here the storage keeps the data in memory; `flush()` pushes the cycle's
-changes through TinyDB's table API and then writes the file once, atomically: a temp
-file in the same directory, fsync, os.replace, fsync of the directory. Lookups use
-in-memory indexes, never table scans."""
+documents). Here TinyDB loads the file (and runs schema migrations) at open; from then
+on the store's in-memory maps are the truth, and `flush()` writes them in TinyDB's own
+format, once per cycle, atomically: a temp file in the same directory, fsync,
+os.replace, fsync of the directory. The serialisation runs in small chunks with the
+event loop free between them (see `_flush`). Lookups use in-memory indexes, never table
+scans."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import asyncio
 import os
 import threading
 from datetime import datetime, timezone
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Container, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 from tinydb import TinyDB
@@ -54,7 +56,9 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 class AtomicJSONStorage(Storage):
-    """A TinyDB storage that holds the data in memory and writes only on commit."""
+    """The storage TinyDB loads the database through (and runs migrations on): it reads
+    the file once and keeps what TinyDB writes in memory; the file itself is written
+    only by TinyDBStore's flush, in TinyDB's own format."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -73,24 +77,6 @@ class AtomicJSONStorage(Storage):
         self._data = data
         self._dirty = True
 
-    def replace_documents(self, table_name: str, docs: Mapping[int, dict[str, Any]]) -> None:
-        """Overwrite existing documents by id, in place. TinyDB's own `Table.update`
-        rebuilds the whole table twice (ids to int and back) per call; at 10k feed
-        documents rewritten each cycle that alone held the event loop for ~60 ms."""
-        if self._data is None:
-            raise StoreError("the database is not loaded")
-        raw = self._data[table_name]
-        for doc_id, doc in docs.items():
-            raw[str(doc_id)] = doc
-        self._dirty = True
-
-    def snapshot(self) -> bytes | None:
-        """The bytes to commit, or None when nothing changed since the last one."""
-        if not self._dirty or self._data is None:
-            return None
-        self._dirty = False
-        return orjson.dumps(self._data)
-
     def close(self) -> None:
         pass
 
@@ -98,7 +84,10 @@ class AtomicJSONStorage(Storage):
 class TinyDBStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / DB_NAME
-        self._db: TinyDB | None = None
+        self._open = False
+        self._must_write = False
+        self._shared_known: set[FeedId] = set()  # captured by a flush being written: copy before changing
+        self._shared_announced: set[DestinationName] = set()
         self._feeds: dict[FeedId, FeedState] = {}
         self._known: dict[FeedId, dict[str, float]] = {}
         self._announced: dict[DestinationName, dict[str, float]] = {}
@@ -106,7 +95,6 @@ class TinyDBStore:
         self._dests: dict[DestinationName, DestinationState] = {}
         self._subs: dict[str, Subscription] = {}
         self._watches: dict[WatchId, Watch] = {}
-        self._doc_ids: dict[tuple[str, str], int] = {}
         self._dirty: dict[str, set[str]] = {t: set() for t in _KEY_FIELD}
         self._next_seq = 1
         self._flush_lock = asyncio.Lock()  # one file write at a time, in order
@@ -122,9 +110,13 @@ class TinyDBStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for stale in self.path.parent.glob(f".{DB_NAME}.*.tmp"):
             stale.unlink(missing_ok=True)  # a crash before os.replace: the old file is intact
-        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
-        self._migrate(self._db)
-        self._load(self._db)
+        self._must_write = not self.path.exists()  # a new database: the first flush creates the file
+        db = TinyDB(self.path, storage=AtomicJSONStorage)  # TinyDB reads the file and runs migrations
+        if self._migrate(db):
+            self._must_write = True  # the next flush writes the new schema
+        self._load(db)
+        db.close()  # from here on the store's own maps are the truth; flush writes them
+        self._open = True
         self._replay_acks()
 
     def _replay_acks(self) -> None:
@@ -134,47 +126,43 @@ class TinyDBStore:
                 if line.strip():
                     self.delivered(line.strip())
 
-    def _migrate(self, db: TinyDB) -> None:
+    def _migrate(self, db: TinyDB) -> bool:
+        """Bring an older database up to this schema; True when anything changed."""
         meta = db.table("meta")
         docs = meta.all()
         if not docs:
-            meta.insert({"schema": SCHEMA_VERSION})
-            return
+            return False
         version = int(docs[0].get("schema", 1))
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer tipoff (schema {version}, this one knows {SCHEMA_VERSION})"
             )
+        migrated = version < SCHEMA_VERSION
         while version < SCHEMA_VERSION:
             MIGRATIONS[version](db)
             version += 1
             meta.update({"schema": version}, doc_ids=[docs[0].doc_id])
+        return migrated
 
     def _load(self, db: TinyDB) -> None:
         for doc in db.table("feeds").all():
             fid = FeedId(doc["id"])
             self._feeds[fid] = FeedState(feed_id=fid, **{k: v for k, v in doc["state"].items() if k != "feed_id"})
             self._known[fid] = doc.get("known") or {}
-            self._doc_ids[("feeds", fid)] = doc.doc_id
         for doc in db.table("announced").all():
             self._announced[doc["dest"]] = doc.get("keys") or {}
-            self._doc_ids[("announced", doc["dest"])] = doc.doc_id
         for doc in sorted(db.table("outbox").all(), key=lambda d: d["seq"]):
             item = OutboxItem(doc["id"], doc["seq"], doc["dest"], doc["alert"], doc.get("attempts", 0),
                               doc.get("next_try", 0.0), doc.get("last_error"))
             self._outbox[item.id] = item
-            self._doc_ids[("outbox", item.id)] = doc.doc_id
             self._next_seq = max(self._next_seq, item.seq + 1)
         for doc in db.table("subscriptions").all():
             self._subs[doc["id"]] = subscription_from_dict(doc)
-            self._doc_ids[("subscriptions", doc["id"])] = doc.doc_id
         for doc in db.table("watches").all():
             self._watches[WatchId(doc["id"])] = watch_from_dict(doc)
-            self._doc_ids[("watches", doc["id"])] = doc.doc_id
         for doc in db.table("destinations").all():
             self._dests[doc["name"]] = DestinationState(doc["name"], doc.get("active", True), doc.get("reason"),
                                                         doc.get("since"), doc.get("extra") or {})
-            self._doc_ids[("destinations", doc["name"])] = doc.doc_id
 
     async def flush(self) -> None:
         """Make every staged change durable in one atomic write."""
@@ -182,36 +170,76 @@ class TinyDBStore:
             await self._flush()
 
     async def _flush(self) -> None:
-        db = self._require()
-        rotated = self._rotate_acks()  # before the snapshot: every ack in it is in memory already
-        # The FeedState itself goes into the document: orjson writes a dataclass as an
-        # object with no Python work per field (building 10k dicts each cycle cost ~30 ms
-        # of event-loop time); it comes back as a plain dict when the file is loaded.
-        feeds, known = self._feeds, self._known
-        self._push("feeds", lambda fid: {"id": fid, "state": feeds[fid], "known": known.get(fid, {})})  # type: ignore[index, call-overload]
-        self._push("announced", lambda d: {"dest": d, "keys": self._announced[DestinationName(d)]})
-        self._push("destinations", lambda d: {"name": d, **{k: v for k, v in asdict(self._dests[DestinationName(d)]).items() if k != "name"}})
-        self._push("outbox", self._outbox_doc)
-        self._push("subscriptions", lambda i: subscription_to_dict(self._subs[i]))
-        self._push("watches", lambda i: watch_to_dict(self._watches[WatchId(i)]))
-        storage = db.storage
-        assert isinstance(storage, AtomicJSONStorage)
+        """Capture the whole state on the loop (references only: every record is
+        immutable, and the two kinds of mutable key maps are copied on their next write
+        while captured), then serialise it in chunks, yielding to the loop between
+        them, and write the file in a thread. The file is exactly the state at the
+        capture, and no step holds the loop for more than a chunk (~a few ms)."""
+        self._require()
+        rotated = self._rotate_acks()  # before the capture: every ack in it is in memory already
+        if not self._must_write and not any(self._dirty.values()):
+            for journal in rotated:
+                journal.unlink(missing_ok=True)
+            return
+        self._must_write = False
+        for names in self._dirty.values():
+            names.clear()
         landing = set(self._unflushed)
-        data = storage.snapshot()
-        if data is not None:
-            try:
-                await asyncio.shield(asyncio.to_thread(write_atomically, self.path, data))
-            except OSError as exc:
-                self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
-                raise
-            self.write_error = None
+        tables = self._capture()
+        # shielded: a caller that is cancelled (a stopping engine) must not leave a
+        # capture half-written and its changes marked clean
+        await asyncio.shield(self._write(tables))
         self._unflushed -= landing
         for journal in rotated:
             journal.unlink(missing_ok=True)
 
+    def _capture(self) -> list[tuple[str, list[Any], Callable[[Any], Any]]]:
+        """(table, rows, row → document) for every table, in file order."""
+        self._shared_known = set(self._known)
+        self._shared_announced = set(self._announced)
+        known = self._known
+        empty: dict[str, float] = {}
+        return [
+            ("meta", [SCHEMA_VERSION], lambda v: {"schema": v}),
+            # FeedState goes in as is: orjson writes the dataclass as an object
+            ("feeds", [(fid, st, known.get(fid, empty)) for fid, st in self._feeds.items()],
+             lambda r: {"id": r[0], "state": r[1], "known": r[2]}),
+            ("announced", list(self._announced.items()), lambda r: {"dest": r[0], "keys": r[1]}),
+            ("destinations", list(self._dests.values()),
+             lambda d: {"name": d.name, "active": d.active, "reason": d.reason, "since": d.since, "extra": d.extra}),
+            ("outbox", sorted(self._outbox.values(), key=lambda i: i.seq), _outbox_doc),
+            ("subscriptions", list(self._subs.values()), subscription_to_dict),
+            ("watches", list(self._watches.values()), watch_to_dict),
+        ]
+
+    async def _write(self, tables: list[tuple[str, list[Any], Callable[[Any], Any]]]) -> None:
+        try:
+            parts: list[bytes] = [b"{"]
+            for t, (name, rows, doc) in enumerate(tables):
+                parts.append(b'%s"%s":{' % (b"," if t else b"", name.encode()))
+                first = True
+                for start in range(0, len(rows), WRITE_CHUNK):
+                    chunk = orjson.dumps({str(start + i + 1): doc(row)
+                                          for i, row in enumerate(rows[start:start + WRITE_CHUNK])})
+                    parts.append(chunk[1:-1] if first else b"," + chunk[1:-1])
+                    first = False
+                    await asyncio.sleep(0)  # let the loop run between chunks
+                parts.append(b"}")
+            parts.append(b"}")
+            data = b"".join(parts)
+        finally:
+            self._shared_known.clear()  # the capture is serialised: in-place writes are safe again
+            self._shared_announced.clear()
+        try:
+            await asyncio.to_thread(write_atomically, self.path, data)
+        except OSError as exc:
+            self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+            raise
+        self.write_error = None
+
     def problem(self) -> str | None:
         """Why the store cannot take writes now, or None."""
-        if self._db is None:
+        if not self._open:
             return "the store is not open"
         return self.write_error
 
@@ -236,57 +264,14 @@ class TinyDBStore:
             journal.flush()
             os.fsync(journal.fileno())
 
-    def _push(self, table_name: str, doc_for: Callable[[str], dict[str, Any]]) -> None:
-        """Write the dirty documents of one table: at most one TinyDB update, one
-        insert and one remove, each a single pass over the table."""
-        names = self._dirty[table_name]
-        if not names:
-            return
-        table = self._require().table(table_name)
-        live = self._live(table_name)
-        docs = {n: doc_for(n) for n in names if n in live}
-        gone = [self._doc_ids.pop((table_name, n)) for n in names
-                if n not in docs and (table_name, n) in self._doc_ids]
-        if gone:
-            table.remove(doc_ids=gone)
-        existing = {self._doc_ids[(table_name, n)]: doc for n, doc in docs.items() if (table_name, n) in self._doc_ids}
-        if existing:
-            storage = self._require().storage
-            assert isinstance(storage, AtomicJSONStorage)
-            storage.replace_documents(table_name, existing)
-            table.clear_cache()
-        new = sorted((n for n in docs if (table_name, n) not in self._doc_ids), key=self._order(table_name))
-        if new:
-            ids = table.insert_multiple([docs[n] for n in new])
-            self._doc_ids.update({(table_name, n): i for n, i in zip(new, ids)})
-        names.clear()
-
-    def _live(self, table_name: str) -> Container[Any]:
-        tables: dict[str, Container[Any]] = {"feeds": self._feeds, "announced": self._announced,
-                                                "outbox": self._outbox, "destinations": self._dests,
-                                                "subscriptions": self._subs, "watches": self._watches}
-        return tables[table_name]
-
-    def _order(self, table_name: str) -> Callable[[str], Any]:
-        if table_name == "outbox":
-            return lambda n: self._outbox[n].seq
-        return lambda n: n
-
-    def _outbox_doc(self, item_id: str) -> dict[str, Any]:
-        item = self._outbox[item_id]
-        return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
-                "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error}
-
     async def close(self) -> None:
-        if self._db is not None:
+        if self._open:
             await self.flush()
-            self._db.close()
-            self._db = None
+            self._open = False
 
-    def _require(self) -> TinyDB:
-        if self._db is None:
+    def _require(self) -> None:
+        if not self._open:
             raise StoreError("the store is not open")
-        return self._db
 
     # -- feeds -------------------------------------------------------------
 
@@ -300,8 +285,22 @@ class TinyDBStore:
     def known_entries(self, feed_id: FeedId) -> Mapping[str, float]:
         return self._known.get(feed_id, {})
 
-    def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None:
+    def _writable_known(self, feed_id: FeedId) -> dict[str, float]:
         known = self._known.setdefault(feed_id, {})
+        if feed_id in self._shared_known:  # a flush is serialising this one: change a copy
+            self._shared_known.discard(feed_id)
+            known = self._known[feed_id] = dict(known)
+        return known
+
+    def _writable_announced(self, destination: DestinationName) -> dict[str, float]:
+        announced = self._announced.setdefault(destination, {})
+        if destination in self._shared_announced:
+            self._shared_announced.discard(destination)
+            announced = self._announced[destination] = dict(announced)
+        return announced
+
+    def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None:
+        known = self._writable_known(feed_id)
         stamp = int(now)
         for key in keys:
             known[key] = stamp
@@ -313,9 +312,9 @@ class TinyDBStore:
 
     def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool:
         keys = tuple(keys)
-        announced = self._announced.setdefault(destination, {})
-        if dedupe.is_repeat(keys, announced, datetime.fromtimestamp(now, timezone.utc)):
+        if dedupe.is_repeat(keys, self._announced.get(destination, {}), datetime.fromtimestamp(now, timezone.utc)):
             return False
+        announced = self._writable_announced(destination)
         stamp = int(now)
         for key in keys:
             announced[key] = stamp
@@ -380,7 +379,8 @@ class TinyDBStore:
                 self._outbox[item.id] = replace(item, destination=moved(item.destination))
                 self._dirty["outbox"].add(item.id)
         for name in [n for n in self._announced if moved(n) != n]:
-            self._announced.setdefault(moved(name), {}).update(self._announced.pop(name))
+            self._writable_announced(moved(name)).update(self._announced.pop(name))
+            self._shared_announced.discard(name)
             self._dirty["announced"].update({name, moved(name)})
         for name in [n for n in self._dests if moved(n) != n]:
             self.put_destination_state(replace(self._dests.pop(name), name=moved(name)))
@@ -421,18 +421,22 @@ class TinyDBStore:
         cutoff = now - retention
         title_cutoff = now - dedupe.TITLE_WINDOW.total_seconds()
         removed = 0
-        for fid, known in self._known.items():
+        for fid, known in list(self._known.items()):
             state = self._feeds.get(fid)
             keep_from = min(cutoff, state.last_changed if state and state.last_changed else cutoff)
             stale = [k for k, ts in known.items() if ts < keep_from]
+            if stale:
+                known = self._writable_known(fid)
             for k in stale:
                 del known[k]
             if stale:
                 removed += len(stale)
                 self._dirty["feeds"].add(fid)
-        for dest, announced in self._announced.items():
+        for dest, announced in list(self._announced.items()):
             stale = [k for k, ts in announced.items()
                      if ts < cutoff or (dedupe.is_title_key(k) and ts < title_cutoff)]
+            if stale:
+                announced = self._writable_announced(dest)
             for k in stale:
                 del announced[k]
             if stale:
@@ -451,6 +455,12 @@ class TinyDBStore:
         }
 
 
+def _outbox_doc(item: OutboxItem) -> dict[str, Any]:
+    return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
+            "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error}
+
+
+WRITE_CHUNK = 500  # documents serialised per step of a flush, between yields to the loop
 _KEY_FIELD = {"feeds": "id", "announced": "dest", "outbox": "id", "destinations": "name",
               "subscriptions": "id", "watches": "id"}
 

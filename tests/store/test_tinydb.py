@@ -195,3 +195,51 @@ async def test_an_alert_is_offered_for_delivery_only_once_it_is_durable(tmp_path
     assert store.pending() == []  # its claim is not on disk yet: sending now could repeat it after a crash
     await store.flush()
     assert [i.id for i in store.pending()] == ["a1"]
+
+
+async def test_a_flush_yields_to_the_loop_and_writes_the_state_as_captured(tmp_path):
+    """The write is serialised in chunks with the loop free in between; what changes
+    meanwhile (a new key for a captured feed, a claim, an alert) is not in this file,
+    and nothing captured is changed under the serialiser: the file is one instant."""
+    import asyncio
+
+    store = await opened(tmp_path)
+    n = 3 * tinydb_module.WRITE_CHUNK
+    for i in range(n):
+        store.remember_entries(f"f{i}", [f"k{i}"], 1000.0)
+    assert store.claim_story("fans", ["u-old"], 1000.0)
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    running = asyncio.ensure_future(ticker())
+    flushing = asyncio.ensure_future(store.flush())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the flush has captured and is between chunks
+    assert not flushing.done()
+    store.remember_entries("f0", ["late"], 2000.0)
+    assert store.claim_story("fans", ["u-late"], 2000.0)
+    store.enqueue("fans", {"n": 1}, "late-alert")
+    store.put_feed_state(FeedState("f1", "https://moved.example/", polls=9))
+    await flushing
+    running.cancel()
+    assert ticks >= 3  # the loop ran between the chunks
+
+    data = json.loads((tmp_path / "tipoff.json").read_text())
+    feeds = {d["id"]: d for d in data["feeds"].values()}
+    assert len(feeds) == n and set(feeds["f0"]["known"]) == {"k0"}  # "late" came after the capture
+    assert feeds["f1"]["state"]["url"] == ""
+    assert [d["keys"] for d in data["announced"].values()] == [{"u-old": 1000}]
+    assert data["outbox"] == {} and data["meta"] == {"1": {"schema": 1}}
+    assert store.pending() == []  # the alert is not offered for delivery before it is on disk
+
+    await store.flush()
+    again = await opened(tmp_path)
+    assert set(again.known_entries("f0")) == {"k0", "late"}
+    assert again.feed_state("f1").url == "https://moved.example/"
+    assert not again.claim_story("fans", ["u-late"], 2001.0)
+    assert [i.id for i in again.pending()] == ["late-alert"]
