@@ -77,6 +77,7 @@ class Polled:
     fetched: FetchResult | None = None
     parsed: ParsedFeed | None = None
     error: FeedError | None = None
+    parse_later: bool = False  # a small changed body, to be parsed on the loop in its turn
 
 
 def chat_feeds(settings: Settings, store: Store) -> tuple[Feed, ...]:
@@ -112,6 +113,10 @@ class Engine:
         self._flush_task: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
+        # Parsing and matching a changed feed takes a turn, and a turn passes on only in
+        # the next loop iteration: when a hundred fetches complete together, their CPU
+        # work is spread over a hundred iterations instead of holding one for all of it.
+        self._turn = asyncio.Lock()
         self._last_prune = 0.0
         self.websub: WebSub | None = None  # set by the service when [websub] callback is configured
         self.stats = Stats()
@@ -245,7 +250,13 @@ class Engine:
 
         async def worker() -> None:
             for feed in queue:  # one shared iterator: each feed is taken by one worker
-                self._absorb(await self._poll(feed), self.clock(), report)
+                polled = await self._poll(feed)
+                if polled.parsed is None and not polled.parse_later:
+                    self._absorb(polled, self.clock(), report)  # not modified, unchanged, failed: cheap
+                else:
+                    async with self._turn:  # parsing and matching: one feed per loop iteration
+                        self._absorb(self._parse_now(polled), self.clock(), report)
+                        await asyncio.sleep(0)  # the turn passes on only in the next iteration
                 self.stats.alive_at = self.clock()
 
         await asyncio.gather(*(worker() for _ in range(min(self.settings.fetch.concurrency, len(feeds)))))
@@ -275,18 +286,32 @@ class Engine:
                 return Polled(feed, fetched)
             cap = self.settings.fetch.max_entries
             charset = charset_of(fetched.content_type)
-            if len(fetched.body) > THREAD_PARSE_BYTES:
-                async with self._parse_slots:
-                    parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url,
-                                                     max_entries=cap, charset=charset)
-            else:
-                parsed = parse_feed(fetched.body, feed.id, fetched.url, max_entries=cap, charset=charset)
+            if len(fetched.body) <= THREAD_PARSE_BYTES:
+                return Polled(feed, fetched, parse_later=True)  # parsed on the loop, in its turn
+            async with self._parse_slots:
+                parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url,
+                                                 max_entries=cap, charset=charset)
             return Polled(feed, fetched, parsed)
         except FeedError as exc:
             return Polled(feed, error=exc)
         except Exception as exc:  # a bug must cost one feed one poll, not the loop
             log.exception("unexpected error polling %s", feed.url)
             return Polled(feed, error=FeedError("malformed", f"internal error: {type(exc).__name__}"))
+
+    def _parse_now(self, p: Polled) -> Polled:
+        """Parse a small body that _poll left for the loop."""
+        if not p.parse_later or p.fetched is None:
+            return p
+        fetched = p.fetched
+        try:
+            parsed = parse_feed(fetched.body, p.feed.id, fetched.url, max_entries=self.settings.fetch.max_entries,
+                                charset=charset_of(fetched.content_type))
+            return Polled(p.feed, fetched, parsed)
+        except FeedError as exc:
+            return Polled(p.feed, error=exc)
+        except Exception as exc:  # a bug must cost one feed one poll, not the loop
+            log.exception("unexpected error parsing %s", p.feed.url)
+            return Polled(p.feed, error=FeedError("malformed", f"internal error: {type(exc).__name__}"))
 
     def _absorb(self, p: Polled, now: float, report: CycleReport) -> None:
         feed = p.feed
