@@ -166,6 +166,7 @@ class Settings:
     sources: SourceSettings = SourceSettings()
     http: HttpSettings = HttpSettings()
     websub: WebSubSettings = WebSubSettings()
+    store_url: str | None = None  # redis://… selects the Redis store; None: TinyDB in data_dir
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -298,7 +299,10 @@ def load_settings(
     if logging.getLevelName(level) == f"Level {level}":
         raise r.fail("log.level", f'"{level}" is not a log level (DEBUG, INFO, WARNING, ERROR)')
     store = r.table(raw, "store")
-    r.unknown_keys(store, {"data"}, "store.")
+    r.unknown_keys(store, {"data", "url"}, "store.")
+    store_url = str(env.get("TIPOFF_STORE_URL") or "") or (r.string(store, "url", "store.url") if "url" in store else None)
+    if store_url is not None and not store_url.startswith(("redis://", "rediss://", "unix://")):
+        raise r.fail("store.url", f'"{_redacted(store_url)}" is not a redis:// URL (leave it out for the embedded store)')
     chosen_dir = data_dir or (Path(env["TIPOFF_DATA_DIR"]) if env.get("TIPOFF_DATA_DIR") else None)
     if chosen_dir is None:
         chosen_dir = Path(r.string(store, "data", "store.data")) if "data" in store else Path("data")
@@ -322,7 +326,13 @@ def load_settings(
     if websub.callback and http.listen is None:
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings, sources, http, websub)
+                    discord, delivery_settings, sources, http, websub, store_url)
+
+
+def _redacted(url: str) -> str:
+    """A URL without its password, for messages."""
+    head, sep, tail = url.rpartition("@")
+    return f"{url.split('://')[0]}://…@{tail}" if sep and "://" in url else url
 
 
 def _websub(r: _Reader, t: Mapping[str, Any]) -> WebSubSettings:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 
 from bot.adapters.base import Adapter
 from bot.adapters.console import ConsoleAdapter
@@ -14,6 +16,7 @@ from bot.commands import Commands
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
+from bot.store.base import Store
 from bot.store.lock import DataDirLock
 from bot.store.tinydb import TinyDBStore
 
@@ -44,9 +47,16 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
 
 async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = False) -> Engine:
     adapters = build_adapters(settings)
-    lock = DataDirLock(settings.data_dir)
-    lock.acquire()
-    store = TinyDBStore(settings.data_dir)
+    store: Store
+    lock: DataDirLock | None = None
+    if settings.store_url:
+        from bot.store.redis import RedisStore
+
+        store = RedisStore(settings.store_url, retention=settings.poll.retention, consumer=consumer_name())
+    else:
+        lock = DataDirLock(settings.data_dir)  # one process per data directory
+        lock.acquire()
+        store = TinyDBStore(settings.data_dir)
     try:
         await store.open()
         async with Fetcher(settings.fetch) as fetcher:
@@ -56,8 +66,9 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                 attach = getattr(adapter, "attach", None)
                 if attach is not None and not once:
                     attach(commands)  # chat platforms take commands while tipoff runs
+            where = getattr(store, "safe_url", lambda: str(settings.data_dir))()
             log.info("%d feeds, %d watches, data in %s", len(engine.feeds), len(store.watches()) +
-                     len(settings.watches), settings.data_dir)
+                     len(settings.watches), where)
             started: list[Adapter] = []
             web = None
             try:
@@ -84,4 +95,12 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
         return engine
     finally:
         await store.close()
-        lock.release()
+        if lock is not None:
+            lock.release()
+
+
+def consumer_name() -> str:
+    """This process's name in the outbox's consumer group: stable across restarts of
+    the same worker (so it takes back its own pending alerts), distinct between hosts
+    and between workers on one host (TIPOFF_WORKER, default the host name)."""
+    return os.environ.get("TIPOFF_WORKER") or socket.gethostname()

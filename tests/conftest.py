@@ -36,3 +36,43 @@ async def feed_server():
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real Redis: $TIPOFF_REDIS_URL (.ci/run starts one), else a private
+    redis-server on a free local port when the binary is installed, else a visible
+    skip (a failure under CI, where TIPOFF_REQUIRE_REDIS=1)."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    url = os.environ.get("TIPOFF_REDIS_URL")
+    if url:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("TIPOFF_REQUIRE_REDIS") == "1":
+            pytest.fail("redis-server is not installed (required in CI)")
+        pytest.skip("redis-server not installed: the Redis store tests need it (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="tipoff-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(5)

@@ -67,3 +67,13 @@ def test_environment_overrides_log_level_and_data_dir(tmp_path):
 def test_example_configs_are_valid():
     for name in ("tipoff.toml", "demo.toml"):
         load_settings(PROJECT / "config" / name, env={})
+
+
+def test_store_url_selects_redis_and_keeps_its_password_out_of_errors():
+    from bot.config import load_settings as load
+    assert load(None, text='[store]\nurl = "redis://127.0.0.1:6379/0"\n').store_url == "redis://127.0.0.1:6379/0"
+    assert load(None, text="", env={"TIPOFF_STORE_URL": "redis://r:6379/1"}).store_url == "redis://r:6379/1"
+    assert load(None, text="").store_url is None
+    with pytest.raises(ConfigError) as err:
+        load(None, text='[store]\nurl = "postgres://user:hunter2@db/x"\n')
+    assert "store.url" in str(err.value) and "hunter2" not in str(err.value)

@@ -1,0 +1,452 @@
+"""The Store on Redis (redis-py's asyncio client), selected with `[store] url =
+"redis://…"`.
+
+Like the TinyDB store, it keeps what the engine reads often in memory and makes a poll
+cycle's changes durable in one `flush()`; the commit point is Redis instead of a file.
+What must be decided across processes is decided in Redis, atomically:
+
+- A story claim is a set of keys `story:{dest}:{key}` created with SET NX semantics and
+  an expiry (title fingerprints for TITLE_WINDOW, ids and URLs for the retention), by a
+  Lua script that also queues the alert: so two workers can never both announce one
+  story, and an alert is queued exactly when its claim is made.
+- The outbox is a Redis Stream read through a consumer group; an alert's entry is
+  acknowledged (XACK) and removed only after the platform accepted it.
+
+Layout (every key under the configured prefix, "tipoff:" by default): `meta` (hash),
+`feeds` (hash fid → FeedState JSON), `known:{fid}` (hash entry key → time),
+`story:{dest}:{key}` (string, with expiry), `outbox` (stream), `outbox:items` (hash id →
+item JSON: attempts and retry times change), `dests`, `subs`, `watches` (hashes of JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, fields, replace
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot import dedupe
+from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
+from bot.store.base import SCHEMA_VERSION, DestinationState, FeedState, OutboxItem, StoreError
+from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
+
+log = logging.getLogger("tipoff.store.redis")
+
+GROUP = "delivery"
+TITLE_TTL = int(dedupe.TITLE_WINDOW.total_seconds())
+
+# KEYS: the claim's story keys, then outbox:items, outbox. ARGV: ttl per story key (same
+# order), then item id, item JSON, destination, stamp. Returns the stream entry id when
+# claimed and queued, 0 when any key was already there (another worker, or an earlier
+# cycle, announced the story).
+CLAIM_AND_QUEUE = """
+local n = #KEYS - 2
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[#ARGV], 'EX', ARGV[i])
+end
+local item = ARGV[n + 2]
+redis.call('HSET', KEYS[n + 1], ARGV[n + 1], item)
+return redis.call('XADD', KEYS[n + 2], '*', 'id', ARGV[n + 1], 'dest', ARGV[n + 3])
+"""
+
+_STATE_FIELDS = {f.name for f in fields(FeedState)}
+
+
+def _item_json(item: OutboxItem) -> bytes:
+    return orjson.dumps({"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
+                         "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error})
+
+
+def _item_from(raw: bytes) -> OutboxItem:
+    d = orjson.loads(raw)
+    return OutboxItem(d["id"], d["seq"], DestinationName(d["dest"]), d["alert"], d.get("attempts", 0),
+                      d.get("next_try", 0.0), d.get("last_error"))
+
+
+class RedisStore:
+    def __init__(self, url: str, *, retention: float = 90 * 86400.0, prefix: str = "tipoff:",
+                 consumer: str = "tipoff") -> None:
+        self.url = url
+        self.retention = retention
+        self.p = prefix
+        self.consumer = consumer
+        # typed loosely: redis-py's stubs type replies as unions that depend on
+        # decode_responses; this store always gets bytes back
+        self._r: Any = None
+        self._feeds: dict[FeedId, FeedState] = {}
+        self._known: dict[FeedId, dict[str, float]] = {}
+        self._outbox: dict[str, OutboxItem] = {}
+        self._stream_ids: dict[str, str] = {}  # outbox item → its stream entry
+        self._dests: dict[DestinationName, DestinationState] = {}
+        self._subs: dict[str, Subscription] = {}
+        self._watches: dict[WatchId, Watch] = {}
+        self._next_seq = 1
+        self._flush_lock = asyncio.Lock()
+        self._unflushed: set[str] = set()  # queued here, not yet committed to Redis
+        self._claims: dict[str, tuple[DestinationName, tuple[str, ...], float]] = {}  # item id → its claim
+        self._last_claim: tuple[DestinationName, tuple[str, ...], float] | None = None
+        self._claimed_here: dict[DestinationName, dict[str, float]] = {}  # claims not yet committed
+        self._dirty_feeds: set[FeedId] = set()
+        self._new_known: dict[FeedId, dict[str, float]] = {}
+        self._gone_known: dict[FeedId, set[str]] = {}
+        self._dirty_items: set[str] = set()
+        self._dirty: dict[str, set[str]] = {"dests": set(), "subs": set(), "watches": set()}
+        self._renames: list[tuple[DestinationName, DestinationName]] = []
+        self.write_error: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _k(self, *parts: str) -> str:
+        return self.p + ":".join(parts)
+
+    async def open(self) -> None:
+        self._r = aioredis.from_url(self.url)
+        try:
+            await self._r.ping()
+            meta = await self._r.hgetall(self._k("meta"))
+            version = int(meta.get(b"schema", SCHEMA_VERSION))
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.safe_url()} was written by a newer tipoff (schema {version})")
+            await self._r.hset(self._k("meta"), "schema", SCHEMA_VERSION)
+            try:
+                await self._r.xgroup_create(self._k("outbox"), GROUP, id="0", mkstream=True)
+            except RedisError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+            await self._load()
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"cannot use the Redis store at {self.safe_url()}: {exc}") from None
+
+    def safe_url(self) -> str:
+        """The URL without its password, for messages."""
+        head, sep, tail = self.url.rpartition("@")
+        return f"{self.url.split('://')[0]}://…@{tail}" if sep else self.url
+
+    async def _load(self) -> None:
+        r = self._require()
+        for fid, raw in (await r.hgetall(self._k("feeds"))).items():
+            d = orjson.loads(raw)
+            state = FeedState(**{k: v for k, v in d.items() if k in _STATE_FIELDS})
+            self._feeds[state.feed_id] = state
+        async with r.pipeline(transaction=False) as pipe:
+            ids = list(self._feeds)
+            for fid in ids:
+                pipe.hgetall(self._k("known", fid))
+            for fid, known in zip(ids, await pipe.execute()):
+                if known:
+                    self._known[fid] = {k.decode(): float(v) for k, v in known.items()}
+        await self._take("0")  # ours from before a restart
+        await self._take(">")  # and everything not yet taken
+        for raw in (await r.hgetall(self._k("dests"))).values():
+            d = orjson.loads(raw)
+            self._dests[d["name"]] = DestinationState(d["name"], d.get("active", True), d.get("reason"),
+                                                      d.get("since"), d.get("extra") or {})
+        for raw in (await r.hgetall(self._k("subs"))).values():
+            sub = subscription_from_dict(orjson.loads(raw))
+            self._subs[sub.id] = sub
+        for raw in (await r.hgetall(self._k("watches"))).values():
+            watch = watch_from_dict(orjson.loads(raw))
+            self._watches[watch.id] = watch
+
+    async def close(self) -> None:
+        if self._r is not None:
+            await self.flush()
+            await self._r.aclose()
+            self._r = None
+
+    def _require(self) -> Any:
+        if self._r is None:
+            raise StoreError("the store is not open")
+        return self._r
+
+    def problem(self) -> str | None:
+        if self._r is None:
+            return "the store is not open"
+        return self.write_error
+
+    # -- commit ----------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            try:
+                await asyncio.shield(self._commit())
+                self.write_error = None
+            except (RedisError, OSError) as exc:
+                self.write_error = f"cannot write to Redis at {self.safe_url()}: {exc}"
+                raise StoreError(self.write_error) from None
+
+    async def _commit(self) -> None:
+        r = self._require()
+        renames, self._renames = self._renames, []
+        for old, new in renames:
+            await self._rename_stories(old, new)
+        # claims and their alerts: one atomic script each
+        landing = [i for i in list(self._unflushed) if i in self._claims or i in self._outbox]
+        script = r.register_script(CLAIM_AND_QUEUE)
+        for item_id in landing:
+            item = self._outbox.get(item_id)
+            claim = self._claims.pop(item_id, None)
+            if item is None:
+                continue
+            if claim is None:  # a notice: no claim, just queued
+                await r.hset(self._k("outbox", "items"), item.id, _item_json(item))
+                await r.xadd(self._k("outbox"), {"id": item.id, "dest": item.destination})
+                continue
+            dest, keys, now = claim
+            story_keys = [self._k("story", dest, k) for k in keys]
+            ttls = [TITLE_TTL if dedupe.is_title_key(k) else int(self.retention) for k in keys]
+            ok = await script(keys=[*story_keys, self._k("outbox", "items"), self._k("outbox")],
+                              args=[*ttls, item.id, _item_json(item), dest, int(now)])
+            if not ok:  # announced meanwhile by another worker: not ours to send
+                self._outbox.pop(item.id, None)
+                log.info("%s: story already announced by another worker; dropped %s", dest, item.id)
+            self._unflushed.discard(item.id)
+        for item_id in landing:
+            self._unflushed.discard(item_id)
+        self._claimed_here.clear()
+        async with r.pipeline(transaction=True) as pipe:
+            for fid in self._dirty_feeds:
+                state = self._feeds.get(fid)
+                if state is None:
+                    pipe.hdel(self._k("feeds"), fid)
+                    pipe.delete(self._k("known", fid))
+                else:
+                    pipe.hset(self._k("feeds"), fid, orjson.dumps(state))
+            for fid, added in self._new_known.items():
+                if added:
+                    pipe.hset(self._k("known", fid), mapping={k: int(v) for k, v in added.items()})
+            for fid, gone in self._gone_known.items():
+                if gone:
+                    pipe.hdel(self._k("known", fid), *gone)
+            for item_id in self._dirty_items:
+                item = self._outbox.get(item_id)
+                if item is None:
+                    self._forget_item(pipe, item_id)
+                else:
+                    pipe.hset(self._k("outbox", "items"), item_id, _item_json(item))
+            for name in self._dirty["dests"]:
+                st = self._dests.get(DestinationName(name))
+                if st is None:
+                    pipe.hdel(self._k("dests"), name)
+                else:
+                    pipe.hset(self._k("dests"), name, orjson.dumps(asdict(st)))
+            for sid in self._dirty["subs"]:
+                sub = self._subs.get(sid)
+                if sub is None:
+                    pipe.hdel(self._k("subs"), sid)
+                else:
+                    pipe.hset(self._k("subs"), sid, orjson.dumps(subscription_to_dict(sub)))
+            for wid in self._dirty["watches"]:
+                watch = self._watches.get(WatchId(wid))
+                if watch is None:
+                    pipe.hdel(self._k("watches"), wid)
+                else:
+                    pipe.hset(self._k("watches"), wid, orjson.dumps(watch_to_dict(watch)))
+            self._dirty_feeds.clear()
+            self._new_known.clear()
+            self._gone_known.clear()
+            self._dirty_items.clear()
+            for names in self._dirty.values():
+                names.clear()
+            await pipe.execute()
+        await self._take(">")
+
+    async def _take(self, start: str) -> None:
+        """Read outbox entries through the consumer group as this consumer: `>` for new
+        ones, `0` for ours still pending (after a restart). They stay pending, owned by
+        us, until acknowledged after the platform accepted them."""
+        r = self._require()
+        while True:
+            answer = await r.xreadgroup(GROUP, self.consumer, {self._k("outbox"): start}, count=1000)
+            entries = answer[0][1] if answer else []
+            if not entries:
+                return
+            missing = []
+            for entry_id, data in entries:
+                if not data:  # deleted meanwhile
+                    continue
+                item_id = data[b"id"].decode()
+                self._stream_ids[item_id] = entry_id.decode()
+                if item_id not in self._outbox:
+                    missing.append(item_id)
+            if missing:
+                for item_id, raw in zip(missing, await r.hmget(self._k("outbox", "items"), missing)):
+                    if raw is not None:
+                        item = _item_from(raw)
+                        self._outbox[item.id] = item
+                        self._next_seq = max(self._next_seq, item.seq + 1)
+            if start == "0":
+                start = entries[-1][0].decode()  # page through our pending entries
+            elif len(entries) < 1000:
+                return
+
+    def _forget_item(self, pipe: Any, item_id: str) -> None:
+        pipe.hdel(self._k("outbox", "items"), item_id)
+        entry = self._stream_ids.pop(item_id, None)
+        if entry is not None:
+            pipe.xack(self._k("outbox"), GROUP, entry)
+            pipe.xdel(self._k("outbox"), entry)
+
+    async def _rename_stories(self, old: DestinationName, new: DestinationName) -> None:
+        r = self._require()
+        async for key in r.scan_iter(match=self._k("story", old, "*"), count=500):
+            suffix = key.decode()[len(self._k("story", old, "")):]
+            await r.rename(key, self._k("story", new, suffix))
+
+    # -- feeds -------------------------------------------------------------------------------
+
+    def feed_state(self, feed_id: FeedId) -> FeedState | None:
+        return self._feeds.get(feed_id)
+
+    def put_feed_state(self, state: FeedState) -> None:
+        self._feeds[state.feed_id] = state
+        self._dirty_feeds.add(state.feed_id)
+
+    def known_entries(self, feed_id: FeedId) -> Mapping[str, float]:
+        return self._known.get(feed_id, {})
+
+    def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None:
+        known = self._known.setdefault(feed_id, {})
+        new = self._new_known.setdefault(feed_id, {})
+        stamp = float(int(now))
+        for key in keys:
+            known[key] = stamp
+            new[key] = stamp
+        if feed_id not in self._feeds:
+            self.put_feed_state(FeedState(feed_id=feed_id, url=""))
+
+    # -- dedupe ----------------------------------------------------------------------------
+
+    def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool:
+        """A tentative claim: refused here when this process already claimed the story;
+        made for good (or refused, dropping its alert) in Redis at the next flush."""
+        keys = tuple(keys)
+        mine = self._claimed_here.setdefault(destination, {})
+        if dedupe.is_repeat(keys, mine, datetime.fromtimestamp(now, timezone.utc)):
+            return False
+        for key in keys:
+            mine[key] = now
+        self._last_claim = (destination, keys, now)
+        return True
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+                not_before: float = 0.0) -> None:
+        if item_id in self._outbox:
+            return
+        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert, next_try=not_before)
+        self._next_seq += 1
+        self._unflushed.add(item_id)
+        if self._last_claim is not None and self._last_claim[0] == destination:
+            self._claims[item_id] = self._last_claim
+        self._last_claim = None
+
+    def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
+        return [i for i in self._outbox.values()
+                if (destination is None or i.destination == destination) and i.id not in self._unflushed]
+
+    def delivered(self, item_id: str) -> None:
+        if self._outbox.pop(item_id, None) is not None:
+            self._dirty_items.add(item_id)
+
+    async def acknowledge(self, item_id: str) -> None:
+        """The platform accepted it: XACK and remove it in Redis before the next send."""
+        self._outbox.pop(item_id, None)
+        self._dirty_items.discard(item_id)
+        async with self._require().pipeline(transaction=True) as pipe:
+            self._forget_item(pipe, item_id)
+            await pipe.execute()
+
+    def postpone(self, item_id: str, until: float, error: str) -> None:
+        item = self._outbox.get(item_id)
+        if item is not None:
+            self._outbox[item_id] = replace(item, attempts=item.attempts + 1, next_try=until, last_error=error)
+            self._dirty_items.add(item_id)
+
+    # -- destinations ------------------------------------------------------------------------
+
+    def destination_state(self, name: DestinationName) -> DestinationState:
+        return self._dests.get(name) or DestinationState(name)
+
+    def put_destination_state(self, state: DestinationState) -> None:
+        self._dests[state.name] = state
+        self._dirty["dests"].add(state.name)
+
+    def rename_destination(self, old: DestinationName, new: DestinationName) -> None:
+        def moved(name: DestinationName) -> DestinationName:
+            if name == old or name.startswith(old + "/"):
+                return DestinationName(new + name[len(old):])
+            return name
+
+        for sub in list(self._subs.values()):
+            if moved(sub.destination) != sub.destination:
+                self.put_subscription(replace(sub, destination=moved(sub.destination)))
+        for w in list(self._watches.values()):
+            owner = moved(w.owner) if w.owner else None
+            notify = tuple(moved(n) for n in w.notify)
+            if owner != w.owner or notify != w.notify:
+                self.put_watch(replace(w, owner=owner, notify=notify))
+        for item in list(self._outbox.values()):
+            if moved(item.destination) != item.destination:
+                self._outbox[item.id] = replace(item, destination=moved(item.destination))
+                self._dirty_items.add(item.id)
+        for name in [n for n in self._dests if moved(n) != n]:
+            self.put_destination_state(replace(self._dests.pop(name), name=moved(name)))
+            self._dirty["dests"].add(name)
+        self._renames.append((old, new))
+
+    # -- chats' own feeds and watches ---------------------------------------------------------
+
+    def subscriptions(self, destination: DestinationName | None = None) -> list[Subscription]:
+        return [s for s in self._subs.values() if destination is None or s.destination == destination]
+
+    def put_subscription(self, sub: Subscription) -> None:
+        self._subs[sub.id] = sub
+        self._dirty["subs"].add(sub.id)
+
+    def remove_subscription(self, sub_id: str) -> Subscription | None:
+        sub = self._subs.pop(sub_id, None)
+        self._dirty["subs"].add(sub_id)
+        return sub
+
+    def watches(self, owner: DestinationName | None = None) -> list[Watch]:
+        return [w for w in self._watches.values() if owner is None or w.owner == owner]
+
+    def put_watch(self, watch: Watch) -> None:
+        self._watches[watch.id] = watch
+        self._dirty["watches"].add(watch.id)
+
+    def remove_watch(self, watch_id: WatchId) -> Watch | None:
+        watch = self._watches.pop(watch_id, None)
+        self._dirty["watches"].add(watch_id)
+        return watch
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def prune(self, now: float, retention: float) -> int:
+        """Forget known entries past the retention (story keys expire in Redis)."""
+        cutoff = now - retention
+        removed = 0
+        for fid, known in self._known.items():
+            state = self._feeds.get(fid)
+            keep_from = min(cutoff, state.last_changed if state and state.last_changed else cutoff)
+            stale = [k for k, ts in known.items() if ts < keep_from]
+            for k in stale:
+                del known[k]
+            if stale:
+                self._gone_known.setdefault(fid, set()).update(stale)
+                removed += len(stale)
+        return removed
+
+    def counts(self) -> dict[str, int]:
+        return {"feeds": len(self._feeds), "known_entries": sum(len(k) for k in self._known.values()),
+                "announced_keys": -1, "outbox": len(self._outbox)}

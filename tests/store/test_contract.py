@@ -1,0 +1,234 @@
+"""The Store contract, one suite run against both implementations: TinyDB (the
+embedded default) and Redis (a real redis-server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from bot.model import DestinationName, Subscription, Watch, WatchId
+from bot.store.base import DestinationState, FeedState
+from bot.store.redis import RedisStore
+from bot.store.tinydb import TinyDBStore
+
+DAY = 86400.0
+T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["tinydb", "redis"])
+def make(request, tmp_path):
+    """make() → a freshly opened store over the same data: calling it again is a restart."""
+    opened = []
+    if request.param == "tinydb":
+        def build():
+            return TinyDBStore(tmp_path)
+    else:
+        url = request.getfixturevalue("redis_url")
+        prefix = f"test-{uuid.uuid4().hex[:12]}:"
+
+        def build():
+            return RedisStore(url, prefix=prefix, retention=90 * DAY)
+
+    async def factory():
+        store = build()
+        await store.open()
+        opened.append(store)
+        return store
+    yield factory
+
+
+async def announces(store, dest, keys, item_id, now=2000.0):
+    """Whether a story gets through: claimed, queued and durable. (Redis decides claims
+    for good at the flush, atomically with queueing, so a repeat may pass claim_story
+    and still be dropped there; either way it is never offered.)"""
+    if store.claim_story(dest, keys, now):
+        store.enqueue(dest, {"id": item_id}, item_id)
+    await store.flush()
+    return item_id in {i.id for i in store.pending(dest)}
+
+
+async def restart(store, make):
+    await store.close()
+    return await make()
+
+
+async def test_feed_state_and_known_entries_survive_a_restart(make):
+    store = await make()
+    store.put_feed_state(FeedState("f1", "https://a.example/feed", etag='"x"', polls=3, push_until=5.0))
+    store.remember_entries("f1", ["k1", "k2"], 1000.0)
+    await store.flush()
+    store.remember_entries("f1", ["k3"], 1001.0)  # flushed by close
+    again = await restart(store, make)
+    assert again.feed_state("f1").etag == '"x"' and again.feed_state("f1").push_until == 5.0
+    assert set(again.known_entries("f1")) == {"k1", "k2", "k3"}
+    await again.close()
+
+
+async def test_a_story_is_claimed_once_per_destination(make):
+    store = await make()
+    assert store.claim_story("fans", ["i:1", "u:a", "t:x"], 1000.0)
+    store.enqueue("fans", {"n": 1}, "a1")
+    assert not store.claim_story("fans", ["u:a"], 1001.0)  # the same story by its URL
+    assert store.claim_story("others", ["u:a"], 1001.0)  # another destination may have it
+    store.enqueue("others", {"n": 2}, "b1")
+    await store.flush()
+    again = await restart(store, make)
+    assert not await announces(again, "fans", ["i:1"], "a1-again")
+    assert await announces(again, "fans", ["i:2"], "a2")
+    assert [i.id for i in again.pending("fans")] == ["a1", "a2"] and [i.id for i in again.pending("others")] == ["b1"]
+    await again.close()
+
+
+async def test_alerts_are_offered_only_once_durable_and_in_order(make):
+    store = await make()
+    for n in range(5):
+        assert store.claim_story("fans", [f"i:{n}"], 1000.0)
+        store.enqueue("fans", {"n": n}, f"a{n}")
+    assert store.pending() == []  # not before the write that makes them durable
+    await store.flush()
+    assert [i.id for i in sorted(store.pending("fans"), key=lambda i: i.seq)] == [f"a{n}" for n in range(5)]
+    await store.acknowledge("a0")
+    store.postpone("a1", 5000.0, "busy")
+    store.delivered("a2")
+    await store.flush()
+    again = await restart(store, make)
+    waiting = {i.id: i for i in again.pending()}
+    assert set(waiting) == {"a1", "a3", "a4"}
+    assert waiting["a1"].attempts == 1 and waiting["a1"].next_try == 5000.0 and waiting["a1"].last_error == "busy"
+    assert waiting["a3"].alert == {"n": 3}
+    await again.close()
+
+
+async def test_an_acknowledged_alert_is_gone_even_without_a_flush(make):
+    store = await make()
+    assert store.claim_story("fans", ["i:1"], 1000.0)
+    store.enqueue("fans", {"n": 1}, "a1")
+    await store.flush()
+    await store.acknowledge("a1")
+    # a crash right here: no flush, no close
+    again = await make()
+    assert again.pending() == []
+    await again.close()
+
+
+async def test_held_alerts_keep_their_time(make):
+    store = await make()
+    assert store.claim_story("fans", ["i:1"], 1000.0)
+    store.enqueue("fans", {"n": 1, "hold": "digest"}, "a1", not_before=4600.0)
+    again = await restart(store, make)
+    [item] = again.pending()
+    assert item.next_try == 4600.0 and item.alert["hold"] == "digest"
+    await again.close()
+
+
+async def test_destinations_subscriptions_and_watches(make):
+    store = await make()
+    store.put_destination_state(DestinationState(DestinationName("telegram:-1"), extra={"quiet": "23:00-07:00 UTC"}))
+    store.put_subscription(Subscription("f1", DestinationName("telegram:-1"), "https://a.example/", 600.0, T0))
+    store.put_subscription(Subscription("f2", DestinationName("telegram:-1"), "https://b.example/", 600.0, T0))
+    store.put_watch(Watch(WatchId("w1"), "duet", (DestinationName("telegram:-1"),), T0,
+                          owner=DestinationName("telegram:-1"), snoozed_until=9.0, digest="hourly"))
+    assert store.remove_subscription("f2").url == "https://b.example/"
+    again = await restart(store, make)
+    assert again.destination_state("telegram:-1").extra == {"quiet": "23:00-07:00 UTC"}
+    assert [s.id for s in again.subscriptions("telegram:-1")] == ["f1"]
+    [w] = again.watches("telegram:-1")
+    assert (w.rule, w.snoozed_until, w.digest) == ("duet", 9.0, "hourly")
+    assert again.remove_watch("w1") is not None and again.watches() == []
+    third = await restart(again, make)
+    assert third.watches() == []
+    await third.close()
+
+
+async def test_renaming_a_destination_moves_everything(make):
+    store = await make()
+    old, new = DestinationName("telegram:-1"), DestinationName("telegram:-1001")
+    store.put_subscription(Subscription("f1", old, "https://a.example/", 600.0, T0))
+    store.put_watch(Watch(WatchId("w1"), "duet", (old,), T0, owner=old))
+    assert store.claim_story(old, ["i:1"], 1000.0)
+    store.enqueue(old, {"n": 1}, "a1")
+    await store.flush()
+    store.rename_destination(old, new)
+    again = await restart(store, make)
+    assert [s.destination for s in again.subscriptions()] == [new]
+    assert again.watches()[0].owner == new
+    assert [i.destination for i in again.pending()] == [new]
+    assert not await announces(again, new, ["i:1"], "a1-again")  # its announced stories moved too
+    await again.close()
+
+
+async def test_title_fingerprints_only_count_for_three_days(make):
+    store = await make()
+    assert await announces(store, "fans", ["t:gaga britney duet"], "a1", now=1000.0)
+    assert not await announces(store, "fans", ["t:gaga britney duet"], "a2", now=1000.0 + DAY)
+    if isinstance(store, RedisStore):  # in Redis the fingerprint expires by itself: age it
+        await store._require().expire(store._k("story", "fans", "t:gaga britney duet"), 1)
+        import asyncio
+        await asyncio.sleep(1.1)
+    assert await announces(store, "fans", ["t:gaga britney duet"], "a3", now=1000.0 + 4 * DAY)
+    await store.close()
+
+
+async def test_prune_forgets_old_known_entries(make):
+    store = await make()
+    store.put_feed_state(FeedState("f1", "u", last_changed=100 * DAY))
+    store.remember_entries("f1", ["old"], 1.0)
+    store.remember_entries("f1", ["new"], 100 * DAY)
+    assert store.prune(100 * DAY, 30 * DAY) == 1
+    again = await restart(store, make)
+    assert set(again.known_entries("f1")) == {"new"}
+    await again.close()
+
+
+async def test_two_workers_never_both_announce_one_story(redis_url):
+    """Two processes' stores on one Redis claim the same story in the same cycle: the
+    atomic claim-and-queue lets exactly one alert through."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
+    await a.open()
+    await b.open()
+    for store, item in ((a, "fans:from-a"), (b, "fans:from-b")):
+        assert store.claim_story("fans", ["i:story", "u:https://pop.example/duet"], 1000.0)  # tentative
+        store.enqueue("fans", {"n": 1}, item)
+    await a.flush()
+    await b.flush()
+    queued = [i.id for s in (a, b) for i in s.pending()]
+    assert queued == ["fans:from-a"]
+    third = RedisStore(redis_url, prefix=prefix, consumer="worker-c")
+    await third.open()
+    assert third.counts()["outbox"] == 0  # a's alert is a's (pending in the group for worker-a)
+    for s in (a, b, third):
+        await s.close()
+
+
+async def test_the_whole_pipeline_runs_on_redis(redis_url, feed_server, tmp_path):
+    """The engine on the Redis store: no flood on the first poll, one alert for a new
+    entry, nothing again after a restart."""
+    from bot.engine import Engine
+    from bot.feeds.fetch import Fetcher
+    from tests.factories import feed, item, rss, settings, watch
+    from tests.fakes.recording import RecordingAdapter
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    url = feed_server.serve("/f", rss([item("old news")]))
+    s = settings(tmp_path, [feed(url)], [watch('"lady gaga" duet')])
+    adapter = RecordingAdapter()
+
+    async def run_once():
+        store = RedisStore(redis_url, prefix=prefix)
+        await store.open()
+        async with Fetcher(s.fetch) as fetcher:
+            engine = Engine(s, store, fetcher, {"console": adapter})
+            await engine.poll_cycle(engine.feeds)
+            await engine.deliver()
+        await store.close()
+
+    await run_once()
+    assert adapter.delivered == []
+    feed_server.serve("/f", rss([item("Lady Gaga confirms the duet", guid="d1"), item("old news")]))
+    await run_once()
+    await run_once()
+    assert adapter.titles() == ["Lady Gaga confirms the duet"]
