@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 import json
 import logging
 import signal
@@ -59,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--chat-id", default="0", help="Telegram: the chat the messages are for (default: 0)")
     preview.add_argument("--config", type=Path, default=None, help="take fetch limits from this config")
 
+    migrate = sub.add_parser("migrate", help="copy the embedded store into Redis",
+                             description="Copy the TinyDB store (the data directory) into Redis, then count "
+                                         "what arrived and compare. Stop tipoff first; afterwards set "
+                                         "[store] url (or TIPOFF_STORE_URL) to the same URL.")
+    migrate.add_argument("--to", required=True, metavar="REDIS_URL", help="e.g. redis://127.0.0.1:6379/0")
+    migrate.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config (default: %(default)s)")
+    migrate.add_argument("--data", type=Path, default=None, metavar="DIR",
+                         help="data directory (default: [store] data, $TIPOFF_DATA_DIR, or ./data)")
+    migrate.add_argument("--prefix", default="tipoff:", help="key prefix in Redis (default: %(default)s)")
+    migrate.add_argument("--force", action="store_true", help="write even when keys under the prefix exist")
+
     match = sub.add_parser("match", help="test a rule against a text",
                            description="Exit 0 when RULE matches TEXT, 1 when it does not, 2 when the rule "
                                        "is invalid.")
@@ -77,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(args.config, data_dir=args.data)
             _setup_logging(settings.log_level, settings)
             return cmd_run(settings, once=args.once)
+        if args.command == "migrate":
+            settings = load_settings(args.config, data_dir=args.data)
+            _setup_logging(settings.log_level, settings)
+            return asyncio.run(cmd_migrate(settings, args.to, args.prefix, force=args.force))
         settings = load_settings(args.config) if args.config else load_settings(None)
         _setup_logging(settings.log_level)
         if args.command == "preview":
@@ -139,6 +155,57 @@ async def _run_with_signals(settings: Settings, once: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await run_service(settings, stop, once=once)
+    return 0
+
+
+async def cmd_migrate(settings: Settings, url: str, prefix: str, *, force: bool = False) -> int:
+    """Copy, then compare counts; exit 0 only when every count matches."""
+    import redis.exceptions
+
+    from bot.store import migrate
+    from bot.store.base import StoreError
+    from bot.store.lock import DataDirLock, DataDirLocked
+    from bot.store.tinydb import DB_NAME, TinyDBStore
+
+    from bot.config import redact_url
+
+    shown = redact_url(url)
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        print(f"tipoff: --to must be a redis:// URL, not {shown!r}", file=sys.stderr)
+        return 2
+    if not (settings.data_dir / DB_NAME).exists():
+        print(f"tipoff: no database to migrate in {settings.data_dir}", file=sys.stderr)
+        return 1
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except DataDirLocked as exc:
+        print(f"tipoff: {exc} (stop it before migrating)", file=sys.stderr)
+        return 1
+    src = TinyDBStore(settings.data_dir)
+    try:
+        await src.open()
+        if not force and await migrate.existing_keys(url, prefix):
+            print(f"tipoff: {shown} already has keys under {prefix!r}; use another --prefix, or --force",
+                  file=sys.stderr)
+            return 1
+        now = time.time()
+        before = migrate.source_counts(src, now, settings.poll.retention)
+        await migrate.copy(src, url, prefix, settings.poll.retention, now)
+        after = await migrate.target_counts(url, prefix)
+    except (StoreError, redis.exceptions.RedisError, OSError) as exc:
+        print(f"tipoff: migration failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        lock.release()
+    print(f"{'':16}{'TinyDB':>10}{'Redis':>10}")
+    for (name, a), (_, b) in zip(before.rows(), after.rows()):
+        print(f"{name:16}{a:>10,}{b:>10,}{'' if a == b else '  MISMATCH'}")
+    if before != after:
+        print("tipoff: the copy is incomplete (see MISMATCH); the TinyDB store is unchanged", file=sys.stderr)
+        return 1
+    print(f"migrated: every count matches. Now set [store] url = \"{shown}\" (or TIPOFF_STORE_URL) and start "
+          "the workers.")
     return 0
 
 

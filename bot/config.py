@@ -302,7 +302,7 @@ def load_settings(
     r.unknown_keys(store, {"data", "url"}, "store.")
     store_url = str(env.get("TIPOFF_STORE_URL") or "") or (r.string(store, "url", "store.url") if "url" in store else None)
     if store_url is not None and not store_url.startswith(("redis://", "rediss://", "unix://")):
-        raise r.fail("store.url", f'"{_redacted(store_url)}" is not a redis:// URL (leave it out for the embedded store)')
+        raise r.fail("store.url", f'"{redact_url(store_url)}" is not a redis:// URL (leave it out for the embedded store)')
     chosen_dir = data_dir or (Path(env["TIPOFF_DATA_DIR"]) if env.get("TIPOFF_DATA_DIR") else None)
     if chosen_dir is None:
         chosen_dir = Path(r.string(store, "data", "store.data")) if "data" in store else Path("data")
@@ -329,7 +329,7 @@ def load_settings(
                     discord, delivery_settings, sources, http, websub, store_url)
 
 
-def _redacted(url: str) -> str:
+def redact_url(url: str) -> str:
     """A URL without its password, for messages."""
     head, sep, tail = url.rpartition("@")
     return f"{url.split('://')[0]}://…@{tail}" if sep and "://" in url else url

@@ -60,7 +60,7 @@ return redis.call('XADD', KEYS[n + 2], '*', 'id', ARGV[n + 1], 'dest', ARGV[n + 
 _STATE_FIELDS = {f.name for f in fields(FeedState)}
 
 
-def _item_json(item: OutboxItem) -> bytes:
+def item_json(item: OutboxItem) -> bytes:
     return orjson.dumps({"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
                          "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error})
 
@@ -197,14 +197,14 @@ class RedisStore:
             if item is None:
                 continue
             if claim is None:  # a notice: no claim, just queued
-                await r.hset(self._k("outbox", "items"), item.id, _item_json(item))
+                await r.hset(self._k("outbox", "items"), item.id, item_json(item))
                 await r.xadd(self._k("outbox"), {"id": item.id, "dest": item.destination})
                 continue
             dest, keys, now = claim
             story_keys = [self._k("story", dest, k) for k in keys]
             ttls = [TITLE_TTL if dedupe.is_title_key(k) else int(self.retention) for k in keys]
             ok = await script(keys=[*story_keys, self._k("outbox", "items"), self._k("outbox")],
-                              args=[*ttls, item.id, _item_json(item), dest, int(now)])
+                              args=[*ttls, item.id, item_json(item), dest, int(now)])
             if not ok:  # announced meanwhile by another worker: not ours to send
                 self._outbox.pop(item.id, None)
                 log.info("%s: story already announced by another worker; dropped %s", dest, item.id)
@@ -231,7 +231,7 @@ class RedisStore:
                 if item is None:
                     self._forget_item(pipe, item_id)
                 else:
-                    pipe.hset(self._k("outbox", "items"), item_id, _item_json(item))
+                    pipe.hset(self._k("outbox", "items"), item_id, item_json(item))
             for name in self._dirty["dests"]:
                 st = self._dests.get(DestinationName(name))
                 if st is None:

@@ -446,6 +446,13 @@ class TinyDBStore:
 
     # -- introspection for tools and tests ------------------------------------
 
+    def dump(self) -> dict[str, Any]:
+        """Everything the store holds, as records (for `tipoff migrate`)."""
+        return {"schema": SCHEMA_VERSION, "feeds": list(self._feeds.values()), "known": self._known,
+                "announced": self._announced, "outbox": sorted(self._outbox.values(), key=lambda i: i.seq),
+                "destinations": list(self._dests.values()), "subscriptions": list(self._subs.values()),
+                "watches": list(self._watches.values())}
+
     def counts(self) -> dict[str, int]:
         return {
             "feeds": len(self._feeds),
