@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config (default: %(default)s)")
     migrate.add_argument("--data", type=Path, default=None, metavar="DIR",
                          help="data directory (default: [store] data, $TIPOFF_DATA_DIR, or ./data)")
-    migrate.add_argument("--prefix", default="tipoff:", help="key prefix in Redis (default: %(default)s)")
+    migrate.add_argument("--prefix", default=None, help="key prefix in Redis (default: [store] prefix, tipoff:)")
     migrate.add_argument("--force", action="store_true", help="write even when keys under the prefix exist")
 
     match = sub.add_parser("match", help="test a rule against a text",
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             settings = load_settings(args.config, data_dir=args.data)
             _setup_logging(settings.log_level, settings)
-            return asyncio.run(cmd_migrate(settings, args.to, args.prefix, force=args.force))
+            return asyncio.run(cmd_migrate(settings, args.to, args.prefix or settings.store_prefix, force=args.force))
         settings = load_settings(args.config) if args.config else load_settings(None)
         _setup_logging(settings.log_level)
         if args.command == "preview":

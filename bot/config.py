@@ -167,6 +167,7 @@ class Settings:
     http: HttpSettings = HttpSettings()
     websub: WebSubSettings = WebSubSettings()
     store_url: str | None = None  # redis://… selects the Redis store; None: TinyDB in data_dir
+    store_prefix: str = "tipoff:"  # every Redis key starts with it (several instances on one Redis)
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -299,7 +300,8 @@ def load_settings(
     if logging.getLevelName(level) == f"Level {level}":
         raise r.fail("log.level", f'"{level}" is not a log level (DEBUG, INFO, WARNING, ERROR)')
     store = r.table(raw, "store")
-    r.unknown_keys(store, {"data", "url"}, "store.")
+    r.unknown_keys(store, {"data", "url", "prefix"}, "store.")
+    store_prefix = r.string(store, "prefix", "store.prefix", "tipoff:")
     store_url = str(env.get("TIPOFF_STORE_URL") or "") or (r.string(store, "url", "store.url") if "url" in store else None)
     if store_url is not None and not store_url.startswith(("redis://", "rediss://", "unix://")):
         raise r.fail("store.url", f'"{redact_url(store_url)}" is not a redis:// URL (leave it out for the embedded store)')
@@ -326,7 +328,7 @@ def load_settings(
     if websub.callback and http.listen is None:
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings, sources, http, websub, store_url)
+                    discord, delivery_settings, sources, http, websub, store_url, store_prefix)
 
 
 def redact_url(url: str) -> str:

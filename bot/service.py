@@ -52,7 +52,8 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
     if settings.store_url:
         from bot.store.redis import RedisStore
 
-        store = RedisStore(settings.store_url, retention=settings.poll.retention, consumer=consumer_name())
+        store = RedisStore(settings.store_url, retention=settings.poll.retention, prefix=settings.store_prefix,
+                           consumer=consumer_name())
     else:
         lock = DataDirLock(settings.data_dir)  # one process per data directory
         lock.acquire()
