@@ -46,6 +46,7 @@ THREAD_PARSE_BYTES = 64 * 1024  # bigger bodies are parsed off the event loop...
 THREAD_PARSES = 2  # ...two at a time: a parse tree is ~10x its body, and memory is the limit
 PRUNE_EVERY = 3600.0
 IDLE_WAKEUP = 60.0
+SHARED_WAKEUP = 2.0  # with a shared store, other workers change what is due: look again this often
 FLUSH_DELAY = 0.5  # delivery outcomes are written at most this long after they happen
 # Parse threads hold the GIL in turns of this long; at CPython's default (5 ms) every
 # socket operation of the event loop could wait that long behind a parse, and at 10k
@@ -173,14 +174,22 @@ class Engine:
                 return
             self.delivery.wake()  # resume the outbox before polling
             self.stats.started_at = self.clock()
+            shared = getattr(self.store, "claim_due", None)  # a store several workers share
             while not stop.is_set():
                 self.stats.alive_at = self.clock()
-                due = due_feeds(self.feeds, self._states(), self.clock())
+                if shared is not None:
+                    due = await shared(list(self.feeds), self.clock())
+                    await self.store.reclaim_stale()  # type: ignore[attr-defined]
+                else:
+                    due = due_feeds(self.feeds, self._states(), self.clock())
                 if due:
                     await self._until(stop, self.poll_cycle(due))
                 self.delivery.wake()
-                wake = min(next_wakeup(self.feeds, self._states(), self.clock()), self.delivery.next_retry(),
-                           self.clock() + IDLE_WAKEUP)
+                if shared is not None:  # what is due lives in the shared store: ask it again soon
+                    wake = min(self.delivery.next_retry(), self.clock() + SHARED_WAKEUP)
+                else:
+                    wake = min(next_wakeup(self.feeds, self._states(), self.clock()), self.delivery.next_retry(),
+                               self.clock() + IDLE_WAKEUP)
                 await self._sleep_until(stop, wake)
         finally:
             self.stats.started_at = 0.0

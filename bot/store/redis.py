@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, Subscription, Watch, WatchId
 from bot.store.base import SCHEMA_VERSION, DestinationState, FeedState, OutboxItem, StoreError
 from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
@@ -57,6 +57,21 @@ redis.call('HSET', KEYS[n + 1], ARGV[n + 1], item)
 return redis.call('XADD', KEYS[n + 2], '*', 'id', ARGV[n + 1], 'dest', ARGV[n + 3])
 """
 
+# KEYS[1]: the due set. ARGV: now, lease ms, worker, limit, lease key prefix. Takes up
+# to `limit` due feeds whose lease is free: leases them to the worker and pushes their
+# due time past the lease, so a dead worker's feeds come due again when it runs out.
+CLAIM_DUE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])
+local got = {}
+for _, id in ipairs(ids) do
+  if redis.call('SET', ARGV[5] .. id, ARGV[3], 'NX', 'PX', ARGV[2]) then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]) / 1000, id)
+    table.insert(got, id)
+  end
+end
+return got
+"""
+
 _STATE_FIELDS = {f.name for f in fields(FeedState)}
 
 
@@ -65,7 +80,7 @@ def item_json(item: OutboxItem) -> bytes:
                          "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error})
 
 
-def _item_from(raw: bytes) -> OutboxItem:
+def item_from(raw: bytes) -> OutboxItem:
     d = orjson.loads(raw)
     return OutboxItem(d["id"], d["seq"], DestinationName(d["dest"]), d["alert"], d.get("attempts", 0),
                       d.get("next_try", 0.0), d.get("last_error"))
@@ -73,11 +88,13 @@ def _item_from(raw: bytes) -> OutboxItem:
 
 class RedisStore:
     def __init__(self, url: str, *, retention: float = 90 * 86400.0, prefix: str = "tipoff:",
-                 consumer: str = "tipoff") -> None:
+                 consumer: str = "tipoff", lease: float = 120.0) -> None:
         self.url = url
         self.retention = retention
         self.p = prefix
         self.consumer = consumer
+        self.lease = lease  # how long a worker holds a feed it polls, and an alert it sends
+        self._scheduled: set[FeedId] = set()  # feeds known to be in the due set
         # typed loosely: redis-py's stubs type replies as unions that depend on
         # decode_responses; this store always gets bytes back
         self._r: Any = None
@@ -220,6 +237,11 @@ class RedisStore:
                     pipe.delete(self._k("known", fid))
                 else:
                     pipe.hset(self._k("feeds"), fid, orjson.dumps(state))
+                    if state.stopped:
+                        pipe.zrem(self._k("due"), fid)
+                    elif state.next_due is not None:  # polled: its next turn, for whichever worker
+                        pipe.zadd(self._k("due"), {fid: state.next_due})
+                    pipe.delete(self._k("lease", fid))
             for fid, added in self._new_known.items():
                 if added:
                     pipe.hset(self._k("known", fid), mapping={k: int(v) for k, v in added.items()})
@@ -280,7 +302,7 @@ class RedisStore:
             if missing:
                 for item_id, raw in zip(missing, await r.hmget(self._k("outbox", "items"), missing)):
                     if raw is not None:
-                        item = _item_from(raw)
+                        item = item_from(raw)
                         self._outbox[item.id] = item
                         self._next_seq = max(self._next_seq, item.seq + 1)
             if start == "0":
@@ -300,6 +322,76 @@ class RedisStore:
         async for key in r.scan_iter(match=self._k("story", old, "*"), count=500):
             suffix = key.decode()[len(self._k("story", old, "")):]
             await r.rename(key, self._k("story", new, suffix))
+
+    # -- sharing the feeds between workers ------------------------------------------------------
+
+    async def claim_due(self, feeds: list[Feed], now: float, limit: int = 500) -> list[Feed]:
+        """The due feeds this worker may poll now: each leased to it alone (for
+        `lease` seconds, released when its new state is written), with its state and
+        known entries re-read from Redis (another worker may have polled it last)."""
+        r = self._require()
+        by_id = {f.id: f for f in feeds}
+        new = [f for f in feeds if f.id not in self._scheduled]
+        if new:
+            async with r.pipeline(transaction=False) as pipe:
+                for f in new:
+                    state = self._feeds.get(f.id)
+                    if state is None or not state.stopped:
+                        pipe.zadd(self._k("due"), {f.id: (state.next_due if state and state.next_due else 0.0)},
+                                  nx=True)
+                await pipe.execute()
+            self._scheduled.update(f.id for f in new)
+        claimed = [c.decode() for c in await r.eval(CLAIM_DUE, 1, self._k("due"), now, int(self.lease * 1000),
+                                                       self.consumer, limit, self._k("lease", ""))]
+        mine = [FeedId(c) for c in claimed if c in by_id]
+        strangers = [c for c in claimed if c not in by_id]
+        if strangers:  # feeds this worker does not know (yet): hand them straight back
+            async with r.pipeline(transaction=False) as pipe:
+                for c in strangers:
+                    pipe.delete(self._k("lease", c))
+                    pipe.zadd(self._k("due"), {c: now})
+                await pipe.execute()
+        if mine:
+            async with r.pipeline(transaction=False) as pipe:
+                for fid in mine:
+                    pipe.hget(self._k("feeds"), fid)
+                    pipe.hgetall(self._k("known", fid))
+                answers = await pipe.execute()
+            for fid, raw, known in zip(mine, answers[0::2], answers[1::2]):
+                if raw is not None and fid not in self._dirty_feeds:
+                    d = orjson.loads(raw)
+                    self._feeds[fid] = FeedState(**{k: v for k, v in d.items() if k in _STATE_FIELDS})
+                if known:
+                    local = self._known.setdefault(fid, {})
+                    for key, ts in known.items():
+                        local.setdefault(key.decode(), float(ts))
+        return [by_id[fid] for fid in mine]
+
+    async def reclaim_stale(self) -> int:
+        """Take over outbox entries another worker took and never acknowledged within
+        the lease (it died): they become this worker's to deliver."""
+        r = self._require()
+        taken = 0
+        start = "0-0"
+        while True:
+            answer = await r.xautoclaim(self._k("outbox"), GROUP, self.consumer, int(self.lease * 1000),
+                                        start_id=start, count=500)
+            start, entries = answer[0], answer[1]
+            ids = []
+            for entry_id, data in entries:
+                if data:
+                    item_id = data[b"id"].decode()
+                    self._stream_ids[item_id] = entry_id.decode()
+                    if item_id not in self._outbox:
+                        ids.append(item_id)
+            if ids:
+                for item_id, raw in zip(ids, await r.hmget(self._k("outbox", "items"), ids)):
+                    if raw is not None:
+                        item = item_from(raw)
+                        self._outbox[item.id] = item
+                        taken += 1
+            if start in (b"0-0", "0-0") or not entries:
+                return taken
 
     # -- feeds -------------------------------------------------------------------------------
 

@@ -232,3 +232,44 @@ async def test_the_whole_pipeline_runs_on_redis(redis_url, feed_server, tmp_path
     await run_once()
     await run_once()
     assert adapter.titles() == ["Lady Gaga confirms the duet"]
+
+
+async def test_workers_split_due_feeds_with_leases_and_take_over_from_a_dead_one(redis_url):
+    import asyncio
+    from dataclasses import replace as _replace
+
+    from tests.factories import feed
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    feeds = [feed(f"https://feeds.example/{i}") for i in range(10)]
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=1.0)
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=1.0)
+    await a.open()
+    await b.open()
+    now = 1000.0
+    mine = await a.claim_due(feeds, now)
+    assert len(mine) == 10 and await b.claim_due(feeds, now) == []  # each feed leased to one worker
+    for f in mine[:5]:  # a polls five, then dies before the others
+        a.put_feed_state(FeedState(f.id, f.url, polls=1, next_due=now + 60))
+        a.remember_entries(f.id, [f"seen-by-a-{f.id}"], now)
+    assert a.claim_story("fans", ["i:x"], now)
+    a.enqueue("fans", {"n": 1}, "in-flight")
+    await a.flush()  # a took its alert from the stream, and will never acknowledge it
+    assert [i.id for i in a.pending()] == ["in-flight"]
+    assert await b.claim_due(feeds, now + 1) == []  # the five polled are not due; five still leased
+    await asyncio.sleep(1.2)  # a's leases run out
+    taken = await b.claim_due(feeds, now + 2)
+    assert sorted(f.id for f in taken) == sorted(f.id for f in mine[5:])
+    assert await b.reclaim_stale() == 1 and [i.id for i in b.pending()] == ["in-flight"]
+    later = await b.claim_due(feeds, now + 61)
+    assert sorted(f.id for f in later) == sorted(f.id for f in mine[:5])
+    assert b.feed_state(mine[0].id).polls == 1  # a's last state, read back from Redis
+    assert f"seen-by-a-{mine[0].id}" in b.known_entries(mine[0].id)
+    await b.acknowledge("in-flight")
+    stopped = mine[1]
+    b.put_feed_state(_replace(b.feed_state(stopped.id), stopped="gone", next_due=now + 1))
+    await b.flush()
+    assert stopped.id not in {f.id for f in await b.claim_due(feeds, now + 10_000)}  # a stopped feed is never due
+    a._r, r = None, a._r
+    await r.aclose()
+    await b.close()
