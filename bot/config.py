@@ -168,6 +168,7 @@ class Settings:
     websub: WebSubSettings = WebSubSettings()
     store_url: str | None = None  # redis://… selects the Redis store; None: TinyDB in data_dir
     store_prefix: str = "tipoff:"  # every Redis key starts with it (several instances on one Redis)
+    store_lease: float = 0.0  # how long a worker holds a feed or an alert; 0: 4× the fetch timeout, ≥ 60 s
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -300,8 +301,9 @@ def load_settings(
     if logging.getLevelName(level) == f"Level {level}":
         raise r.fail("log.level", f'"{level}" is not a log level (DEBUG, INFO, WARNING, ERROR)')
     store = r.table(raw, "store")
-    r.unknown_keys(store, {"data", "url", "prefix"}, "store.")
+    r.unknown_keys(store, {"data", "url", "prefix", "lease"}, "store.")
     store_prefix = r.string(store, "prefix", "store.prefix", "tipoff:")
+    store_lease = r.duration(store, "lease", "store.lease", 0.0)
     store_url = str(env.get("TIPOFF_STORE_URL") or "") or (r.string(store, "url", "store.url") if "url" in store else None)
     if store_url is not None and not store_url.startswith(("redis://", "rediss://", "unix://")):
         raise r.fail("store.url", f'"{redact_url(store_url)}" is not a redis:// URL (leave it out for the embedded store)')
@@ -328,7 +330,7 @@ def load_settings(
     if websub.callback and http.listen is None:
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings, sources, http, websub, store_url, store_prefix)
+                    discord, delivery_settings, sources, http, websub, store_url, store_prefix, store_lease)
 
 
 def redact_url(url: str) -> str:

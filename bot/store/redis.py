@@ -95,6 +95,7 @@ class RedisStore:
         self.consumer = consumer
         self.lease = lease  # how long a worker holds a feed it polls, and an alert it sends
         self._scheduled: set[FeedId] = set()  # feeds known to be in the due set
+        self._keeper: asyncio.Task[None] | None = None
         # typed loosely: redis-py's stubs type replies as unions that depend on
         # decode_responses; this store always gets bytes back
         self._r: Any = None
@@ -139,6 +140,7 @@ class RedisStore:
                 if "BUSYGROUP" not in str(exc):
                     raise
             await self._load()
+            self._keeper = asyncio.ensure_future(self._keep_alive())
         except (RedisError, OSError) as exc:
             raise StoreError(f"cannot use the Redis store at {self.safe_url()}: {exc}") from None
 
@@ -173,7 +175,32 @@ class RedisStore:
             watch = watch_from_dict(orjson.loads(raw))
             self._watches[watch.id] = watch
 
+    async def _keep_alive(self) -> None:
+        """Keep the outbox entries this worker holds fresh (idle time reset by claiming
+        them to itself), so that others take them over only when it has really stopped,
+        not while they wait their turn here (per-destination order, a retry)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                held = {entry for item_id, entry in self._stream_ids.items() if item_id in self._outbox}
+                owned = await self._require().xpending_range(self._k("outbox"), GROUP, min="-", max="+",
+                                                             count=100000, consumername=self.consumer)
+                # only entries the group still says are ours: never steal one back
+                mine = [p["message_id"] for p in owned if p["message_id"].decode() in held]
+                for start in range(0, len(mine), 500):
+                    await self._require().xclaim(self._k("outbox"), GROUP, self.consumer, 0,
+                                                 mine[start:start + 500], justid=True)
+            except (RedisError, OSError, StoreError) as exc:
+                log.warning("could not refresh this worker's outbox entries: %s", exc)
+
     async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            try:
+                await self._keeper
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._keeper = None
         if self._r is not None:
             await self.flush()
             await self._r.aclose()
@@ -290,7 +317,7 @@ class RedisStore:
             answer = await r.xreadgroup(GROUP, self.consumer, {self._k("outbox"): start}, count=1000)
             entries = answer[0][1] if answer else []
             if not entries:
-                return
+                break
             missing = []
             for entry_id, data in entries:
                 if not data:  # deleted meanwhile
@@ -308,7 +335,10 @@ class RedisStore:
             if start == "0":
                 start = entries[-1][0].decode()  # page through our pending entries
             elif len(entries) < 1000:
-                return
+                break
+        # what this worker queued but another read first is that worker's to send
+        for item_id in [i for i in self._outbox if i not in self._stream_ids and i not in self._unflushed]:
+            del self._outbox[item_id]
 
     def _forget_item(self, pipe: Any, item_id: str) -> None:
         pipe.hdel(self._k("outbox", "items"), item_id)
@@ -443,8 +473,11 @@ class RedisStore:
         self._last_claim = None
 
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
+        """Alerts this worker holds through the consumer group (each entry is held by
+        one worker: whoever read it first), once committed."""
         return [i for i in self._outbox.values()
-                if (destination is None or i.destination == destination) and i.id not in self._unflushed]
+                if (destination is None or i.destination == destination) and i.id not in self._unflushed
+                and i.id in self._stream_ids]
 
     def delivered(self, item_id: str) -> None:
         if self._outbox.pop(item_id, None) is not None:

@@ -256,6 +256,7 @@ async def test_workers_split_due_feeds_with_leases_and_take_over_from_a_dead_one
     a.enqueue("fans", {"n": 1}, "in-flight")
     await a.flush()  # a took its alert from the stream, and will never acknowledge it
     assert [i.id for i in a.pending()] == ["in-flight"]
+    a._keeper.cancel()  # a dies: nothing keeps its entries fresh any more
     assert await b.claim_due(feeds, now + 1) == []  # the five polled are not due; five still leased
     await asyncio.sleep(1.2)  # a's leases run out
     taken = await b.claim_due(feeds, now + 2)
@@ -271,5 +272,24 @@ async def test_workers_split_due_feeds_with_leases_and_take_over_from_a_dead_one
     await b.flush()
     assert stopped.id not in {f.id for f in await b.claim_due(feeds, now + 10_000)}  # a stopped feed is never due
     a._r, r = None, a._r
+    a._keeper = None
     await r.aclose()
+    await b.close()
+
+
+async def test_a_live_worker_keeps_its_alerts(redis_url):
+    """Alerts waiting their turn in a live worker (order, retries) are not taken over."""
+    import asyncio
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=0.6)
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=0.6)
+    await a.open()
+    await b.open()
+    assert a.claim_story("fans", ["i:x"], 1000.0)
+    a.enqueue("fans", {"n": 1}, "waiting")
+    await a.flush()
+    await asyncio.sleep(1.5)  # longer than the lease: a refreshed it meanwhile
+    assert await b.reclaim_stale() == 0 and b.pending() == [] and [i.id for i in a.pending()] == ["waiting"]
+    await a.close()
     await b.close()
