@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -169,6 +170,7 @@ class Settings:
     store_url: str | None = None  # redis://… selects the Redis store; None: TinyDB in data_dir
     store_prefix: str = "tipoff:"  # every Redis key starts with it (several instances on one Redis)
     store_lease: float = 0.0  # how long a worker holds a feed or an alert; 0: 4× the fetch timeout, ≥ 60 s
+    worker: str = "tipoff"  # this process's name among workers (TIPOFF_WORKER, default the host name)
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -330,7 +332,8 @@ def load_settings(
     if websub.callback and http.listen is None:
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings, sources, http, websub, store_url, store_prefix, store_lease)
+                    discord, delivery_settings, sources, http, websub, store_url, store_prefix, store_lease,
+                    str(env.get("TIPOFF_WORKER") or socket.gethostname()))
 
 
 def redact_url(url: str) -> str:

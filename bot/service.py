@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 
 from bot.adapters.base import Adapter
 from bot.adapters.console import ConsoleAdapter
@@ -53,7 +51,7 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
         from bot.store.redis import RedisStore
 
         store = RedisStore(settings.store_url, retention=settings.poll.retention, prefix=settings.store_prefix,
-                           consumer=consumer_name(),
+                           consumer=settings.worker,
                            lease=settings.store_lease or max(60.0, 4 * settings.fetch.timeout))
     else:
         lock = DataDirLock(settings.data_dir)  # one process per data directory
@@ -83,10 +81,21 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                         engine.websub.start()
                     web = WebServer(*settings.http.listen, engine, store, websub=engine.websub)
                     await web.start()
+                election = None
+                telegram = adapters.get("telegram")
+                if telegram is not None and not once and hasattr(store, "hold_lock"):
+                    telegram.exclusive_polling = True  # type: ignore[attr-defined]  # the elected worker polls
                 for adapter in adapters.values():
                     await adapter.start()
                     started.append(adapter)
-                await engine.run(stop, once=once)
+                if telegram is not None and getattr(telegram, "exclusive_polling", False):
+                    election = asyncio.ensure_future(elect_poller(store, telegram, settings, stop))
+                try:
+                    await engine.run(stop, once=once)
+                finally:
+                    if election is not None:
+                        election.cancel()
+                        await asyncio.gather(election, return_exceptions=True)
             finally:
                 for adapter in reversed(started):
                     await adapter.close()
@@ -101,8 +110,40 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
             lock.release()
 
 
-def consumer_name() -> str:
-    """This process's name in the outbox's consumer group: stable across restarts of
-    the same worker (so it takes back its own pending alerts), distinct between hosts
-    and between workers on one host (TIPOFF_WORKER, default the host name)."""
-    return os.environ.get("TIPOFF_WORKER") or socket.gethostname()
+
+async def elect_poller(store: Store, telegram: Adapter, settings: Settings, stop: asyncio.Event) -> None:
+    """Telegram answers 409 to a second getUpdates poller for a token: with several
+    workers, the one holding a Redis lock (renewed every third of its lifetime) polls;
+    when it stops or dies, another takes over once the lock has run out. Any worker
+    sends."""
+    import hashlib
+
+    assert settings.telegram.token is not None
+    name = "telegram-poller:" + hashlib.blake2b(settings.telegram.token.reveal().encode(), digest_size=8).hexdigest()
+    ttl = max(3.0, min(30.0, settings.store_lease or 30.0))
+    polling = False
+    try:
+        while not stop.is_set():
+            try:
+                held = await store.hold_lock(name, ttl)  # type: ignore[attr-defined]
+            except Exception as exc:  # Redis unreachable: stop polling rather than risk a 409 fight
+                log.warning("telegram poller election: %s", exc)
+                held = False
+            if held and not polling:
+                log.info("telegram: this worker (%s) now receives updates", settings.worker)
+                await telegram.start_polling()  # type: ignore[attr-defined]
+                polling = True
+            elif not held and polling:
+                await telegram.stop_polling()  # type: ignore[attr-defined]
+                polling = False
+            try:
+                await asyncio.wait_for(stop.wait(), ttl / 3)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        if polling:
+            await telegram.stop_polling()  # type: ignore[attr-defined]
+            try:
+                await store.release_lock(name)  # type: ignore[attr-defined]
+            except Exception:
+                pass

@@ -92,6 +92,7 @@ class TelegramAdapter:
         self._groups: dict[int, AsyncLimiter] = {}
         self._admins: dict[tuple[int, int], tuple[bool, float]] = {}
         self._started = False
+        self.exclusive_polling = False  # several workers: polling starts only when this one is elected
 
     def attach(self, commands: Commands) -> None:
         """Give the adapter the command layer (built after the engine that uses this adapter)."""
@@ -104,19 +105,28 @@ class TelegramAdapter:
         await self.app.start()
         if self.commands is not None:
             await self.app.bot.set_my_commands([BotCommand(n, d[:256]) for n, d in self.commands.menu()])
-            assert self.app.updater is not None
+            if not self.exclusive_polling:
+                await self.start_polling()
+        self._started = True
+        log.info("telegram: connected as @%s", self.app.bot.username)
+
+    async def start_polling(self) -> None:
+        """Receive updates (getUpdates long polling); one process per token at a time."""
+        assert self.app.updater is not None
+        if not self.app.updater.running:
             await self.app.updater.start_polling(timeout=int(self.settings.poll_timeout),
                                                  allowed_updates=["message", "channel_post", "callback_query"],
                                                  error_callback=self._on_polling_error)
-        self._started = True
-        log.info("telegram: connected as @%s", self.app.bot.username)
+
+    async def stop_polling(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
 
     async def close(self) -> None:
         if not self._started:
             return
         self._started = False
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        await self.stop_polling()
         await self.app.stop()
         await self.app.shutdown()
 

@@ -72,6 +72,16 @@ end
 return got
 """
 
+HOLD_LOCK = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 _STATE_FIELDS = {f.name for f in fields(FeedState)}
 
 
@@ -422,6 +432,16 @@ class RedisStore:
                         taken += 1
             if start in (b"0-0", "0-0") or not entries:
                 return taken
+
+    # -- locks between workers --------------------------------------------------------------------
+
+    async def hold_lock(self, name: str, ttl: float) -> bool:
+        """Take or renew a named lock for this worker; False while another holds it."""
+        ms = int(ttl * 1000)
+        return bool(await self._require().eval(HOLD_LOCK, 1, self._k("lock", name), self.consumer, ms))
+
+    async def release_lock(self, name: str) -> None:
+        await self._require().eval(RELEASE_LOCK, 1, self._k("lock", name), self.consumer)
 
     # -- feeds -------------------------------------------------------------------------------
 

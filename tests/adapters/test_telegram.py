@@ -283,3 +283,28 @@ async def test_watch_in_a_chat_without_feeds_offers_google_news(world, fake, fee
     await eventually(lambda: len(fake.replies_to(GROUP)) > replies, what="the news feed to be added")
     assert fake.replies_to(GROUP)[-1].startswith('Google News: "lady gaga" duet -rumor: Added Google News as f')
     await w.command(GROUP, ADMIN, "/feeds", "/news?q=%22lady+gaga%22+duet+-rumor")
+
+
+async def test_with_several_workers_one_polls_and_another_takes_over(tmp_path, fake, feed_server, redis_url):
+    """Two workers on one Redis, one bot token: only the elected one calls getUpdates
+    (Telegram would answer 409 to the other), so each command is answered once; when
+    it stops, the other takes over."""
+    import uuid
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    worlds = []
+    for n in (1, 2):
+        w = World(tmp_path / f"w{n}", fake, feed_server)
+        w.settings = replace(w.settings, store_url=redis_url, store_prefix=prefix, store_lease=3.0, worker=f"w{n}")
+        worlds.append(await w.start())
+    try:
+        await asyncio.sleep(2.0)  # both running, several election rounds
+        await worlds[0].command(GROUP, ADMIN, "/help", "/watch RULE")
+        await asyncio.sleep(1.5)
+        assert len(fake.replies_to(GROUP)) == 1  # answered once: one poller
+        assert fake.conflicts == 0
+        await worlds[0].stop()  # the poller leaves (its lock is released)
+        await worlds[1].command(GROUP, ADMIN, "/watches", "No watches here yet")
+    finally:
+        for w in worlds:
+            await w.stop()

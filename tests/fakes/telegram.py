@@ -75,7 +75,9 @@ class FakeTelegram(LocalServer):
         self.commands: list[dict[str, str]] = []
         self.files: dict[str, bytes] = {}
         self.calls: list[str] = []
-        self.answers: list[tuple[str, str, bool]] = []  # answerCallbackQuery: (query id, text, show_alert)
+        self.answers: list[tuple[str, str, bool]] = []
+        self.conflicts = 0  # getUpdates refused because another was in progress (409)
+        self._polling = 0  # answerCallbackQuery: (query id, text, show_alert)
         self.failures: dict[int, list[tuple[int, dict[str, Any]]]] = {}  # chat → queued error answers
         self.down = False  # answer 502 to everything
         self._updates: list[dict[str, Any]] = []
@@ -213,6 +215,17 @@ class FakeTelegram(LocalServer):
         return _ok(True)
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:
+        if self._polling:  # as Telegram does: one getUpdates at a time per bot
+            self.conflicts += 1
+            return _error(409, "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                               "instance is running")
+        self._polling += 1
+        try:
+            return await self._get_updates(params)
+        finally:
+            self._polling -= 1
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
