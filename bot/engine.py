@@ -185,6 +185,8 @@ class Engine:
                 if due:
                     await self._until(stop, self.poll_cycle(due))
                 self.delivery.wake()
+                if shared is not None and due:
+                    continue  # there was work: ask the shared store for more at once
                 if shared is not None:  # what is due lives in the shared store: ask it again soon
                     wake = min(self.delivery.next_retry(), self.clock() + SHARED_WAKEUP)
                 else:
