@@ -178,6 +178,9 @@ class Engine:
             while not stop.is_set():
                 self.stats.alive_at = self.clock()
                 if shared is not None:
+                    if await self.store.refresh_settings():  # type: ignore[attr-defined]
+                        self.set_watches((*self.settings.watches, *self.store.watches()))
+                        self.feeds_changed()  # another worker's /add, /watch, /quiet...
                     due = await shared(list(self.feeds), self.clock())
                     await self.store.reclaim_stale()  # type: ignore[attr-defined]
                 else:

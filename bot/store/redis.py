@@ -106,6 +106,7 @@ class RedisStore:
         self.lease = lease  # how long a worker holds a feed it polls, and an alert it sends
         self._scheduled: set[FeedId] = set()  # feeds known to be in the due set
         self._keeper: asyncio.Task[None] | None = None
+        self._settings_version = -1  # of chats' feeds, watches and settings, as last read
         # typed loosely: redis-py's stubs type replies as unions that depend on
         # decode_responses; this store always gets bytes back
         self._r: Any = None
@@ -149,6 +150,8 @@ class RedisStore:
             except RedisError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+            # the version before reading: a change made while we read is seen at the next refresh
+            self._settings_version = int(await self._r.get(self._k("settings", "version")) or 0)
             await self._load()
             self._keeper = asyncio.ensure_future(self._keep_alive())
         except (RedisError, OSError) as exc:
@@ -303,6 +306,8 @@ class RedisStore:
                     pipe.hdel(self._k("subs"), sid)
                 else:
                     pipe.hset(self._k("subs"), sid, orjson.dumps(subscription_to_dict(sub)))
+            if any(self._dirty.values()):  # other workers re-read chats' settings when this changes
+                pipe.incr(self._k("settings", "version"))
             for wid in self._dirty["watches"]:
                 watch = self._watches.get(WatchId(wid))
                 if watch is None:
@@ -432,6 +437,41 @@ class RedisStore:
                         taken += 1
             if start in (b"0-0", "0-0") or not entries:
                 return taken
+
+    async def refresh_settings(self) -> bool:
+        """Re-read chats' feeds, watches and destination settings when another worker
+        changed them (a version counter bumped with every such change); True when they
+        changed. What this worker changed and has not committed yet is kept."""
+        r = self._require()
+        version = int(await r.get(self._k("settings", "version")) or 0)
+        if version == self._settings_version:
+            return False
+        self._settings_version = version
+        subs = {sub.id: sub for sub in (subscription_from_dict(orjson.loads(v))
+                                        for v in (await r.hgetall(self._k("subs"))).values())}
+        watches = {w.id: w for w in (watch_from_dict(orjson.loads(v))
+                                     for v in (await r.hgetall(self._k("watches"))).values())}
+        dests = {}
+        for raw in (await r.hgetall(self._k("dests"))).values():
+            d = orjson.loads(raw)
+            dests[d["name"]] = DestinationState(d["name"], d.get("active", True), d.get("reason"), d.get("since"),
+                                                d.get("extra") or {})
+        for key in self._dirty["subs"]:
+            subs.pop(key, None)
+            if key in self._subs:
+                subs[key] = self._subs[key]
+        for key in self._dirty["watches"]:
+            watches.pop(WatchId(key), None)
+            if WatchId(key) in self._watches:
+                watches[WatchId(key)] = self._watches[WatchId(key)]
+        for key in self._dirty["dests"]:
+            dests.pop(key, None)
+            if DestinationName(key) in self._dests:
+                dests[key] = self._dests[DestinationName(key)]
+        changed = subs != self._subs or watches != self._watches or dests != self._dests
+        self._subs, self._watches = subs, watches
+        self._dests = {DestinationName(k): v for k, v in dests.items()}
+        return changed
 
     # -- locks between workers --------------------------------------------------------------------
 

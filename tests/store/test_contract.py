@@ -293,3 +293,28 @@ async def test_a_live_worker_keeps_its_alerts(redis_url):
     assert await b.reclaim_stale() == 0 and b.pending() == [] and [i.id for i in a.pending()] == ["waiting"]
     await a.close()
     await b.close()
+
+
+async def test_a_chat_change_on_one_worker_reaches_the_others(redis_url):
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
+    await a.open()
+    await b.open()
+    assert not await b.refresh_settings()  # nothing changed yet
+    chat = DestinationName("telegram:-1")
+    a.put_watch(Watch(WatchId("w1"), "duet", (chat,), T0, owner=chat))
+    a.put_subscription(Subscription("f1", chat, "https://a.example/", 600.0, T0))
+    a.put_destination_state(DestinationState(chat, extra={"quiet": "23:00-07:00 UTC"}))
+    await a.flush()
+    b.put_watch(Watch(WatchId("w2"), "gaga", (chat,), T0, owner=chat))  # b's own, not yet committed
+    assert await b.refresh_settings()
+    assert {w.id for w in b.watches(chat)} == {"w1", "w2"}
+    assert [s.id for s in b.subscriptions(chat)] == ["f1"]
+    assert b.destination_state(chat).extra == {"quiet": "23:00-07:00 UTC"}
+    assert not await b.refresh_settings()
+    a.remove_watch(WatchId("w1"))
+    await a.flush()
+    assert await b.refresh_settings() and {w.id for w in b.watches(chat)} == {"w2"}
+    await a.close()
+    await b.close()
