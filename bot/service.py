@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Awaitable, Callable
 
 from bot.adapters.base import Adapter
 from bot.adapters.console import ConsoleAdapter
@@ -81,21 +82,32 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                         engine.websub.start()
                     web = WebServer(*settings.http.listen, engine, store, websub=engine.websub)
                     await web.start()
-                election = None
-                telegram = adapters.get("telegram")
-                if telegram is not None and not once and hasattr(store, "hold_lock"):
+                elections: list[asyncio.Future[None]] = []
+                shared = not once and hasattr(store, "hold_lock")
+                telegram, discord_ = adapters.get("telegram"), adapters.get("discord")
+                if shared and telegram is not None:
                     telegram.exclusive_polling = True  # type: ignore[attr-defined]  # the elected worker polls
+                if shared and discord_ is not None:
+                    discord_.exclusive_gateway = True  # type: ignore[attr-defined]  # one gateway per token
                 for adapter in adapters.values():
                     await adapter.start()
                     started.append(adapter)
-                if telegram is not None and getattr(telegram, "exclusive_polling", False):
-                    election = asyncio.ensure_future(elect_poller(store, telegram, settings, stop))
+                if shared and telegram is not None:
+                    assert settings.telegram.token is not None
+                    elections.append(asyncio.ensure_future(elect(
+                        store, "telegram-poller", settings.telegram.token.reveal(), settings, stop,
+                        telegram.start_polling, telegram.stop_polling)))  # type: ignore[attr-defined]
+                if shared and discord_ is not None:
+                    assert settings.discord.token is not None
+                    elections.append(asyncio.ensure_future(elect(
+                        store, "discord-gateway", settings.discord.token.reveal(), settings, stop,
+                        discord_.start_gateway, discord_.stop_gateway)))  # type: ignore[attr-defined]
                 try:
                     await engine.run(stop, once=once)
                 finally:
-                    if election is not None:
+                    for election in elections:
                         election.cancel()
-                        await asyncio.gather(election, return_exceptions=True)
+                    await asyncio.gather(*elections, return_exceptions=True)
             finally:
                 for adapter in reversed(started):
                     await adapter.close()
@@ -111,38 +123,38 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
 
 
 
-async def elect_poller(store: Store, telegram: Adapter, settings: Settings, stop: asyncio.Event) -> None:
-    """Telegram answers 409 to a second getUpdates poller for a token: with several
-    workers, the one holding a Redis lock (renewed every third of its lifetime) polls;
-    when it stops or dies, another takes over once the lock has run out. Any worker
-    sends."""
+async def elect(store: Store, role: str, token: str, settings: Settings, stop: asyncio.Event,
+                begin: Callable[[], Awaitable[None]], end: Callable[[], Awaitable[None]]) -> None:
+    """One worker per bot token holds `role` (Telegram's getUpdates poller: Telegram
+    answers 409 to a second one; Discord's gateway: every connection would get every
+    slash command): the one holding a Redis lock, renewed every third of its lifetime.
+    When it stops or dies, another takes over once the lock has run out. All send."""
     import hashlib
 
-    assert settings.telegram.token is not None
-    name = "telegram-poller:" + hashlib.blake2b(settings.telegram.token.reveal().encode(), digest_size=8).hexdigest()
+    name = f"{role}:" + hashlib.blake2b(token.encode(), digest_size=8).hexdigest()
     ttl = max(3.0, min(30.0, settings.store_lease or 30.0))
-    polling = False
+    holding = False
     try:
         while not stop.is_set():
             try:
-                held = await store.hold_lock(name, ttl)  # type: ignore[attr-defined]
-            except Exception as exc:  # Redis unreachable: stop polling rather than risk a 409 fight
-                log.warning("telegram poller election: %s", exc)
+                held = bool(await store.hold_lock(name, ttl))  # type: ignore[attr-defined]
+            except Exception as exc:  # Redis unreachable: step back rather than risk two holders
+                log.warning("%s election: %s", role, exc)
                 held = False
-            if held and not polling:
-                log.info("telegram: this worker (%s) now receives updates", settings.worker)
-                await telegram.start_polling()  # type: ignore[attr-defined]
-                polling = True
-            elif not held and polling:
-                await telegram.stop_polling()  # type: ignore[attr-defined]
-                polling = False
+            if held and not holding:
+                log.info("%s: this worker (%s) takes it", role, settings.worker)
+                await begin()
+                holding = True
+            elif not held and holding:
+                await end()
+                holding = False
             try:
                 await asyncio.wait_for(stop.wait(), ttl / 3)
             except asyncio.TimeoutError:
                 pass
     finally:
-        if polling:
-            await telegram.stop_polling()  # type: ignore[attr-defined]
+        if holding:
+            await end()
             try:
                 await store.release_lock(name)  # type: ignore[attr-defined]
             except Exception:

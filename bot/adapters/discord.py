@@ -78,6 +78,8 @@ class DiscordAdapter:
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self.commands: Commands | None = None
         self._task: asyncio.Task[None] | None = None
+        self._logged_in = False
+        self.exclusive_gateway = False  # several workers: the gateway is connected only when elected
 
         @self.client.event
         async def on_interaction(interaction: discord.Interaction) -> None:
@@ -88,10 +90,19 @@ class DiscordAdapter:
         self.tree.add_command(self._group())
 
     async def start(self) -> None:
-        if self._task is not None:
+        """Log in (REST: enough to send) and, unless several workers share this token
+        and another one holds the gateway, connect the gateway for slash commands."""
+        if self._logged_in:
             return
         assert self.settings.token is not None
         await self.client.login(self.settings.token.reveal())
+        self._logged_in = True
+        if not self.exclusive_gateway:
+            await self.start_gateway()
+
+    async def start_gateway(self) -> None:
+        if self._task is not None:
+            return
         self._task = asyncio.create_task(self.client.connect(reconnect=True))
         await asyncio.wait_for(self.client.wait_until_ready(), READY_TIMEOUT)
         if self.commands is not None:
@@ -105,15 +116,29 @@ class DiscordAdapter:
                      f"to guild {self.settings.guild}" if self.settings.guild else "globally")
         log.info("discord: connected as %s", self.client.user)
 
-    async def close(self) -> None:
+    async def stop_gateway(self) -> None:
+        """Leave the gateway, keep sending (discord.py closes both; log in again for REST)."""
         if self._task is None:
             return
+        await self._close_client()
+        self.client.clear()
+        assert self.settings.token is not None
+        await self.client.login(self.settings.token.reveal())
+
+    async def _close_client(self) -> None:
         await self.client.close()
-        try:
-            await asyncio.wait_for(self._task, 10)
-        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
-            pass
-        self._task = None
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+
+    async def close(self) -> None:
+        if not self._logged_in:
+            return
+        self._logged_in = False
+        await self._close_client()
 
     # -- alerts out --------------------------------------------------------------
 

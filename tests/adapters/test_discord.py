@@ -295,3 +295,30 @@ async def test_watch_in_a_channel_without_feeds_offers_google_news(world, fake, 
     await eventually(lambda: fake.answers(token), what="the news feed to be added")
     assert fake.answers(token)[0].startswith('Google News: "lady gaga" duet: Added Google News as f')
     await w.slash("feeds", expect="/news?q=%22lady+gaga%22+duet")
+
+
+async def test_with_several_workers_one_holds_the_gateway_and_another_takes_over(tmp_path, fake, feed_server,
+                                                                                   redis_url):
+    """Two workers on one Redis, one bot token: only the elected one connects the
+    gateway (each connection would receive every slash command), both can send; when it
+    stops, the other connects."""
+    import uuid
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    worlds = []
+    for n in (1, 2):
+        w = World(tmp_path / f"w{n}", fake, feed_server)
+        w.settings = replace(w.settings, store_url=redis_url, store_prefix=prefix, store_lease=3.0, worker=f"w{n}")
+        worlds.append(await w.start())
+    try:
+        await asyncio.sleep(2.0)
+        assert len(fake._sockets) == 1  # one gateway connection for the token
+        token, _ = await worlds[0].slash("help", expect="/watch RULE")
+        await asyncio.sleep(1.0)
+        assert len([r for r in fake.replies if r.get("interaction") == token.removeprefix("itoken-")]) == 1
+        await worlds[0].stop()
+        await eventually(lambda: len(fake._sockets) == 1, timeout=20, what="the other worker's gateway")
+        await worlds[1].slash("watches", expect="No watches here yet")
+    finally:
+        for w in worlds:
+            await w.stop()
