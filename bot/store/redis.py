@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
@@ -31,8 +31,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import dedupe
-from bot.model import DestinationName, Feed, FeedId, Subscription, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, WatchId
 from bot.store.base import SCHEMA_VERSION, DestinationState, FeedState, OutboxItem, StoreError
+from bot.store.records import Records
 from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 log = logging.getLogger("tipoff.store.redis")
@@ -83,6 +84,7 @@ return 0
 """
 
 _STATE_FIELDS = {f.name for f in fields(FeedState)}
+CHAT_TABLES = ("destinations", "subscriptions", "watches")
 
 
 def item_json(item: OutboxItem) -> bytes:
@@ -96,9 +98,10 @@ def item_from(raw: bytes) -> OutboxItem:
                       d.get("next_try", 0.0), d.get("last_error"))
 
 
-class RedisStore:
+class RedisStore(Records):
     def __init__(self, url: str, *, retention: float = 90 * 86400.0, prefix: str = "tipoff:",
                  consumer: str = "tipoff", lease: float = 120.0) -> None:
+        super().__init__()
         self.url = url
         self.retention = retention
         self.p = prefix
@@ -110,24 +113,15 @@ class RedisStore:
         # typed loosely: redis-py's stubs type replies as unions that depend on
         # decode_responses; this store always gets bytes back
         self._r: Any = None
-        self._feeds: dict[FeedId, FeedState] = {}
-        self._known: dict[FeedId, dict[str, float]] = {}
-        self._outbox: dict[str, OutboxItem] = {}
         self._stream_ids: dict[str, str] = {}  # outbox item → its stream entry
-        self._dests: dict[DestinationName, DestinationState] = {}
-        self._subs: dict[str, Subscription] = {}
-        self._watches: dict[WatchId, Watch] = {}
         self._next_seq = 1
         self._flush_lock = asyncio.Lock()
         self._unflushed: set[str] = set()  # queued here, not yet committed to Redis
         self._claims: dict[str, tuple[DestinationName, tuple[str, ...], float]] = {}  # item id → its claim
         self._last_claim: tuple[DestinationName, tuple[str, ...], float] | None = None
         self._claimed_here: dict[DestinationName, dict[str, float]] = {}  # claims not yet committed
-        self._dirty_feeds: set[FeedId] = set()
         self._new_known: dict[FeedId, dict[str, float]] = {}
         self._gone_known: dict[FeedId, set[str]] = {}
-        self._dirty_items: set[str] = set()
-        self._dirty: dict[str, set[str]] = {"dests": set(), "subs": set(), "watches": set()}
         self._renames: list[tuple[DestinationName, DestinationName]] = []
         self.write_error: str | None = None
 
@@ -270,8 +264,8 @@ class RedisStore:
             self._unflushed.discard(item_id)
         self._claimed_here.clear()
         async with r.pipeline(transaction=True) as pipe:
-            for fid in self._dirty_feeds:
-                state = self._feeds.get(fid)
+            for fid in self._dirty["feeds"]:
+                state = self._feeds.get(FeedId(fid))
                 if state is None:
                     pipe.hdel(self._k("feeds"), fid)
                     pipe.delete(self._k("known", fid))
@@ -288,25 +282,25 @@ class RedisStore:
             for fid, gone in self._gone_known.items():
                 if gone:
                     pipe.hdel(self._k("known", fid), *gone)
-            for item_id in self._dirty_items:
+            for item_id in self._dirty["outbox"]:
                 item = self._outbox.get(item_id)
                 if item is None:
                     self._forget_item(pipe, item_id)
                 else:
                     pipe.hset(self._k("outbox", "items"), item_id, item_json(item))
-            for name in self._dirty["dests"]:
+            for name in self._dirty["destinations"]:
                 st = self._dests.get(DestinationName(name))
                 if st is None:
                     pipe.hdel(self._k("dests"), name)
                 else:
                     pipe.hset(self._k("dests"), name, orjson.dumps(asdict(st)))
-            for sid in self._dirty["subs"]:
+            for sid in self._dirty["subscriptions"]:
                 sub = self._subs.get(sid)
                 if sub is None:
                     pipe.hdel(self._k("subs"), sid)
                 else:
                     pipe.hset(self._k("subs"), sid, orjson.dumps(subscription_to_dict(sub)))
-            if any(self._dirty.values()):  # other workers re-read chats' settings when this changes
+            if any(self._dirty[t] for t in CHAT_TABLES):  # other workers re-read chats' settings then
                 pipe.incr(self._k("settings", "version"))
             for wid in self._dirty["watches"]:
                 watch = self._watches.get(WatchId(wid))
@@ -314,10 +308,8 @@ class RedisStore:
                     pipe.hdel(self._k("watches"), wid)
                 else:
                     pipe.hset(self._k("watches"), wid, orjson.dumps(watch_to_dict(watch)))
-            self._dirty_feeds.clear()
             self._new_known.clear()
             self._gone_known.clear()
-            self._dirty_items.clear()
             for names in self._dirty.values():
                 names.clear()
             await pipe.execute()
@@ -403,7 +395,7 @@ class RedisStore:
                     pipe.hgetall(self._k("known", fid))
                 answers = await pipe.execute()
             for fid, raw, known in zip(mine, answers[0::2], answers[1::2]):
-                if raw is not None and fid not in self._dirty_feeds:
+                if raw is not None and fid not in self._dirty["feeds"]:
                     d = orjson.loads(raw)
                     self._feeds[fid] = FeedState(**{k: v for k, v in d.items() if k in _STATE_FIELDS})
                 if known:
@@ -456,7 +448,7 @@ class RedisStore:
             d = orjson.loads(raw)
             dests[d["name"]] = DestinationState(d["name"], d.get("active", True), d.get("reason"), d.get("since"),
                                                 d.get("extra") or {})
-        for key in self._dirty["subs"]:
+        for key in self._dirty["subscriptions"]:
             subs.pop(key, None)
             if key in self._subs:
                 subs[key] = self._subs[key]
@@ -464,7 +456,7 @@ class RedisStore:
             watches.pop(WatchId(key), None)
             if WatchId(key) in self._watches:
                 watches[WatchId(key)] = self._watches[WatchId(key)]
-        for key in self._dirty["dests"]:
+        for key in self._dirty["destinations"]:
             dests.pop(key, None)
             if DestinationName(key) in self._dests:
                 dests[key] = self._dests[DestinationName(key)]
@@ -484,16 +476,6 @@ class RedisStore:
         await self._require().eval(RELEASE_LOCK, 1, self._k("lock", name), self.consumer)
 
     # -- feeds -------------------------------------------------------------------------------
-
-    def feed_state(self, feed_id: FeedId) -> FeedState | None:
-        return self._feeds.get(feed_id)
-
-    def put_feed_state(self, state: FeedState) -> None:
-        self._feeds[state.feed_id] = state
-        self._dirty_feeds.add(state.feed_id)
-
-    def known_entries(self, feed_id: FeedId) -> Mapping[str, float]:
-        return self._known.get(feed_id, {})
 
     def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None:
         known = self._known.setdefault(feed_id, {})
@@ -539,81 +521,21 @@ class RedisStore:
                 if (destination is None or i.destination == destination) and i.id not in self._unflushed
                 and i.id in self._stream_ids]
 
-    def delivered(self, item_id: str) -> None:
-        if self._outbox.pop(item_id, None) is not None:
-            self._dirty_items.add(item_id)
-
     async def acknowledge(self, item_id: str) -> None:
         """The platform accepted it: XACK and remove it in Redis before the next send."""
         self._outbox.pop(item_id, None)
-        self._dirty_items.discard(item_id)
+        self._dirty["outbox"].discard(item_id)
         async with self._require().pipeline(transaction=True) as pipe:
             self._forget_item(pipe, item_id)
             await pipe.execute()
 
-    def postpone(self, item_id: str, until: float, error: str) -> None:
-        item = self._outbox.get(item_id)
-        if item is not None:
-            self._outbox[item_id] = replace(item, attempts=item.attempts + 1, next_try=until, last_error=error)
-            self._dirty_items.add(item_id)
-
     # -- destinations ------------------------------------------------------------------------
 
-    def destination_state(self, name: DestinationName) -> DestinationState:
-        return self._dests.get(name) or DestinationState(name)
-
-    def put_destination_state(self, state: DestinationState) -> None:
-        self._dests[state.name] = state
-        self._dirty["dests"].add(state.name)
-
     def rename_destination(self, old: DestinationName, new: DestinationName) -> None:
-        def moved(name: DestinationName) -> DestinationName:
-            if name == old or name.startswith(old + "/"):
-                return DestinationName(new + name[len(old):])
-            return name
-
-        for sub in list(self._subs.values()):
-            if moved(sub.destination) != sub.destination:
-                self.put_subscription(replace(sub, destination=moved(sub.destination)))
-        for w in list(self._watches.values()):
-            owner = moved(w.owner) if w.owner else None
-            notify = tuple(moved(n) for n in w.notify)
-            if owner != w.owner or notify != w.notify:
-                self.put_watch(replace(w, owner=owner, notify=notify))
-        for item in list(self._outbox.values()):
-            if moved(item.destination) != item.destination:
-                self._outbox[item.id] = replace(item, destination=moved(item.destination))
-                self._dirty_items.add(item.id)
-        for name in [n for n in self._dests if moved(n) != n]:
-            self.put_destination_state(replace(self._dests.pop(name), name=moved(name)))
-            self._dirty["dests"].add(name)
+        """Move everything a destination has to a new name; its story keys are renamed
+        in Redis at the next commit."""
+        self._move_records(old, new)
         self._renames.append((old, new))
-
-    # -- chats' own feeds and watches ---------------------------------------------------------
-
-    def subscriptions(self, destination: DestinationName | None = None) -> list[Subscription]:
-        return [s for s in self._subs.values() if destination is None or s.destination == destination]
-
-    def put_subscription(self, sub: Subscription) -> None:
-        self._subs[sub.id] = sub
-        self._dirty["subs"].add(sub.id)
-
-    def remove_subscription(self, sub_id: str) -> Subscription | None:
-        sub = self._subs.pop(sub_id, None)
-        self._dirty["subs"].add(sub_id)
-        return sub
-
-    def watches(self, owner: DestinationName | None = None) -> list[Watch]:
-        return [w for w in self._watches.values() if owner is None or w.owner == owner]
-
-    def put_watch(self, watch: Watch) -> None:
-        self._watches[watch.id] = watch
-        self._dirty["watches"].add(watch.id)
-
-    def remove_watch(self, watch_id: WatchId) -> Watch | None:
-        watch = self._watches.pop(watch_id, None)
-        self._dirty["watches"].add(watch_id)
-        return watch
 
     # -- housekeeping ------------------------------------------------------------------------
 

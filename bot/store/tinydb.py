@@ -15,7 +15,6 @@ import asyncio
 import os
 import threading
 from datetime import datetime, timezone
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -24,7 +23,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
+from bot.model import DestinationName, FeedId, WatchId
 from bot.store.base import (
     SCHEMA_VERSION,
     DestinationState,
@@ -32,6 +31,7 @@ from bot.store.base import (
     OutboxItem,
     StoreError,
 )
+from bot.store.records import Records
 from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 DB_NAME = "tipoff.json"
@@ -81,21 +81,16 @@ class AtomicJSONStorage(Storage):
         pass
 
 
-class TinyDBStore:
+class TinyDBStore(Records):
     def __init__(self, data_dir: Path) -> None:
+        super().__init__()
         self.path = Path(data_dir) / DB_NAME
         self._open = False
         self._must_write = False
         self._shared_known: set[FeedId] = set()  # captured by a flush being written: copy before changing
         self._shared_announced: set[DestinationName] = set()
-        self._feeds: dict[FeedId, FeedState] = {}
-        self._known: dict[FeedId, dict[str, float]] = {}
         self._announced: dict[DestinationName, dict[str, float]] = {}
-        self._outbox: dict[str, OutboxItem] = {}
-        self._dests: dict[DestinationName, DestinationState] = {}
-        self._subs: dict[str, Subscription] = {}
-        self._watches: dict[WatchId, Watch] = {}
-        self._dirty: dict[str, set[str]] = {t: set() for t in _KEY_FIELD}
+        self._dirty["announced"] = set()
         self._next_seq = 1
         self._flush_lock = asyncio.Lock()  # one file write at a time, in order
         self._unflushed: set[str] = set()  # alerts queued but not yet in the database file
@@ -275,16 +270,6 @@ class TinyDBStore:
 
     # -- feeds -------------------------------------------------------------
 
-    def feed_state(self, feed_id: FeedId) -> FeedState | None:
-        return self._feeds.get(feed_id)
-
-    def put_feed_state(self, state: FeedState) -> None:
-        self._feeds[state.feed_id] = state
-        self._dirty["feeds"].add(state.feed_id)
-
-    def known_entries(self, feed_id: FeedId) -> Mapping[str, float]:
-        return self._known.get(feed_id, {})
-
     def _writable_known(self, feed_id: FeedId) -> dict[str, float]:
         known = self._known.setdefault(feed_id, {})
         if feed_id in self._shared_known:  # a flush is serialising this one: change a copy
@@ -339,78 +324,16 @@ class TinyDBStore:
         return [i for i in self._outbox.values()
                 if (destination is None or i.destination == destination) and i.id not in self._unflushed]
 
-    def delivered(self, item_id: str) -> None:
-        if self._outbox.pop(item_id, None) is not None:
-            self._dirty["outbox"].add(item_id)
-
-    def postpone(self, item_id: str, until: float, error: str) -> None:
-        item = self._outbox.get(item_id)
-        if item is not None:
-            self._outbox[item_id] = replace(item, attempts=item.attempts + 1, next_try=until, last_error=error)
-            self._dirty["outbox"].add(item_id)
-
     # -- destinations --------------------------------------------------------
 
-    def destination_state(self, name: DestinationName) -> DestinationState:
-        return self._dests.get(name) or DestinationState(name)
-
-    def put_destination_state(self, state: DestinationState) -> None:
-        self._dests[state.name] = state
-        self._dirty["destinations"].add(state.name)
-
     def rename_destination(self, old: DestinationName, new: DestinationName) -> None:
-        """Move everything a destination has to a new name (a Telegram group that
-        became a supergroup), keeping the order of its waiting alerts."""
-        def moved(name: DestinationName) -> DestinationName:
-            if name == old or name.startswith(old + "/"):
-                return DestinationName(new + name[len(old):])
-            return name
-
-        for sub in list(self._subs.values()):
-            if moved(sub.destination) != sub.destination:
-                self.put_subscription(replace(sub, destination=moved(sub.destination)))
-        for w in list(self._watches.values()):
-            owner = moved(w.owner) if w.owner else None
-            notify = tuple(moved(n) for n in w.notify)
-            if owner != w.owner or notify != w.notify:
-                self.put_watch(replace(w, owner=owner, notify=notify))
-        for item in list(self._outbox.values()):
-            if moved(item.destination) != item.destination:
-                self._outbox[item.id] = replace(item, destination=moved(item.destination))
-                self._dirty["outbox"].add(item.id)
-        for name in [n for n in self._announced if moved(n) != n]:
-            self._writable_announced(moved(name)).update(self._announced.pop(name))
+        """Move everything a destination has to a new name, its announced stories too."""
+        self._move_records(old, new)
+        for name in [n for n in self._announced if n == old or n.startswith(old + "/")]:
+            target = DestinationName(new + name[len(old):])
+            self._writable_announced(target).update(self._announced.pop(name))
             self._shared_announced.discard(name)
-            self._dirty["announced"].update({name, moved(name)})
-        for name in [n for n in self._dests if moved(n) != n]:
-            self.put_destination_state(replace(self._dests.pop(name), name=moved(name)))
-            self._dirty["destinations"].add(name)
-
-    # -- chats' own feeds and watches ------------------------------------------
-
-    def subscriptions(self, destination: DestinationName | None = None) -> list[Subscription]:
-        return [s for s in self._subs.values() if destination is None or s.destination == destination]
-
-    def put_subscription(self, sub: Subscription) -> None:
-        self._subs[sub.id] = sub
-        self._dirty["subscriptions"].add(sub.id)
-
-    def remove_subscription(self, sub_id: str) -> Subscription | None:
-        sub = self._subs.pop(sub_id, None)
-        self._dirty["subscriptions"].add(sub_id)
-        return sub
-
-    def watches(self, owner: DestinationName | None = None) -> list[Watch]:
-        return [w for w in self._watches.values() if owner is None or w.owner == owner]
-
-    def put_watch(self, watch: Watch) -> None:
-        self._watches[watch.id] = watch
-        self._dirty["watches"].add(watch.id)
-
-    def remove_watch(self, watch_id: WatchId) -> Watch | None:
-        watch = self._watches.pop(watch_id, None)
-        self._dirty["watches"].add(watch_id)
-        return watch
+            self._dirty["announced"].update({name, target})
 
     # -- housekeeping --------------------------------------------------------
 
@@ -468,6 +391,4 @@ def _outbox_doc(item: OutboxItem) -> dict[str, Any]:
 
 
 WRITE_CHUNK = 500  # documents serialised per step of a flush, between yields to the loop
-_KEY_FIELD = {"feeds": "id", "announced": "dest", "outbox": "id", "destinations": "name",
-              "subscriptions": "id", "watches": "id"}
 

@@ -1,0 +1,109 @@
+"""What both stores keep the same way: feed states, chats' feeds, watches and
+settings, and outbox items, held in memory as immutable records, each change marked
+in `_dirty[table]` for the store's next commit. A store subclasses this and adds
+how it claims stories, queues alerts and writes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
+
+from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
+from bot.store.base import DestinationState, FeedState, OutboxItem
+
+TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches")
+
+
+class Records:
+    def __init__(self) -> None:
+        self._feeds: dict[FeedId, FeedState] = {}
+        self._known: dict[FeedId, dict[str, float]] = {}
+        self._outbox: dict[str, OutboxItem] = {}
+        self._dests: dict[DestinationName, DestinationState] = {}
+        self._subs: dict[str, Subscription] = {}
+        self._watches: dict[WatchId, Watch] = {}
+        self._dirty: dict[str, set[str]] = {t: set() for t in TABLES}
+
+    # -- feeds -------------------------------------------------------------
+
+    def feed_state(self, feed_id: FeedId) -> FeedState | None:
+        return self._feeds.get(feed_id)
+
+    def put_feed_state(self, state: FeedState) -> None:
+        self._feeds[state.feed_id] = state
+        self._dirty["feeds"].add(state.feed_id)
+
+    def known_entries(self, feed_id: FeedId) -> Mapping[str, float]:
+        return self._known.get(feed_id, {})
+
+    # -- outbox ------------------------------------------------------------
+
+    def delivered(self, item_id: str) -> None:
+        if self._outbox.pop(item_id, None) is not None:
+            self._dirty["outbox"].add(item_id)
+
+    def postpone(self, item_id: str, until: float, error: str) -> None:
+        item = self._outbox.get(item_id)
+        if item is not None:
+            self._outbox[item_id] = replace(item, attempts=item.attempts + 1, next_try=until, last_error=error)
+            self._dirty["outbox"].add(item_id)
+
+    # -- destinations --------------------------------------------------------
+
+    def destination_state(self, name: DestinationName) -> DestinationState:
+        return self._dests.get(name) or DestinationState(name)
+
+    def put_destination_state(self, state: DestinationState) -> None:
+        self._dests[state.name] = state
+        self._dirty["destinations"].add(state.name)
+
+    def _move_records(self, old: DestinationName, new: DestinationName) -> None:
+        """Move a destination's feeds, watches, waiting alerts (in their order) and
+        settings to a new name (a Telegram group that became a supergroup); topics of
+        the old chat move with it. The store moves its announced stories itself."""
+        def moved(name: DestinationName) -> DestinationName:
+            if name == old or name.startswith(old + "/"):
+                return DestinationName(new + name[len(old):])
+            return name
+
+        for sub in list(self._subs.values()):
+            if moved(sub.destination) != sub.destination:
+                self.put_subscription(replace(sub, destination=moved(sub.destination)))
+        for w in list(self._watches.values()):
+            owner = moved(w.owner) if w.owner else None
+            notify = tuple(moved(n) for n in w.notify)
+            if owner != w.owner or notify != w.notify:
+                self.put_watch(replace(w, owner=owner, notify=notify))
+        for item in list(self._outbox.values()):
+            if moved(item.destination) != item.destination:
+                self._outbox[item.id] = replace(item, destination=moved(item.destination))
+                self._dirty["outbox"].add(item.id)
+        for name in [n for n in self._dests if moved(n) != n]:
+            self.put_destination_state(replace(self._dests.pop(name), name=moved(name)))
+            self._dirty["destinations"].add(name)
+
+    # -- chats' own feeds and watches ------------------------------------------
+
+    def subscriptions(self, destination: DestinationName | None = None) -> list[Subscription]:
+        return [s for s in self._subs.values() if destination is None or s.destination == destination]
+
+    def put_subscription(self, sub: Subscription) -> None:
+        self._subs[sub.id] = sub
+        self._dirty["subscriptions"].add(sub.id)
+
+    def remove_subscription(self, sub_id: str) -> Subscription | None:
+        sub = self._subs.pop(sub_id, None)
+        self._dirty["subscriptions"].add(sub_id)
+        return sub
+
+    def watches(self, owner: DestinationName | None = None) -> list[Watch]:
+        return [w for w in self._watches.values() if owner is None or w.owner == owner]
+
+    def put_watch(self, watch: Watch) -> None:
+        self._watches[watch.id] = watch
+        self._dirty["watches"].add(watch.id)
+
+    def remove_watch(self, watch_id: WatchId) -> Watch | None:
+        watch = self._watches.pop(watch_id, None)
+        self._dirty["watches"].add(watch_id)
+        return watch
