@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.feed_server import FeedServer
+from tests.harness import Harness
 
 PROJECT = Path(__file__).resolve().parent.parent
 CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -76,3 +77,16 @@ def redis_url():
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+@pytest.fixture
+async def harness(tmp_path):
+    made = []
+
+    async def make(feeds, watches, **kw):
+        h = await Harness(tmp_path, feeds, watches, **kw).start()
+        made.append(h)
+        return h
+    yield make
+    for h in made:
+        await h.stop()

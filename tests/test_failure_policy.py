@@ -13,7 +13,7 @@ from bot.model import Subscription
 from tests.factories import NOW, feed, item, rss
 from tests.fakes.feed_server import Served
 from tests.fakes.recording import RecordingAdapter
-from tests.test_engine import Harness
+from tests.harness import Harness
 
 CHAT = "telegram:-1001"
 

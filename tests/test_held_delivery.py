@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from bot.adapters.base import RetryAfter
 from bot.config import CONSOLE
 from tests.factories import feed, item, rss, watch
-from tests.test_engine import DUET, STORY, harness  # noqa: F401  (the fixture)
+from tests.harness import DUET, STORY
 
 
 def stories(n: int, start: int = 0) -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ from bot.web import WebServer
 from tests.adapters.test_telegram import eventually
 from tests.factories import feed, item, rss, watch
 from tests.fakes.feed_server import Served
-from tests.test_engine import DUET, STORY, harness  # noqa: F401  (the fixture)
+from tests.harness import DUET, STORY
 
 
 async def get(web: WebServer, path: str) -> tuple[int, str]:

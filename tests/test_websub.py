@@ -17,7 +17,7 @@ from bot.store.base import FeedState
 from tests.adapters.test_telegram import eventually
 from tests.factories import feed, item, rss, watch
 from tests.fakes.websub_hub import FakeHub
-from tests.test_engine import DUET, STORY, harness  # noqa: F401  (the fixture)
+from tests.harness import DUET, STORY
 
 
 def hubbed(items, hub: str, topic: str) -> bytes:

@@ -2,7 +2,8 @@
 SIGKILLed mid-run. Afterwards: every feed kept being polled (the others took over the
 dead worker's feeds when its leases ran out), and every expected alert arrived, once
 per alert id (a repeat can only be one the dead worker had in flight, and it carries the
-same Idempotency-Key, so the receiver drops it)."""
+same Idempotency-Key, so the receiver drops it). One worker at a time sent for the
+destination, so each feed's stories arrived in the order they appeared."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class World(LocalServer):
         self.entries: dict[int, list[str]] = defaultdict(list)
         self.polls: dict[int, list[float]] = defaultdict(list)
         self.received: list[tuple[str, str, float]] = []  # (Idempotency-Key, title, at)
+        self.sending = 0  # requests in progress at the hook
+        self.most_at_once = 0
 
     async def start(self) -> None:
         async def serve(request: web.Request) -> web.Response:
@@ -46,6 +49,12 @@ class World(LocalServer):
         async def hook(request: web.Request) -> web.Response:
             body = await request.json()
             self.received.append((request.headers.get("Idempotency-Key", ""), body["entry"]["title"], time.time()))
+            self.sending += 1  # one destination: two requests at once would be two workers sending for it
+            self.most_at_once = max(self.most_at_once, self.sending)
+            try:
+                await asyncio.sleep(0.02)
+            finally:
+                self.sending -= 1
             return web.Response(status=204)
 
         app = web.Application()
@@ -129,3 +138,12 @@ notify = ["hook"]
           f"{len(repeats)} repeated in flight at the kill; worst poll gap {worst:.1f}s")
     assert all(abs(v[0][1] - killed_at) < 2 * LEASE + 5 for _, v in repeats), [(k, [round(at - killed_at, 1) for _, at in v]) for k, v in repeats]
     assert stopped_adding < end
+    # one worker at a time sent for the destination, so each feed's stories arrived in the
+    # order they appeared (a feed's new entries are announced oldest first)
+    assert world.most_at_once == 1
+    first: dict[str, int] = {}
+    for n, (_, title, _) in enumerate(world.received):
+        first.setdefault(title, n)
+    for i in range(FEEDS):
+        mine = sorted((t for t in expected if t.endswith(f" in feed {i}")), key=first.__getitem__)
+        assert mine == sorted(mine), f"feed {i}'s stories arrived out of order: {mine}"

@@ -11,18 +11,25 @@ What must be decided across processes is decided in Redis, atomically:
   story, and an alert is queued exactly when its claim is made.
 - The outbox is a Redis Stream read through a consumer group; an alert's entry is
   acknowledged (XACK) and removed only after the platform accepted it.
+- One worker at a time sends a destination's alerts, whichever worker queued them: the
+  holder of its sender lease. Entries read by another worker are handed to it, so a
+  chat's alerts go out in the order Redis queued them, and a retry holds back the rest.
 
 Layout (every key under the configured prefix, "tipoff:" by default): `meta` (hash),
 `feeds` (hash fid → FeedState JSON), `known:{fid}` (hash entry key → time),
 `story:{dest}:{key}` (string, with expiry), `outbox` (stream), `outbox:items` (hash id →
-item JSON: attempts and retry times change), `dests`, `subs`, `watches` (hashes of JSON).
+item JSON: attempts and retry times change), `sender:{dest}` (the worker sending for a
+destination, with expiry), `handed:{worker}` (list of entries handed to a worker), `due`
+(sorted set fid → due time), `lease:{fid}`, `lock:{name}`, `turn:{name}` (strings with
+expiry), `workers` (sorted set worker → last sign of life), `agreed:{name}`,
+`settings:version`, `dests`, `subs`, `watches` (hashes of JSON).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
@@ -73,11 +80,116 @@ end
 return got
 """
 
+# KEYS[1]: the outbox stream. ARGV: group, worker, lease ms, key prefix, then pairs of
+# stream entry and destination, as this worker read them. One worker at a time sends a
+# destination's alerts (so they go out in the order they were queued, and one retry
+# holds back what came after it, whichever worker queued them): the one holding the
+# `sender:{dest}` lease. An entry of a destination this worker sends for (or that no one
+# does) is kept, and the lease taken or renewed; any other is handed to the sender: its
+# pending entry moved to it in the group, and its id pushed to the sender's
+# `handed:{worker}` list, which that worker empties every loop. Returns the kept entries.
+ROUTE = """
+local kept = {}
+for i = 5, #ARGV, 2 do
+  local entry, dest = ARGV[i], ARGV[i + 1]
+  local lease = ARGV[4] .. 'sender:' .. dest
+  local sender = redis.call('GET', lease)
+  if not sender or sender == ARGV[2] then
+    redis.call('SET', lease, ARGV[2], 'PX', ARGV[3])
+    table.insert(kept, entry)
+  else
+    redis.call('XCLAIM', KEYS[1], ARGV[1], sender, 0, entry, 'JUSTID')
+    local inbox = ARGV[4] .. 'handed:' .. sender
+    redis.call('RPUSH', inbox, entry)
+    redis.call('PEXPIRE', inbox, tonumber(ARGV[3]) * 3)
+  end
+end
+return kept
+"""
+
+# KEYS[1]: the outbox stream. ARGV: group, worker, min idle ms, lease ms, key prefix, then
+# pairs of stream entry and its owner, from XPENDING: entries idle past the lease (their
+# worker stopped refreshing them: it died). Each is taken over by this worker when the
+# destination's sender lease is free or ours, handed to the destination's sender when
+# another live worker holds it, and left alone while the dead owner's lease has not run
+# out yet (the next round takes it). XCLAIM's min idle time makes a race with the owner
+# coming back harmless. An entry deleted meanwhile only leaves the pending list.
+RECLAIM = """
+local kept = {}
+for i = 6, #ARGV, 2 do
+  local entry, owner = ARGV[i], ARGV[i + 1]
+  local rows = redis.call('XRANGE', KEYS[1], entry, entry)
+  if #rows == 0 then
+    redis.call('XACK', KEYS[1], ARGV[1], entry)
+  else
+    local fields, dest = rows[1][2], ''
+    for j = 1, #fields, 2 do
+      if fields[j] == 'dest' then dest = fields[j + 1] end
+    end
+    local lease = ARGV[5] .. 'sender:' .. dest
+    local sender = redis.call('GET', lease)
+    if not sender or sender == ARGV[2] then
+      if #redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], entry, 'JUSTID') > 0 then
+        redis.call('SET', lease, ARGV[2], 'PX', ARGV[4])
+        table.insert(kept, entry)
+      end
+    elseif sender ~= owner then
+      if #redis.call('XCLAIM', KEYS[1], ARGV[1], sender, ARGV[3], entry, 'JUSTID') > 0 then
+        local inbox = ARGV[5] .. 'handed:' .. sender
+        redis.call('RPUSH', inbox, entry)
+        redis.call('PEXPIRE', inbox, tonumber(ARGV[4]) * 3)
+      end
+    end
+  end
+end
+return kept
+"""
+
+# KEYS: sender leases of the destinations this worker holds alerts for. ARGV: worker,
+# lease ms. Renews each lease that is ours or free; returns how many another holds.
+RENEW_SENDERS = """
+local lost = 0
+for i = 1, #KEYS do
+  local sender = redis.call('GET', KEYS[i])
+  if not sender or sender == ARGV[1] then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+  else
+    lost = lost + 1
+  end
+end
+return lost
+"""
+
 HOLD_LOCK = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 return 0
 """
+# KEYS[1]: the set of live workers. ARGV: worker, seconds a worker counts as alive after
+# its last sign of life. Marks this worker alive (on Redis' clock, so workers' clocks
+# need not agree) and returns how many are.
+WORKERS_ALIVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS[1]: the agreed number. ARGV: this worker's proposal, the prefix of the locks it
+# numbers. The number stands while any of its locks (prefix .. 0 … n-1) is held: workers
+# that share things out by it must agree; a proposal replaces it once none is.
+AGREE_COUNT = """
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current and current ~= tonumber(ARGV[1]) then
+  for i = 0, current - 1 do
+    if redis.call('EXISTS', ARGV[2] .. i) == 1 then return current end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return tonumber(ARGV[1])
+"""
+
 RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -90,6 +202,12 @@ CHAT_TABLES = ("destinations", "subscriptions", "watches")
 def item_json(item: OutboxItem) -> bytes:
     return orjson.dumps({"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
                          "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error})
+
+
+def stream_order(entry: str) -> int:
+    """A stream entry id ("ms-n") as a number that sorts as Redis ordered the entries."""
+    ms, _, n = entry.partition("-")
+    return int(ms) * 1_000_000 + int(n or 0)
 
 
 def item_from(raw: bytes) -> OutboxItem:
@@ -185,7 +303,8 @@ class RedisStore(Records):
     async def _keep_alive(self) -> None:
         """Keep the outbox entries this worker holds fresh (idle time reset by claiming
         them to itself), so that others take them over only when it has really stopped,
-        not while they wait their turn here (per-destination order, a retry)."""
+        not while they wait their turn here (per-destination order, a retry); and keep
+        the sender leases of their destinations."""
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
@@ -197,6 +316,16 @@ class RedisStore(Records):
                 for start in range(0, len(mine), 500):
                     await self._require().xclaim(self._k("outbox"), GROUP, self.consumer, 0,
                                                  mine[start:start + 500], justid=True)
+                # and stay the sender of their destinations while they wait here
+                senders = sorted({self._k("sender", i.destination) for i in self._outbox.values()
+                                  if i.id in self._stream_ids})
+                for start in range(0, len(senders), 500):
+                    lost = await self._require().eval(RENEW_SENDERS, len(senders[start:start + 500]),
+                                                      *senders[start:start + 500], self.consumer,
+                                                      int(self.lease * 1000))
+                    if lost:
+                        log.warning("%d destinations this worker holds alerts for are sent by another "
+                                    "worker now (this one stalled past the lease)", lost)
             except (RedisError, OSError, StoreError) as exc:
                 log.warning("could not refresh this worker's outbox entries: %s", exc)
 
@@ -239,14 +368,16 @@ class RedisStore(Records):
         renames, self._renames = self._renames, []
         for old, new in renames:
             await self._rename_stories(old, new)
-        # claims and their alerts: one atomic script each
-        landing = [i for i in list(self._unflushed) if i in self._claims or i in self._outbox]
+        for item_id in [i for i in self._unflushed if i not in self._outbox]:
+            self._unflushed.discard(item_id)
+            self._claims.pop(item_id, None)
+        # claims and their alerts, one atomic script each, in the order they were queued:
+        # the stream's order is the order they are sent in
+        landing = sorted(self._unflushed, key=lambda i: self._outbox[i].seq)
         script = r.register_script(CLAIM_AND_QUEUE)
         for item_id in landing:
-            item = self._outbox.get(item_id)
+            item = self._outbox[item_id]
             claim = self._claims.pop(item_id, None)
-            if item is None:
-                continue
             if claim is None:  # a notice: no claim, just queued
                 await r.hset(self._k("outbox", "items"), item.id, item_json(item))
                 await r.xadd(self._k("outbox"), {"id": item.id, "dest": item.destination})
@@ -283,11 +414,11 @@ class RedisStore(Records):
                 if gone:
                     pipe.hdel(self._k("known", fid), *gone)
             for item_id in self._dirty["outbox"]:
-                item = self._outbox.get(item_id)
-                if item is None:
+                changed = self._outbox.get(item_id)
+                if changed is None:
                     self._forget_item(pipe, item_id)
                 else:
-                    pipe.hset(self._k("outbox", "items"), item_id, item_json(item))
+                    pipe.hset(self._k("outbox", "items"), item_id, item_json(changed))
             for name in self._dirty["destinations"]:
                 st = self._dests.get(DestinationName(name))
                 if st is None:
@@ -317,28 +448,17 @@ class RedisStore(Records):
 
     async def _take(self, start: str) -> None:
         """Read outbox entries through the consumer group as this consumer: `>` for new
-        ones, `0` for ours still pending (after a restart). They stay pending, owned by
-        us, until acknowledged after the platform accepted them."""
+        ones, `0` for ours still pending (after a restart). Those of destinations another
+        worker sends for are handed to it; the rest stay pending, owned by us, until
+        acknowledged after the platform accepted them."""
         r = self._require()
         while True:
             answer = await r.xreadgroup(GROUP, self.consumer, {self._k("outbox"): start}, count=1000)
             entries = answer[0][1] if answer else []
             if not entries:
                 break
-            missing = []
-            for entry_id, data in entries:
-                if not data:  # deleted meanwhile
-                    continue
-                item_id = data[b"id"].decode()
-                self._stream_ids[item_id] = entry_id.decode()
-                if item_id not in self._outbox:
-                    missing.append(item_id)
-            if missing:
-                for item_id, raw in zip(missing, await r.hmget(self._k("outbox", "items"), missing)):
-                    if raw is not None:
-                        item = item_from(raw)
-                        self._outbox[item.id] = item
-                        self._next_seq = max(self._next_seq, item.seq + 1)
+            await self._adopt([(e.decode(), data[b"id"].decode(), data[b"dest"].decode())
+                               for e, data in entries if data])
             if start == "0":
                 start = entries[-1][0].decode()  # page through our pending entries
             elif len(entries) < 1000:
@@ -346,6 +466,42 @@ class RedisStore(Records):
         # what this worker queued but another read first is that worker's to send
         for item_id in [i for i in self._outbox if i not in self._stream_ids and i not in self._unflushed]:
             del self._outbox[item_id]
+
+    async def _adopt(self, entries: list[tuple[str, str, str]]) -> int:
+        """Keep the (entry, item id, destination) triples whose destination this worker
+        may send for (taking or renewing its sender lease) and load their items; hand
+        the others to their destination's sender. Returns how many were new here."""
+        if not entries:
+            return 0
+        r = self._require()
+        pairs = [x for entry, _, dest in entries for x in (entry, dest)]
+        kept = {k.decode() for k in await r.eval(ROUTE, 1, self._k("outbox"), GROUP, self.consumer,
+                                                 int(self.lease * 1000), self._k(""), *pairs)}
+        return await self._load_items([(e, i) for e, i, _ in entries if e in kept],
+                                      [i for e, i, _ in entries if e not in kept])
+
+    async def _load_items(self, kept: list[tuple[str, str]], handed: list[str]) -> int:
+        for item_id in handed:  # another worker sends for that destination now
+            self._stream_ids.pop(item_id, None)
+            if item_id not in self._unflushed:
+                self._outbox.pop(item_id, None)
+        for entry, item_id in kept:
+            self._stream_ids[item_id] = entry
+        missing = [(e, i) for e, i in kept if i not in self._outbox]
+        new = 0
+        if missing:
+            raws = await self._require().hmget(self._k("outbox", "items"), [i for _, i in missing])
+            for (entry, _), raw in zip(missing, raws):
+                if raw is not None:
+                    item = item_from(raw)
+                    self._next_seq = max(self._next_seq, item.seq + 1)
+                    self._outbox[item.id] = item
+                    new += 1
+        for entry, item_id in kept:  # delivery order is queueing order in Redis, whoever queued it
+            held = self._outbox.get(item_id)
+            if held is not None:
+                self._outbox[item_id] = replace(held, seq=stream_order(entry))
+        return new
 
     def _forget_item(self, pipe: Any, item_id: str) -> None:
         pipe.hdel(self._k("outbox", "items"), item_id)
@@ -405,30 +561,44 @@ class RedisStore(Records):
         return [by_id[fid] for fid in mine]
 
     async def reclaim_stale(self) -> int:
-        """Take over outbox entries another worker took and never acknowledged within
-        the lease (it died): they become this worker's to deliver."""
+        """Take over outbox entries: those another worker handed to this one (it reads
+        the stream, we send for their destination), and those a worker took and never
+        acknowledged within the lease (it died). Returns how many are new here."""
         r = self._require()
+        async with r.pipeline(transaction=True) as pipe:
+            pipe.lrange(self._k("handed", self.consumer), 0, -1)
+            pipe.delete(self._k("handed", self.consumer))
+            handed, _ = await pipe.execute()
         taken = 0
-        start = "0-0"
+        if handed:
+            async with r.pipeline(transaction=False) as pipe:
+                for entry in handed:
+                    pipe.xrange(self._k("outbox"), entry, entry)
+                rows = await pipe.execute()
+            # handed on again if the destination changed hands meanwhile
+            taken += await self._adopt([(e.decode(), data[b"id"].decode(), data[b"dest"].decode())
+                                        for found in rows for e, data in found if data])
+        idle = int(self.lease * 1000)
+        start = "-"
         while True:
-            answer = await r.xautoclaim(self._k("outbox"), GROUP, self.consumer, int(self.lease * 1000),
-                                        start_id=start, count=500)
-            start, entries = answer[0], answer[1]
-            ids = []
-            for entry_id, data in entries:
-                if data:
-                    item_id = data[b"id"].decode()
-                    self._stream_ids[item_id] = entry_id.decode()
-                    if item_id not in self._outbox:
-                        ids.append(item_id)
-            if ids:
-                for item_id, raw in zip(ids, await r.hmget(self._k("outbox", "items"), ids)):
-                    if raw is not None:
-                        item = item_from(raw)
-                        self._outbox[item.id] = item
-                        taken += 1
-            if start in (b"0-0", "0-0") or not entries:
+            stale = await r.xpending_range(self._k("outbox"), GROUP, min=start, max="+", count=500, idle=idle)
+            if not stale:
                 return taken
+            pairs = [x for p in stale if p["consumer"].decode() != self.consumer
+                     for x in (p["message_id"].decode(), p["consumer"].decode())]
+            if pairs:
+                kept = [k.decode() for k in await r.eval(RECLAIM, 1, self._k("outbox"), GROUP, self.consumer,
+                                                         idle, idle, self._k(""), *pairs)]
+                if kept:
+                    async with r.pipeline(transaction=False) as pipe:
+                        for entry in kept:
+                            pipe.xrange(self._k("outbox"), entry, entry)
+                        rows = await pipe.execute()
+                    taken += await self._load_items(
+                        [(e.decode(), data[b"id"].decode()) for found in rows for e, data in found if data], [])
+            if len(stale) < 500:
+                return taken
+            start = "(" + stale[-1]["message_id"].decode()
 
     async def refresh_settings(self) -> bool:
         """Re-read chats' feeds, watches and destination settings when another worker
@@ -474,6 +644,25 @@ class RedisStore(Records):
 
     async def release_lock(self, name: str) -> None:
         await self._require().eval(RELEASE_LOCK, 1, self._k("lock", name), self.consumer)
+
+    async def take_turn(self, name: str, seconds: float) -> bool:
+        """True for at most one caller, any worker, per `seconds` (a lock nobody renews)."""
+        return bool(await self._require().set(self._k("turn", name), self.consumer, nx=True,
+                                              px=max(1, int(seconds * 1000))))
+
+    async def workers_alive(self, within: float) -> int:
+        """Say this worker is alive; how many workers said so within the last `within` s."""
+        return int(await self._require().eval(WORKERS_ALIVE, 1, self._k("workers"), self.consumer, within))
+
+    async def leave(self) -> None:
+        """This worker stops: others need not count it alive any more."""
+        await self._require().zrem(self._k("workers"), self.consumer)
+
+    async def agree_count(self, name: str, proposal: int, locks: str) -> int:
+        """The number the workers go by for `name` (Discord's shard count): the one
+        already agreed while any of its numbered locks `{locks}{i}` is held, else ours."""
+        return int(await self._require().eval(AGREE_COUNT, 1, self._k("agreed", name), proposal,
+                                              self._k("lock", locks)))
 
     # -- feeds -------------------------------------------------------------------------------
 

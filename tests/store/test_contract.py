@@ -318,3 +318,64 @@ async def test_a_chat_change_on_one_worker_reaches_the_others(redis_url):
     assert await b.refresh_settings() and {w.id for w in b.watches(chat)} == {"w2"}
     await a.close()
     await b.close()
+
+
+async def _queue(store, dest, item_id):
+    assert store.claim_story(dest, [f"i:{item_id}"], 1000.0)
+    store.enqueue(dest, {"title": item_id}, item_id)
+    await store.flush()
+
+
+def _order(store, dest):
+    return [i.id for i in sorted(store.pending(dest), key=lambda i: i.seq)]
+
+
+async def test_one_worker_sends_a_destinations_alerts_in_queueing_order(redis_url):
+    """Two workers queue alerts for one chat, interleaved: every one of them ends up with
+    the worker that sends for that chat, in the order they were queued (so one retry
+    holds back the rest, whoever found them); another chat can go to the other worker."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
+    await a.open()
+    await b.open()
+    await _queue(a, "fans", "a0")  # a reads it first: a sends for "fans" now
+    await _queue(b, "fans", "b0")  # b reads this one, and hands it to a
+    await _queue(a, "fans", "a1")
+    await _queue(b, "club", "b-club")  # nobody sends for "club" yet: b does
+    await _queue(b, "fans", "b1")
+    assert b.pending("fans") == [] and _order(b, "club") == ["b-club"]
+    assert await a.reclaim_stale() == 2  # the two b handed over
+    assert _order(a, "fans") == ["a0", "b0", "a1", "b1"] and a.pending("club") == []
+    a.postpone("a0", 5000.0, "429 Too Many Requests")  # a retry at a holds back b's finds too
+    await a.flush()
+    await _queue(b, "fans", "b2")
+    assert await a.reclaim_stale() == 1 and _order(a, "fans") == ["a0", "b0", "a1", "b1", "b2"]
+    for s in (a, b):
+        await s.close()
+
+
+async def test_a_dead_senders_chat_moves_to_one_worker_whole_and_in_order(redis_url):
+    import asyncio
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=0.8)
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=0.8)
+    c = RedisStore(redis_url, prefix=prefix, consumer="worker-c", lease=0.8)
+    for s in (a, b, c):
+        await s.open()
+    await _queue(a, "fans", "a0")
+    a._keeper.cancel()  # a dies holding "fans"
+    await _queue(b, "fans", "b0")  # handed to a, which is not there to take it
+    assert await b.reclaim_stale() == 0 and await c.reclaim_stale() == 0  # a's lease still runs
+    await asyncio.sleep(1.0)
+    assert await c.reclaim_stale() == 2  # c is first to look: it takes the chat, both alerts
+    assert _order(c, "fans") == ["a0", "b0"]
+    await _queue(b, "fans", "b1")  # c sends for "fans" now
+    assert await b.reclaim_stale() == 0 and await c.reclaim_stale() == 1
+    assert _order(c, "fans") == ["a0", "b0", "b1"] and b.pending() == []
+    a._r, r = None, a._r
+    a._keeper = None
+    await r.aclose()
+    for s in (b, c):
+        await s.close()
