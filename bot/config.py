@@ -134,6 +134,8 @@ class DiscordSettings:
     gateway: str = "wss://gateway.discord.gg/"
     guild: int | None = None  # sync slash commands to this guild only (instant, for testing)
     manager_role: str | None = None  # members with this role may change feeds and watches too
+    shards: int | None = None  # gateway shards in all; None ("auto"): as many as Discord recommends
+    identify_interval: float = 5.0  # Discord allows one IDENTIFY per 5 s per concurrency bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,18 +379,24 @@ def _sources(r: _Reader, t: Mapping[str, Any]) -> SourceSettings:
 
 
 def _discord(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> DiscordSettings:
-    r.unknown_keys(t, {"api_base", "gateway", "guild", "manager_role", "token"}, "discord.")
+    r.unknown_keys(t, {"api_base", "gateway", "guild", "manager_role", "shards", "token"}, "discord.")
     if "token" in t:
         raise r.fail("discord.token", "tokens never go in the config file: set TIPOFF_DISCORD_TOKEN instead")
     d = DiscordSettings()
     token = env.get("TIPOFF_DISCORD_TOKEN", "").strip()
     guild = r.integer(t, "guild", "discord.guild", 0, minimum=0) if "guild" in t else None
+    shards = None
+    if t.get("shards", "auto") != "auto":
+        if not isinstance(t["shards"], int) or isinstance(t["shards"], bool) or t["shards"] < 1:
+            raise r.fail("discord.shards", 'must be "auto" or a whole number of at least 1')
+        shards = t["shards"]
     return DiscordSettings(
         token=Secret(token) if token else None,
         api_base=r.string(t, "api_base", "discord.api_base", d.api_base).rstrip("/"),
         gateway=r.string(t, "gateway", "discord.gateway", d.gateway),
         guild=guild or None,
         manager_role=r.string(t, "manager_role", "discord.manager_role") if "manager_role" in t else None,
+        shards=shards,
     )
 
 

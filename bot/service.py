@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.adapters.base import Adapter
 from bot.adapters.console import ConsoleAdapter
@@ -18,6 +18,9 @@ from bot.feeds.fetch import Fetcher
 from bot.store.base import Store
 from bot.store.lock import DataDirLock
 from bot.store.tinydb import TinyDBStore
+
+if TYPE_CHECKING:
+    from bot.adapters.discord import DiscordAdapter
 
 log = logging.getLogger("tipoff")
 
@@ -88,7 +91,7 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                 if shared and telegram is not None:
                     telegram.exclusive_polling = True  # type: ignore[attr-defined]  # the elected worker polls
                 if shared and discord_ is not None:
-                    discord_.exclusive_gateway = True  # type: ignore[attr-defined]  # one gateway per token
+                    discord_.exclusive_gateway = True  # type: ignore[attr-defined]  # shards shared out
                 for adapter in adapters.values():
                     await adapter.start()
                     started.append(adapter)
@@ -99,9 +102,8 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                         telegram.start_polling, telegram.stop_polling)))  # type: ignore[attr-defined]
                 if shared and discord_ is not None:
                     assert settings.discord.token is not None
-                    elections.append(asyncio.ensure_future(elect(
-                        store, "discord-gateway", settings.discord.token.reveal(), settings, stop,
-                        discord_.start_gateway, discord_.stop_gateway)))  # type: ignore[attr-defined]
+                    elections.append(asyncio.ensure_future(share_shards(
+                        store, discord_, settings.discord.token.reveal(), settings, stop)))  # type: ignore[arg-type]
                 try:
                     await engine.run(stop, once=once)
                 finally:
@@ -159,3 +161,92 @@ async def elect(store: Store, role: str, token: str, settings: Settings, stop: a
                 await store.release_lock(name)  # type: ignore[attr-defined]
             except Exception:
                 pass
+
+
+async def share_shards(store: Store, adapter: DiscordAdapter, token: str, settings: Settings,
+                       stop: asyncio.Event) -> None:
+    """Share Discord's gateway shards out between the workers on one Redis: each shard
+    is one connection, held by the worker holding its lock (renewed every third of its
+    lifetime), each worker up to its fair share (bot.sharding). The shard count is agreed
+    between the workers; IDENTIFYs are spaced across all of them, as Discord requires.
+    A worker that stops lets its shards go at once; a dead one's are taken over when its
+    locks run out. Any worker can send."""
+    import hashlib
+
+    from bot import sharding
+
+    shared: Any = store  # a RedisStore: locks, turns and the live-worker count
+    h = hashlib.blake2b(token.encode(), digest_size=8).hexdigest()
+    ttl = max(3.0, min(30.0, settings.store_lease or 30.0))
+    locks = f"discord-shard:{h}:"
+    count = await shared.agree_count(f"discord-shards:{h}", adapter.shard_count, locks)
+    if count != adapter.shard_count:
+        log.info("discord: the running workers use %d shards (this one would use %d); restart them all to change",
+                 count, adapter.shard_count)
+        adapter.shard_count = count
+    interval = settings.discord.identify_interval
+
+    async def gate(shard_id: int) -> None:
+        turn = f"discord-identify:{h}:{shard_id % max(1, adapter.max_concurrency)}"
+        while not await shared.take_turn(turn, interval):
+            await asyncio.sleep(min(0.5, interval / 4))
+
+    adapter.identify_gate = gate
+    mine: set[int] = set()
+    connecting: dict[int, asyncio.Task[None]] = {}
+
+    async def connect(shard_id: int) -> None:
+        try:
+            await adapter.connect_shard(shard_id)
+        except Exception as exc:
+            log.error("%s", exc)
+            await let_go(shard_id)
+
+    async def let_go(shard_id: int) -> None:
+        mine.discard(shard_id)
+        task = connecting.pop(shard_id, None)
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
+        await adapter.disconnect_shard(shard_id)
+        try:
+            await shared.release_lock(locks + str(shard_id))
+        except Exception:
+            pass
+
+    order = sharding.preference(count, settings.worker)
+    try:
+        while not stop.is_set():
+            try:
+                alive = await shared.workers_alive(ttl)
+                for i in sorted(mine):
+                    if not await shared.hold_lock(locks + str(i), ttl):
+                        log.warning("discord: shard %d was taken over (this worker stalled past its lock)", i)
+                        await let_go(i)
+                change = sharding.moves(count, len(mine), alive)
+                if change < 0:
+                    i = max(mine)
+                    log.info("discord: shard %d goes to another worker (%d workers share %d shards)", i, alive, count)
+                    await let_go(i)
+                for i in order:
+                    if change <= 0:
+                        break
+                    if i not in mine and await shared.hold_lock(locks + str(i), ttl):
+                        log.info("discord: this worker (%s) takes shard %d of %d", settings.worker, i, count)
+                        mine.add(i)
+                        connecting[i] = asyncio.ensure_future(connect(i))
+                        change -= 1
+            except Exception as exc:  # Redis unreachable: step back rather than risk two connections
+                log.warning("discord shards: %s", exc)
+                for i in sorted(mine):
+                    await let_go(i)
+            try:
+                await asyncio.wait_for(stop.wait(), ttl / 3)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        for i in sorted(mine):
+            await let_go(i)
+        try:
+            await shared.leave()
+        except Exception:
+            pass

@@ -33,6 +33,8 @@ def test_bad_durations(text):
     ('[[watches]]\nrule = "gaga"\nnotify = ["fans"]\n', 'no destination named "fans"'),
     ("[poll\n", "conf/tipoff.toml"),
     ('[log]\nlevel = "LOUD"\n', "log.level"),
+    ('[discord]\nshards = 0\n', 'conf/tipoff.toml:2: discord.shards: must be "auto" or a whole number of at least 1'),
+    ('[discord]\nshards = "many"\n', "discord.shards"),
 ])
 def test_errors_name_the_key_and_line(text, error):
     with pytest.raises(ConfigError) as err:
@@ -77,3 +79,9 @@ def test_store_url_selects_redis_and_keeps_its_password_out_of_errors():
     with pytest.raises(ConfigError) as err:
         load(None, text='[store]\nurl = "postgres://user:hunter2@db/x"\n')
     assert "store.url" in str(err.value) and "hunter2" not in str(err.value)
+
+
+def test_discord_shards_are_auto_unless_given():
+    assert load("").discord.shards is None
+    assert load('[discord]\nshards = "auto"\n').discord.shards is None
+    assert load("[discord]\nshards = 4\n").discord.shards == 4

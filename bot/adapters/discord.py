@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import io
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import discord
@@ -47,6 +47,22 @@ def point_at(settings: DiscordSettings) -> None:
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway)
 
 
+def gateway_problem(task: asyncio.Task[None]) -> str:
+    """Why a gateway connection ended or never got ready, in words an operator can act on."""
+    if not task.done():
+        return "Discord sent no READY in time"
+    exc = task.exception() if not task.cancelled() else None
+    code = getattr(exc, "code", None)
+    if code == 4011:
+        return ('Discord says this bot needs more shards (close code 4011): set [discord] shards = "auto" '
+                "or a bigger number")
+    if code == 4010:
+        return "Discord refused the shard (close code 4010): [discord] shards is not what the workers agreed"
+    if code == 4004:
+        return "Discord refused the token (close code 4004): check TIPOFF_DISCORD_TOKEN"
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "it stopped"
+
+
 BUTTON_PREFIX = "tipoff:"
 
 
@@ -62,6 +78,55 @@ def button_view(buttons: tuple[Button, ...]) -> discord.ui.View:
     return view
 
 
+def _intents() -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class GatewayShard(discord.Client):
+    """One gateway connection: shard `shard_id` of `shard_count`. Discord sends it the
+    slash commands and button presses of the servers on that shard (guild_id >> 22 %
+    shard_count), and it answers them through its own command tree. It identifies only
+    when the adapter's identify gate lets it."""
+
+    def __init__(self, adapter: DiscordAdapter, shard_id: int, shard_count: int) -> None:
+        super().__init__(intents=_intents(), shard_id=shard_id, shard_count=shard_count, max_ratelimit_timeout=30.0,
+                         allowed_mentions=discord.AllowedMentions.none())
+        self.adapter = adapter
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = adapter._on_tree_error  # type: ignore[method-assign]
+        self.tree.add_command(adapter._group())
+        self.task: asyncio.Task[None] | None = None
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.adapter.identify_gate(shard_id or 0)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter._on_button(interaction)
+
+
+class IdentifyPacer:
+    """Discord accepts one IDENTIFY per `interval` seconds in each concurrency bucket
+    (shard_id % max_concurrency); this spaces this process's. Several workers share a
+    Redis-backed gate instead (service.shared_identify_gate)."""
+
+    def __init__(self, interval: float, max_concurrency: int = 1) -> None:
+        self.interval = interval
+        self.max_concurrency = max_concurrency
+        self._last: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, shard_id: int) -> None:
+        bucket = shard_id % max(1, self.max_concurrency)
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            wait = self._last.get(bucket, -self.interval) + self.interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last[bucket] = loop.time()
+
+
 class DiscordAdapter:
     kinds: tuple[str, ...] = ("discord",)
 
@@ -70,75 +135,102 @@ class DiscordAdapter:
             raise ValueError("the Discord adapter needs TIPOFF_DISCORD_TOKEN")
         self.settings = settings
         point_at(settings)
-        intents = discord.Intents.none()
-        intents.guilds = True
-        self.client = discord.Client(intents=intents, max_ratelimit_timeout=30.0,
+        # REST only: sends alerts and syncs the commands; gateway connections are GatewayShards
+        self.client = discord.Client(intents=_intents(), max_ratelimit_timeout=30.0,
                                      allowed_mentions=discord.AllowedMentions.none())
-        self.tree = app_commands.CommandTree(self.client)
-        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        self.tree = app_commands.CommandTree(self.client)  # the command definitions that are synced
         self.commands: Commands | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.shards: dict[int, GatewayShard] = {}  # the gateway connections this process holds
+        self.shard_count = settings.shards or 1
+        self.max_concurrency = 1
+        self.identify_gate: Callable[[int], Awaitable[None]] = IdentifyPacer(settings.identify_interval)
+        self._synced = False
         self._logged_in = False
-        self.exclusive_gateway = False  # several workers: the gateway is connected only when elected
-
-        @self.client.event
-        async def on_interaction(interaction: discord.Interaction) -> None:
-            await self._on_button(interaction)
+        self.exclusive_gateway = False  # several workers: shards are connected only when elected
 
     def attach(self, commands: Commands) -> None:
         self.commands = commands
         self.tree.add_command(self._group())
 
     async def start(self) -> None:
-        """Log in (REST: enough to send) and, unless several workers share this token
-        and another one holds the gateway, connect the gateway for slash commands."""
+        """Log in (REST: enough to send), settle the shard count (`[discord] shards`, or
+        Discord's recommendation) and, unless several workers share this token and
+        share the shards out between them, connect every shard."""
         if self._logged_in:
             return
         assert self.settings.token is not None
         await self.client.login(self.settings.token.reveal())
         self._logged_in = True
+        if self.commands is None:
+            return  # sending only (`tipoff run --once`): no gateway
+        recommended, _, limits = await self.client.http.get_bot_gateway()
+        self.max_concurrency = int(limits.get("max_concurrency", 1)) or 1
+        if isinstance(self.identify_gate, IdentifyPacer):
+            self.identify_gate.max_concurrency = self.max_concurrency
+        self.shard_count = self.settings.shards or max(1, int(recommended))
+        log.info("discord: %d gateway shard%s (%s)", self.shard_count, "" if self.shard_count == 1 else "s",
+                 "configured" if self.settings.shards else "Discord's recommendation")
         if not self.exclusive_gateway:
-            await self.start_gateway()
+            await asyncio.gather(*(self.connect_shard(i) for i in range(self.shard_count)))
 
-    async def start_gateway(self) -> None:
-        if self._task is not None:
+    async def sync_commands(self) -> None:
+        """Register the slash commands with Discord (once per process start)."""
+        if self.commands is None or self._synced:
             return
-        self._task = asyncio.create_task(self.client.connect(reconnect=True))
-        await asyncio.wait_for(self.client.wait_until_ready(), READY_TIMEOUT)
-        if self.commands is not None:
-            if self.settings.guild:
-                guild = discord.Object(id=self.settings.guild)
-                self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
-            else:
-                synced = await self.tree.sync()
-            log.info("discord: %d slash commands synced %s", len(synced),
-                     f"to guild {self.settings.guild}" if self.settings.guild else "globally")
-        log.info("discord: connected as %s", self.client.user)
+        if self.settings.guild:
+            guild = discord.Object(id=self.settings.guild)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        self._synced = True
+        log.info("discord: %d slash commands synced %s", len(synced),
+                 f"to guild {self.settings.guild}" if self.settings.guild else "globally")
 
-    async def stop_gateway(self) -> None:
-        """Leave the gateway, keep sending (discord.py closes both; log in again for REST)."""
-        if self._task is None:
+    async def connect_shard(self, shard_id: int) -> None:
+        """Open the gateway connection of one shard and wait until Discord has sent it
+        its servers. Shard 0's holder registers the slash commands."""
+        if shard_id in self.shards:
             return
-        await self._close_client()
-        self.client.clear()
         assert self.settings.token is not None
-        await self.client.login(self.settings.token.reveal())
+        shard = self.shards[shard_id] = GatewayShard(self, shard_id, self.shard_count)
+        await shard.login(self.settings.token.reveal())
+        shard.task = asyncio.create_task(shard.connect(reconnect=True))
+        ready = asyncio.ensure_future(shard.wait_until_ready())
+        done, _ = await asyncio.wait({ready, shard.task}, timeout=READY_TIMEOUT,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            problem = gateway_problem(shard.task)
+            await self.disconnect_shard(shard_id)
+            raise RuntimeError(f"discord: shard {shard_id} of {self.shard_count} could not connect: {problem}")
+        shard.task.add_done_callback(lambda t: self._shard_ended(shard_id, t))
+        if shard_id == 0:
+            await self.sync_commands()
+        log.info("discord: shard %d of %d connected as %s", shard_id, self.shard_count, shard.user)
 
-    async def _close_client(self) -> None:
-        await self.client.close()
-        if self._task is not None:
+    def _shard_ended(self, shard_id: int, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("discord: shard %d of %d stopped: %s", shard_id, self.shard_count, gateway_problem(task))
+
+    async def disconnect_shard(self, shard_id: int) -> None:
+        shard = self.shards.pop(shard_id, None)
+        if shard is None:
+            return
+        await shard.close()
+        if shard.task is not None:
             try:
-                await asyncio.wait_for(self._task, 10)
+                await asyncio.wait_for(shard.task, 10)
             except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
                 pass
-            self._task = None
 
     async def close(self) -> None:
         if not self._logged_in:
             return
         self._logged_in = False
-        await self._close_client()
+        for shard_id in list(self.shards):
+            await self.disconnect_shard(shard_id)
+        await self.client.close()
 
     # -- alerts out --------------------------------------------------------------
 
@@ -193,7 +285,7 @@ class DiscordAdapter:
 
     async def _tell_server(self, channel_id: int, error: discord.HTTPException) -> None:
         """Best effort: say in the server's system channel why alerts stopped."""
-        channel = self.client.get_channel(channel_id)
+        channel = next((c for c in (s.get_channel(channel_id) for s in self.shards.values()) if c), None)
         guild = getattr(channel, "guild", None)
         system = guild.system_channel if guild is not None else None
         if system is None or system.id == channel_id:

@@ -25,7 +25,7 @@ class World:
         self.fake, self.feeds = fake, feed_server
         base = settings(tmp_path / "data", feeds, watches, dests, every=1.0, min_every=1.0)
         d = DiscordSettings(token=Secret(TOKEN), api_base=fake.api_base, gateway=fake.gateway,
-                            guild=int(fake.guild_id))
+                            guild=int(fake.guild_id), identify_interval=fake.identify_interval)
         self.settings = replace(base, discord=replace(d, **discord))
 
     async def start(self):
@@ -61,6 +61,7 @@ class World:
 @pytest.fixture
 async def fake():
     f = FakeDiscord()
+    f.identify_interval = 0.3  # Discord's is 5 s; tipoff is told the same
     await f.start()
     yield f
     await f.stop()
@@ -322,3 +323,94 @@ async def test_with_several_workers_one_holds_the_gateway_and_another_takes_over
     finally:
         for w in worlds:
             await w.stop()
+
+
+SECOND_GUILD, SECOND_CHANNEL = "800000000004194305", "800000000004194310"  # on shard 0 of 2, 2 of 3
+THIRD_GUILD, THIRD_CHANNEL = "800000000008388609", "800000000008388610"  # on shard 1 of 2, 0 of 3
+
+
+async def answered_once(fake, w, channel):
+    token, _ = await w.slash("help", expect="/watch RULE", channel=channel)
+    await asyncio.sleep(0.5)  # a second connection serving that server would answer again by now
+    return len([r for r in fake.replies if r.get("interaction") == token.removeprefix("itoken-")])
+
+
+async def test_auto_sharding_connects_every_shard_once_and_paces_identify(world, fake):
+    """With more servers than one connection may serve, "auto" takes Discord's
+    recommended shard count: one connection per shard, each server's commands arrive on
+    its shard's connection and are answered once, and IDENTIFYs keep Discord's spacing."""
+    fake.guilds_per_shard = 1
+    fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
+    w = await world()
+    await eventually(lambda: len(fake.connected_shards()) == 2, what="both shards")
+    assert fake.connected_shards() == [(0, 2), (1, 2)]
+    assert await answered_once(fake, w, ALERTS) == 1
+    assert await answered_once(fake, w, SECOND_CHANNEL) == 1
+    assert fake.too_fast == []  # the second IDENTIFY waited its turn
+    times = sorted(at for at, _, _ in fake.identifies)
+    assert times[1] - times[0] >= fake.identify_interval * 0.9
+
+
+async def test_too_few_shards_fails_with_a_clear_message(tmp_path, fake, feed_server):
+    fake.guilds_per_shard = 1
+    fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
+    w = World(tmp_path, fake, feed_server, shards=1)
+    with pytest.raises(RuntimeError) as raised:
+        await w.start()
+    assert "needs more shards" in str(raised.value) and "[discord] shards" in str(raised.value)
+    assert TOKEN not in str(raised.value)
+    assert fake.closed_with == [4011]
+
+
+async def test_workers_share_the_shards_fairly_and_take_over_a_stopped_ones(tmp_path, fake, feed_server,
+                                                                              redis_url):
+    """Two workers, three shards: every shard connected exactly once, neither worker
+    with more than two; when one stops, the other connects its shards too. Every
+    server's commands are answered once throughout, and no IDENTIFY came too soon."""
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
+    fake.add_guild(THIRD_GUILD, THIRD_CHANNEL)
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    r = aioredis.from_url(redis_url)
+    worlds = []
+    try:
+        for n in (1, 2):
+            w = World(tmp_path / f"w{n}", fake, feed_server, shards=3)
+            w.settings = replace(w.settings, store_url=redis_url, store_prefix=prefix, store_lease=3.0,
+                                 worker=f"w{n}")
+            worlds.append(w)
+        await worlds[0].start()  # alone, it takes all three...
+        await eventually(lambda: len(fake.connected_shards()) == 3, timeout=20, what="three shards")
+        await worlds[1].start()  # ...and lets one go when the second joins (fair share: two)
+
+        async def holders():
+            keys = [k async for k in r.scan_iter(match=f"{prefix}lock:discord-shard:*")]
+            return sorted([(await r.get(k)).decode() for k in keys])
+
+        async def shared_out():
+            return await holders() in (["w1", "w1", "w2"], ["w1", "w2", "w2"])
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await shared_out():
+            assert asyncio.get_running_loop().time() < deadline, await holders()
+            await asyncio.sleep(0.2)
+        await eventually(lambda: len(fake.connected_shards()) == 3, timeout=20, what="three shards again")
+        assert fake.connected_shards() == [(0, 3), (1, 3), (2, 3)]
+        for channel in (ALERTS, SECOND_CHANNEL, THIRD_CHANNEL):
+            assert await answered_once(fake, worlds[1], channel) == 1
+        await worlds[0].stop()
+        deadline = asyncio.get_running_loop().time() + 30
+        while await holders() != ["w2", "w2", "w2"] or len(fake.connected_shards()) != 3:
+            assert asyncio.get_running_loop().time() < deadline, (await holders(), fake.connected_shards())
+            await asyncio.sleep(0.2)
+        for channel in (ALERTS, SECOND_CHANNEL, THIRD_CHANNEL):
+            assert await answered_once(fake, worlds[1], channel) == 1
+        assert fake.too_fast == []
+    finally:
+        for w in worlds:
+            if hasattr(w, "task"):
+                await w.stop()
+        await r.aclose()

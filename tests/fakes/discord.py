@@ -3,7 +3,11 @@ real discord.py is what the tests exercise: login (/users/@me, /oauth2/applicati
 command sync, interaction callbacks and follow-ups, channel messages, webhooks and
 attachments over REST (validated like Discord, with its `50035 Invalid Form Body`
 errors); HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeat ACKs and INTERACTION_CREATE
-over the gateway; and switches for 429 (with the `Via` header real Discord sends), 403,
+over the gateway, sharded like Discord's (IDENTIFY's `shard` decides which servers a
+connection serves and which interactions it receives; 4010 for an invalid shard, 4011
+when a connection would serve more servers than `guilds_per_shard`; GET /gateway/bot
+recommends a shard count; an IDENTIFY sooner than `identify_interval` after another in
+its concurrency bucket gets an Invalid Session, and is recorded); and switches for 429 (with the `Via` header real Discord sends), 403,
 404 and 5xx. Every JSON answer has a Content-Type of exactly application/json, as
 discord.py requires."""
 
@@ -162,8 +166,17 @@ class Posted:
 class FakeDiscord(LocalServer):
     def __init__(self) -> None:
         self.guild_id = "800000000000000001"
+        self.guilds = {self.guild_id: "Pop Fans"}
         self.channels = {"800000000000000010": "alerts", "800000000000000011": "other",
                          "800000000000000012": "system"}
+        self.channel_guild = {c: self.guild_id for c in self.channels}
+        self.guilds_per_shard = 2500  # Discord's limit per gateway connection
+        self.max_concurrency = 1
+        self.identify_interval = 5.0
+        self.identifies: list[tuple[float, int, int]] = []  # (when, shard id, shard count)
+        self.too_fast: list[tuple[int, int]] = []  # IDENTIFYs refused for coming too soon
+        self.closed_with: list[int] = []  # close codes the gateway sent
+        self._shard_of: dict[web.WebSocketResponse, tuple[int, int]] = {}
         self.roles = {"800000000000000020": "fans", "800000000000000021": "tipoff admins"}
         self.posted: list[Posted] = []  # accepted channel messages
         self.webhook_posts: list[Posted] = []
@@ -196,6 +209,25 @@ class FakeDiscord(LocalServer):
     def snowflake(self) -> str:
         return str(810000000000000000 + next(self._ids))
 
+    # -- servers and shards ------------------------------------------------------------
+
+    def add_guild(self, guild_id: str, channel_id: str, name: str = "Another Server") -> None:
+        self.guilds[guild_id] = name
+        self.channels[channel_id] = "alerts"
+        self.channel_guild[channel_id] = guild_id
+
+    @staticmethod
+    def shard_for(guild_id: str, count: int) -> int:
+        """Discord's rule: shard_id = (guild_id >> 22) % num_shards."""
+        return (int(guild_id) >> 22) % count
+
+    def recommended_shards(self) -> int:
+        return max(1, -(-len(self.guilds) // min(self.guilds_per_shard, 1000)))
+
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """(shard id, shard count) of every identified gateway connection now open."""
+        return sorted(v for ws, v in self._shard_of.items() if not ws.closed)
+
     # -- switches ------------------------------------------------------------------
 
     def rate_limit_next(self, target: str, retry_after: float = 0.5) -> None:
@@ -226,6 +258,7 @@ class FakeDiscord(LocalServer):
         app = web.Application()
         r = app.router
         r.add_get("/gateway", self._gateway)
+        r.add_get("/api/v10/gateway/bot", self._gateway_bot)
         r.add_get("/api/v10/users/@me", self._me)
         r.add_get("/api/v10/oauth2/applications/@me", self._application)
         r.add_put("/api/v10/applications/{app}/commands", self._sync)
@@ -249,6 +282,12 @@ class FakeDiscord(LocalServer):
     async def _logged(self, request: web.Request, response: web.Response) -> web.Response:
         self.calls.append(f"{request.method} {request.path}")
         return response if self._authorised(request) else _error(401, 0, "401: Unauthorized")
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        return await self._logged(request, _json({
+            "url": self.gateway, "shards": self.recommended_shards(),
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 86_400_000,
+                                    "max_concurrency": self.max_concurrency}}))
 
     async def _me(self, request: web.Request) -> web.Response:
         return await self._logged(request, _json(BOT_USER))
@@ -381,49 +420,80 @@ class FakeDiscord(LocalServer):
                 await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
             elif frame["op"] == 2:
                 if frame["d"]["token"] != TOKEN:
-                    await ws.close(code=4004, message=b"Authentication failed.")
+                    await self._close(ws, 4004, "Authentication failed.")
                     break
+                shard, count = frame["d"].get("shard") or [0, 1]
+                if not 0 <= shard < count:
+                    await self._close(ws, 4010, "Invalid shard.")
+                    break
+                now = time.monotonic()
+                bucket = shard % self.max_concurrency
+                if any(now - at < self.identify_interval and s % self.max_concurrency == bucket
+                       for at, s, _ in self.identifies):
+                    self.too_fast.append((shard, count))
+                    await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                    continue
+                self.identifies.append((now, shard, count))
+                mine = [g for g in self.guilds if self.shard_for(g, count) == shard]
+                if len(mine) > self.guilds_per_shard:
+                    await self._close(ws, 4011, "Sharding required.")
+                    break
+                self._shard_of[ws] = (shard, count)
                 await self._dispatch(ws, "READY", {
-                    "v": 10, "user": BOT_USER, "guilds": [{"id": self.guild_id, "unavailable": True}],
-                    "session_id": "fake-session", "resume_gateway_url": self.gateway,
-                    "application": {"id": APP_ID, "flags": 0}, "private_channels": [], "relationships": [],
-                    "user_settings": {}})
-                await self._dispatch(ws, "GUILD_CREATE", self._guild())
+                    "v": 10, "user": BOT_USER, "guilds": [{"id": g, "unavailable": True} for g in mine],
+                    "session_id": f"fake-session-{shard}", "resume_gateway_url": self.gateway,
+                    "shard": [shard, count], "application": {"id": APP_ID, "flags": 0}, "private_channels": [],
+                    "relationships": [], "user_settings": {}})
+                for g in mine:
+                    await self._dispatch(ws, "GUILD_CREATE", self._guild(g))
                 self.identified.set()
             elif frame["op"] == 6:
                 await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
         if ws in self._sockets:
             self._sockets.remove(ws)
+        self._shard_of.pop(ws, None)
         return ws
+
+    async def _close(self, ws: web.WebSocketResponse, code: int, why: str) -> None:
+        self.closed_with.append(code)
+        await ws.close(code=code, message=why.encode())
+
+    async def _to_guild(self, guild_id: str, event: str, data: dict[str, Any]) -> None:
+        """Send an event down the connection(s) of the shard that serves this server."""
+        for ws, (shard, count) in list(self._shard_of.items()):
+            if self.shard_for(guild_id, count) == shard and not ws.closed:
+                await self._dispatch(ws, event, data)
 
     async def _dispatch(self, ws: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
     def _channel(self, channel_id: str) -> dict[str, Any]:
-        return {"id": channel_id, "type": 0, "guild_id": self.guild_id, "name": self.channels[channel_id],
+        return {"id": channel_id, "type": 0, "guild_id": self.channel_guild[channel_id],
+                "name": self.channels[channel_id],
                 "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
                 "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
 
     def _role(self, role_id: str, name: str, permissions: int = 0) -> dict[str, Any]:
         return {"id": role_id, "name": name, "permissions": str(permissions), "color": 0, "colors": {},
-                "hoist": False, "position": 0 if role_id == self.guild_id else 1, "managed": False,
+                "hoist": False, "position": 0 if role_id in self.guilds else 1, "managed": False,
                 "mentionable": True, "flags": 0, "icon": None, "unicode_emoji": None}
 
-    def _guild(self) -> dict[str, Any]:
-        roles = [self._role(self.guild_id, "@everyone", VIEW_CHANNEL | SEND_MESSAGES)]
-        roles += [self._role(rid, name) for rid, name in self.roles.items()]
+    def _guild(self, guild_id: str) -> dict[str, Any]:
+        main = guild_id == self.guild_id
+        roles = [self._role(guild_id, "@everyone", VIEW_CHANNEL | SEND_MESSAGES)]
+        roles += [self._role(rid, name) for rid, name in self.roles.items()] if main else []
         return {
-            "id": self.guild_id, "name": "Pop Fans", "icon": None, "splash": None, "discovery_splash": None,
+            "id": guild_id, "name": self.guilds[guild_id], "icon": None, "splash": None, "discovery_splash": None,
             "owner_id": "900000000000000003", "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
             "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles, "emojis": [],
-            "stickers": [], "features": [], "mfa_level": 0, "system_channel_id": "800000000000000012",
+            "stickers": [], "features": [], "mfa_level": 0, "system_channel_id": "800000000000000012" if main else None,
             "system_channel_flags": 0, "rules_channel_id": None, "max_members": 500000, "vanity_url_code": None,
             "description": None, "banner": None, "premium_tier": 0, "preferred_locale": "en-US",
             "public_updates_channel_id": None, "nsfw_level": 0, "premium_progress_bar_enabled": False,
             "joined_at": datetime.now(timezone.utc).isoformat(), "large": False, "unavailable": False,
             "member_count": 2, "voice_states": [], "presences": [], "threads": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [],
-            "channels": [self._channel(c) for c in self.channels],
+            "channels": [self._channel(c) for c, g in self.channel_guild.items() if g == guild_id],
             "members": [{"user": BOT_USER, "roles": [], "joined_at": datetime.now(timezone.utc).isoformat(),
                          "deaf": False, "mute": False, "flags": 0, "nick": None, "avatar": None, "pending": False}],
         }
@@ -456,17 +526,17 @@ class FakeDiscord(LocalServer):
                   "roles": roles or [], "joined_at": datetime.now(timezone.utc).isoformat(), "deaf": False,
                   "mute": False, "flags": 0, "nick": None, "avatar": None, "pending": False,
                   "premium_since": None, "permissions": str(permissions)}
+        guild = self.channel_guild[channel]
         data = {"id": interaction_id, "application_id": APP_ID, "type": 4 if autocomplete else 2, "token": token,
-                "version": 1, "guild_id": self.guild_id, "channel_id": channel,
+                "version": 1, "guild_id": guild, "channel_id": channel,
                 "channel": {**self._channel(channel), "permissions": str(permissions)},
                 "member": member, "app_permissions": str(SEND_MESSAGES | VIEW_CHANNEL), "locale": "en-US",
-                "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
+                "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": guild},
                 "context": 0, "attachment_size_limit": 8 * 1024 * 1024,
-                "data": {"id": self.snowflake(), "name": "tipoff", "type": 1, "guild_id": self.guild_id,
+                "data": {"id": self.snowflake(), "name": "tipoff", "type": 1, "guild_id": guild,
                          "options": [{"name": sub, "type": 1, "options": opts}],
                          **({"resolved": resolved} if resolved else {})}}
-        for ws in self._sockets:
-            await self._dispatch(ws, "INTERACTION_CREATE", data)
+        await self._to_guild(guild, "INTERACTION_CREATE", data)
         return token
 
     async def press(self, message: Posted, custom_id: str, *, user: str = "600000000000000001",
@@ -481,16 +551,16 @@ class FakeDiscord(LocalServer):
                   "roles": [], "joined_at": datetime.now(timezone.utc).isoformat(), "deaf": False,
                   "mute": False, "flags": 0, "nick": None, "avatar": None, "pending": False,
                   "premium_since": None, "permissions": str(permissions)}
+        guild = self.channel_guild[message.channel_id]
         data = {"id": interaction_id, "application_id": APP_ID, "type": 3, "token": token, "version": 1,
-                "guild_id": self.guild_id, "channel_id": message.channel_id,
+                "guild_id": guild, "channel_id": message.channel_id,
                 "channel": {**self._channel(message.channel_id), "permissions": str(permissions)},
                 "member": member, "app_permissions": str(SEND_MESSAGES | VIEW_CHANNEL), "locale": "en-US",
-                "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
+                "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": guild},
                 "context": 0, "attachment_size_limit": 8 * 1024 * 1024,
                 "message": {**self._message(message.channel_id, message.body), "id": message.message_id},
                 "data": {"custom_id": custom_id, "component_type": 2}}
-        for ws in self._sockets:
-            await self._dispatch(ws, "INTERACTION_CREATE", data)
+        await self._to_guild(guild, "INTERACTION_CREATE", data)
         return token
 
     def answers(self, token: str) -> list[str]:

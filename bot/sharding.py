@@ -1,0 +1,31 @@
+"""How workers share out Discord's gateway shards: plain arithmetic, no I/O (the
+election that acts on it is service.share_shards).
+
+Each shard is one gateway connection, held by one worker at a time through a Redis lock.
+A worker holds at most its fair share, ceil(shards / live workers): when a worker joins,
+those above their share let one go per round for it to take; when one stops or dies,
+the others' shares grow and they take its shards once its locks have run out."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def fair_share(shards: int, alive: int) -> int:
+    """The most shards one worker should hold."""
+    return -(-shards // max(1, alive))
+
+
+def moves(shards: int, held: int, alive: int) -> int:
+    """How many shards to take (positive) or let go (negative) this round. Letting go
+    is one at a time, so that a worker that joins or a count that is briefly off (a
+    worker's heartbeat not yet expired) never empties a worker at once."""
+    gap = fair_share(shards, alive) - held
+    return gap if gap >= 0 else -1
+
+
+def preference(shards: int, worker: str) -> list[int]:
+    """The order in which a worker tries free shards: every shard, starting at a place
+    of its own, so workers starting together do not all reach for shard 0 first."""
+    start = int.from_bytes(hashlib.blake2b(worker.encode(), digest_size=4).digest(), "big") % max(1, shards)
+    return [(start + i) % shards for i in range(shards)]
