@@ -182,7 +182,8 @@ class Engine:
                         self.set_watches((*self.settings.watches, *self.store.watches()))
                         self.feeds_changed()  # another worker's /add, /watch, /quiet...
                     due = await shared(list(self.feeds), self.clock())
-                    await self.store.reclaim_stale()  # type: ignore[attr-defined]
+                    if await self.store.reclaim_stale():  # type: ignore[attr-defined]
+                        self.delivery.wake()  # alerts handed over or taken over: send them now
                 else:
                     due = due_feeds(self.feeds, self._states(), self.clock())
                 if due:
