@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import io
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 import aiohttp
 import discord
@@ -163,7 +163,16 @@ class DiscordAdapter:
         self._logged_in = True
         if self.commands is None:
             return  # sending only (`tipoff run --once`): no gateway
-        recommended, _, limits = await self.client.http.get_bot_gateway()
+        limits: Mapping[str, Any]
+        try:
+            recommended, _, limits = await self.client.http.get_bot_gateway()
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+            if not self.settings.shards:
+                raise RuntimeError("discord: cannot ask Discord how many gateway shards to use (GET /gateway/bot: "
+                                   f"{type(exc).__name__}); set [discord] shards to a number") from None
+            log.warning("discord: GET /gateway/bot failed (%s); going by [discord] shards, one IDENTIFY at a time",
+                        type(exc).__name__)
+            recommended, limits = self.settings.shards, {"max_concurrency": 1}
         self.max_concurrency = int(limits.get("max_concurrency", 1)) or 1
         if isinstance(self.identify_gate, IdentifyPacer):
             self.identify_gate.max_concurrency = self.max_concurrency

@@ -362,6 +362,19 @@ async def test_too_few_shards_fails_with_a_clear_message(tmp_path, fake, feed_se
     assert fake.closed_with == [4011]
 
 
+async def test_without_discords_recommendation_a_configured_count_still_works(tmp_path, fake, feed_server):
+    fake.gateway_bot_status = 404
+    with pytest.raises(RuntimeError) as raised:
+        await World(tmp_path / "auto", fake, feed_server).start()
+    assert "set [discord] shards to a number" in str(raised.value)
+    w = await World(tmp_path / "fixed", fake, feed_server, shards=1).start()
+    try:
+        assert fake.connected_shards() == [(0, 1)]
+        assert await answered_once(fake, w, ALERTS) == 1
+    finally:
+        await w.stop()
+
+
 async def test_workers_share_the_shards_fairly_and_take_over_a_stopped_ones(tmp_path, fake, feed_server,
                                                                               redis_url):
     """Two workers, three shards: every shard connected exactly once, neither worker

@@ -176,6 +176,7 @@ class FakeDiscord(LocalServer):
         self.identifies: list[tuple[float, int, int]] = []  # (when, shard id, shard count)
         self.too_fast: list[tuple[int, int]] = []  # IDENTIFYs refused for coming too soon
         self.closed_with: list[int] = []  # close codes the gateway sent
+        self.gateway_bot_status = 200  # what GET /gateway/bot answers
         self._shard_of: dict[web.WebSocketResponse, tuple[int, int]] = {}
         self.roles = {"800000000000000020": "fans", "800000000000000021": "tipoff admins"}
         self.posted: list[Posted] = []  # accepted channel messages
@@ -284,6 +285,8 @@ class FakeDiscord(LocalServer):
         return response if self._authorised(request) else _error(401, 0, "401: Unauthorized")
 
     async def _gateway_bot(self, request: web.Request) -> web.Response:
+        if self.gateway_bot_status != 200:
+            return _error(self.gateway_bot_status, 0, "unavailable")
         return await self._logged(request, _json({
             "url": self.gateway, "shards": self.recommended_shards(),
             "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 86_400_000,
