@@ -98,9 +98,13 @@ class GatewayShard(discord.Client):
         self.tree.on_error = adapter._on_tree_error  # type: ignore[method-assign]
         self.tree.add_command(adapter._group())
         self.task: asyncio.Task[None] | None = None
+        self.has_turn = False  # connect_shard waited for this connection's first IDENTIFY turn
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        await self.adapter.identify_gate(shard_id or 0)
+        if self.has_turn:  # the first IDENTIFY: its turn was taken before the socket opened
+            self.has_turn = False
+            return
+        await self.adapter.identify_gate(shard_id or 0)  # a re-IDENTIFY after the session was lost
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter._on_button(interaction)
@@ -204,6 +208,10 @@ class DiscordAdapter:
         assert self.settings.token is not None
         shard = self.shards[shard_id] = GatewayShard(self, shard_id, self.shard_count)
         await shard.login(self.settings.token.reveal())
+        # wait for the turn to IDENTIFY before opening the socket: with many shards the wait
+        # is long, and discord.py gives a connection 60 s from opening to identifying
+        await self.identify_gate(shard_id)
+        shard.has_turn = True
         shard.task = asyncio.create_task(shard.connect(reconnect=True))
         ready = asyncio.ensure_future(shard.wait_until_ready())
         done, _ = await asyncio.wait({ready, shard.task}, timeout=READY_TIMEOUT,

@@ -351,6 +351,23 @@ async def test_auto_sharding_connects_every_shard_once_and_paces_identify(world,
     assert times[1] - times[0] >= fake.identify_interval * 0.9
 
 
+async def test_shards_waiting_long_for_their_identify_turn_do_not_time_out(world, fake, monkeypatch):
+    """Many shards queue for their IDENTIFY turns (Discord's 5 s each, one bucket): a
+    shard's connection timeout starts when its turn comes, not when it joined the queue."""
+    from bot.adapters import discord as adapter_module
+
+    # discord.py's READY takes 2 s (it waits that long after the last GUILD_CREATE); the
+    # third shard's turn comes 4 s after the first's
+    monkeypatch.setattr(adapter_module, "READY_TIMEOUT", 3.0)
+    fake.guilds_per_shard = 1
+    fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
+    fake.add_guild(THIRD_GUILD, THIRD_CHANNEL)
+    fake.identify_interval = 2.0
+    w = await world(identify_interval=2.0)
+    await eventually(lambda: len(fake.connected_shards()) == 3, what="three shards")
+    assert fake.too_fast == [] and w.task.done() is False
+
+
 async def test_too_few_shards_fails_with_a_clear_message(tmp_path, fake, feed_server):
     fake.guilds_per_shard = 1
     fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
