@@ -194,12 +194,19 @@ async def share_shards(store: Store, adapter: DiscordAdapter, token: str, settin
     adapter.identify_gate = gate
     mine: set[int] = set()
     connecting: dict[int, asyncio.Task[None]] = {}
+    failures: dict[int, int] = {}
+    not_before: dict[int, float] = {}  # shards whose connection failed here: left to others until then
+    loop = asyncio.get_running_loop()
 
     async def connect(shard_id: int) -> None:
         try:
             await adapter.connect_shard(shard_id)
+            failures.pop(shard_id, None)
         except Exception as exc:
-            log.error("%s", exc)
+            failures[shard_id] = failures.get(shard_id, 0) + 1
+            wait = sharding.retry_delay(failures[shard_id])
+            not_before[shard_id] = loop.time() + wait
+            log.error("%s; this worker tries shard %d again in %.0f s at the earliest", exc, shard_id, wait)
             await let_go(shard_id)
 
     async def let_go(shard_id: int) -> None:
@@ -230,7 +237,9 @@ async def share_shards(store: Store, adapter: DiscordAdapter, token: str, settin
                 for i in order:
                     if change <= 0:
                         break
-                    if i not in mine and await shared.hold_lock(locks + str(i), ttl):
+                    if i in mine or not_before.get(i, 0.0) > loop.time():
+                        continue
+                    if await shared.hold_lock(locks + str(i), ttl):
                         log.info("discord: this worker (%s) takes shard %d of %d", settings.worker, i, count)
                         mine.add(i)
                         connecting[i] = asyncio.ensure_future(connect(i))

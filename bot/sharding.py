@@ -29,3 +29,10 @@ def preference(shards: int, worker: str) -> list[int]:
     of its own, so workers starting together do not all reach for shard 0 first."""
     start = int.from_bytes(hashlib.blake2b(worker.encode(), digest_size=4).digest(), "big") % max(1, shards)
     return [(start + i) % shards for i in range(shards)]
+
+
+def retry_delay(failures: int) -> float:
+    """How long a worker leaves a shard alone after its connection failed that many
+    times in a row: a minute, doubling, at most an hour. Every attempt is an IDENTIFY,
+    and Discord allows 1,000 a day before it resets the bot's token."""
+    return min(3600.0, 60.0 * 2.0 ** max(0, failures - 1))

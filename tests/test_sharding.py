@@ -1,6 +1,6 @@
 """How workers share Discord's shards out: the arithmetic, without Redis or Discord."""
 
-from bot.sharding import fair_share, moves, preference
+from bot.sharding import fair_share, moves, preference, retry_delay
 
 
 def test_fair_share_rounds_up():
@@ -23,3 +23,8 @@ def test_every_worker_tries_every_shard_from_its_own_start():
         assert order == [(order[0] + i) % 5 for i in range(5)]
     assert len({preference(16, f"w{n}")[0] for n in range(8)}) > 1  # not all at shard 0
     assert preference(1, "w1") == [0]
+
+
+def test_a_failing_shard_is_retried_ever_more_slowly():
+    assert [retry_delay(n) for n in (1, 2, 3)] == [60.0, 120.0, 240.0]
+    assert retry_delay(30) == 3600.0  # at most 24 attempts a day per worker: far under Discord's 1,000

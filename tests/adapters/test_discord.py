@@ -392,6 +392,30 @@ async def test_without_discords_recommendation_a_configured_count_still_works(tm
         await w.stop()
 
 
+async def test_a_worker_whose_shard_cannot_connect_backs_off(tmp_path, fake, feed_server, redis_url, caplog):
+    """A shard Discord refuses (here: too many servers for the configured count) is not
+    retried every round: each attempt is an IDENTIFY, and Discord resets a token after
+    1,000 a day. The worker says why and when it tries again; it keeps running."""
+    import uuid
+
+    fake.guilds_per_shard = 1
+    fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
+    w = World(tmp_path, fake, feed_server, shards=1)
+    w.settings = replace(w.settings, store_url=redis_url, store_prefix=f"test-{uuid.uuid4().hex[:12]}:",
+                         store_lease=3.0, worker="w1")
+    w.stop_event = asyncio.Event()
+    w.task = asyncio.create_task(run_service(w.settings, w.stop_event))
+    try:
+        await eventually(lambda: fake.closed_with, what="Discord's refusal")
+        await asyncio.sleep(4.0)  # four rounds of the election (every lease / 3)
+        assert fake.closed_with == [4011] and len(fake.identifies) == 1
+        assert not w.task.done()
+        assert any("needs more shards" in r.getMessage() and "again in 60 s" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        await w.stop()
+
+
 async def test_workers_share_the_shards_fairly_and_take_over_a_stopped_ones(tmp_path, fake, feed_server,
                                                                               redis_url):
     """Two workers, three shards: every shard connected exactly once, neither worker
