@@ -145,6 +145,37 @@ end
 return kept
 """
 
+# KEYS[1]: the outbox stream, KEYS[2]: the due set. ARGV: group, worker, idle ms, key
+# prefix, how many entries follow, the entries (this worker's pending ones), then pairs
+# of feed and due time: the feeds it leased and did not poll, with the time they were due. A worker that stops hands back what it holds, so that
+# nothing waits for its leases to run out: its chats' sender leases are released and its
+# entries marked idle past the lease (the next worker to look takes them, whole and in
+# order); its unpolled feeds are due again as they were.
+HAND_BACK = """
+local n = tonumber(ARGV[5])
+for i = 6, 5 + n do
+  local entry = ARGV[i]
+  local rows = redis.call('XRANGE', KEYS[1], entry, entry)
+  if #rows > 0 then
+    local fields, dest = rows[1][2], ''
+    for j = 1, #fields, 2 do
+      if fields[j] == 'dest' then dest = fields[j + 1] end
+    end
+    local lease = ARGV[4] .. 'sender:' .. dest
+    if redis.call('GET', lease) == ARGV[2] then redis.call('DEL', lease) end
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'IDLE', ARGV[3], 'JUSTID')
+  end
+end
+for i = 6 + n, #ARGV, 2 do
+  local lease = ARGV[4] .. 'lease:' .. ARGV[i]
+  if redis.call('GET', lease) == ARGV[2] then
+    redis.call('DEL', lease)
+    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  end
+end
+return 1
+"""
+
 # KEYS: sender leases of the destinations this worker holds alerts for. ARGV: worker,
 # lease ms. Renews each lease that is ours or free; returns how many another holds.
 RENEW_SENDERS = """
@@ -226,6 +257,7 @@ class RedisStore(Records):
         self.consumer = consumer
         self.lease = lease  # how long a worker holds a feed it polls, and an alert it sends
         self._scheduled: set[FeedId] = set()  # feeds known to be in the due set
+        self._leased: set[FeedId] = set()  # feeds this worker claimed and has not written back yet
         self._keeper: asyncio.Task[None] | None = None
         self._settings_version = -1  # of chats' feeds, watches and settings, as last read
         # typed loosely: redis-py's stubs type replies as unions that depend on
@@ -339,8 +371,28 @@ class RedisStore(Records):
             self._keeper = None
         if self._r is not None:
             await self.flush()
+            try:
+                await self._hand_back()
+            except (RedisError, OSError) as exc:  # they come back when the leases run out
+                log.warning("could not hand back this worker's alerts and feeds: %s", exc)
             await self._r.aclose()
             self._r = None
+
+    async def _hand_back(self) -> None:
+        """Stopping: let other workers take this one's alerts and unpolled feeds now."""
+        r = self._require()
+        owned = await r.xpending_range(self._k("outbox"), GROUP, min="-", max="+", count=100000,
+                                       consumername=self.consumer)
+        entries = [p["message_id"].decode() for p in owned]
+        if not entries and not self._leased:
+            return
+        due: list[str | float] = []
+        for fid in sorted(self._leased):
+            state = self._feeds.get(fid)
+            due += [fid, (state.next_due or 0.0) if state else 0.0]
+        await r.eval(HAND_BACK, 2, self._k("outbox"), self._k("due"), GROUP, self.consumer,
+                     int(self.lease * 1000) * 10, self._k(""), len(entries), *entries, *due)
+        self._leased.clear()
 
     def _require(self) -> Any:
         if self._r is None:
@@ -441,6 +493,7 @@ class RedisStore(Records):
                     pipe.hset(self._k("watches"), wid, orjson.dumps(watch_to_dict(watch)))
             self._new_known.clear()
             self._gone_known.clear()
+            self._leased.difference_update(FeedId(fid) for fid in self._dirty["feeds"])  # leases deleted
             for names in self._dirty.values():
                 names.clear()
             await pipe.execute()
@@ -537,6 +590,7 @@ class RedisStore(Records):
         claimed = [c.decode() for c in await r.eval(CLAIM_DUE, 1, self._k("due"), now, int(self.lease * 1000),
                                                        self.consumer, limit, self._k("lease", ""))]
         mine = [FeedId(c) for c in claimed if c in by_id]
+        self._leased.update(mine)
         strangers = [c for c in claimed if c not in by_id]
         if strangers:  # feeds this worker does not know (yet): hand them straight back
             async with r.pipeline(transaction=False) as pipe:

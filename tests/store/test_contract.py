@@ -379,3 +379,27 @@ async def test_a_dead_senders_chat_moves_to_one_worker_whole_and_in_order(redis_
     await r.aclose()
     for s in (b, c):
         await s.close()
+
+
+async def test_a_worker_that_stops_hands_back_its_chats_and_feeds_at_once(redis_url):
+    """A graceful stop (a rolling restart) leaves nothing waiting for its leases (a
+    minute here) to run out: the next worker to look takes its chats' alerts, whole and
+    in order, and polls the feeds it had claimed but not polled."""
+    from tests.factories import feed
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=60.0)
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=60.0)
+    await a.open()
+    await b.open()
+    feeds = [feed(f"https://feeds.example/{i}") for i in range(4)]
+    assert len(await a.claim_due(feeds, 1000.0)) == 4
+    a.put_feed_state(FeedState(feeds[0].id, feeds[0].url, polls=1, next_due=5000.0))  # polled one
+    await _queue(a, "fans", "a0")
+    await _queue(b, "fans", "b0")  # handed to a
+    await _queue(a, "fans", "a1")
+    await a.close()
+    assert await b.reclaim_stale() == 3 and _order(b, "fans") == ["a0", "b0", "a1"]
+    again = await b.claim_due(feeds, 1001.0)
+    assert sorted(f.id for f in again) == sorted(f.id for f in feeds[1:])  # the three a never polled
+    await b.close()
