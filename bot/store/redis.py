@@ -80,15 +80,39 @@ end
 return got
 """
 
+# Functions the outbox scripts share (prepended to each).
+OUTBOX_LUA = """
+-- the destination of a stream entry; nil when the entry is gone
+local function dest_of(stream, entry)
+  local rows = redis.call('XRANGE', stream, entry, entry)
+  if #rows == 0 then return nil end
+  local fields = rows[1][2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'dest' then return fields[j + 1] end
+  end
+  return ''
+end
+
+-- give a pending entry to the worker that sends for its destination: move it to that
+-- worker in the group (when idle at least min_idle ms) and push its id to the worker's
+-- handed:{worker} list, which that worker empties every loop
+local function hand_to(stream, group, sender, entry, min_idle, prefix, lease_ms)
+  if #redis.call('XCLAIM', stream, group, sender, min_idle, entry, 'JUSTID') > 0 then
+    local inbox = prefix .. 'handed:' .. sender
+    redis.call('RPUSH', inbox, entry)
+    redis.call('PEXPIRE', inbox, tonumber(lease_ms) * 3)
+  end
+end
+"""
+
 # KEYS[1]: the outbox stream. ARGV: group, worker, lease ms, key prefix, then pairs of
 # stream entry and destination, as this worker read them. One worker at a time sends a
 # destination's alerts (so they go out in the order they were queued, and one retry
 # holds back what came after it, whichever worker queued them): the one holding the
 # `sender:{dest}` lease. An entry of a destination this worker sends for (or that no one
-# does) is kept, and the lease taken or renewed; any other is handed to the sender: its
-# pending entry moved to it in the group, and its id pushed to the sender's
-# `handed:{worker}` list, which that worker empties every loop. Returns the kept entries.
-ROUTE = """
+# does) is kept, and the lease taken or renewed; any other is handed to the sender.
+# Returns the kept entries.
+ROUTE = OUTBOX_LUA + """
 local kept = {}
 for i = 5, #ARGV, 2 do
   local entry, dest = ARGV[i], ARGV[i + 1]
@@ -98,10 +122,7 @@ for i = 5, #ARGV, 2 do
     redis.call('SET', lease, ARGV[2], 'PX', ARGV[3])
     table.insert(kept, entry)
   else
-    redis.call('XCLAIM', KEYS[1], ARGV[1], sender, 0, entry, 'JUSTID')
-    local inbox = ARGV[4] .. 'handed:' .. sender
-    redis.call('RPUSH', inbox, entry)
-    redis.call('PEXPIRE', inbox, tonumber(ARGV[3]) * 3)
+    hand_to(KEYS[1], ARGV[1], sender, entry, 0, ARGV[4], ARGV[3])
   end
 end
 return kept
@@ -109,23 +130,20 @@ return kept
 
 # KEYS[1]: the outbox stream. ARGV: group, worker, min idle ms, lease ms, key prefix, then
 # pairs of stream entry and its owner, from XPENDING: entries idle past the lease (their
-# worker stopped refreshing them: it died). Each is taken over by this worker when the
-# destination's sender lease is free or ours, handed to the destination's sender when
-# another live worker holds it, and left alone while the dead owner's lease has not run
-# out yet (the next round takes it). XCLAIM's min idle time makes a race with the owner
-# coming back harmless. An entry deleted meanwhile only leaves the pending list.
-RECLAIM = """
+# worker stopped refreshing them: it died, or stopped and handed them back). Each is
+# taken over by this worker when the destination's sender lease is free or ours, handed
+# to the destination's sender when another live worker holds it, and left alone while the
+# dead owner's lease has not run out yet (the next round takes it). XCLAIM's min idle
+# time makes a race with the owner coming back harmless. An entry deleted meanwhile only
+# leaves the pending list.
+RECLAIM = OUTBOX_LUA + """
 local kept = {}
 for i = 6, #ARGV, 2 do
   local entry, owner = ARGV[i], ARGV[i + 1]
-  local rows = redis.call('XRANGE', KEYS[1], entry, entry)
-  if #rows == 0 then
+  local dest = dest_of(KEYS[1], entry)
+  if dest == nil then
     redis.call('XACK', KEYS[1], ARGV[1], entry)
   else
-    local fields, dest = rows[1][2], ''
-    for j = 1, #fields, 2 do
-      if fields[j] == 'dest' then dest = fields[j + 1] end
-    end
     local lease = ARGV[5] .. 'sender:' .. dest
     local sender = redis.call('GET', lease)
     if not sender or sender == ARGV[2] then
@@ -134,11 +152,7 @@ for i = 6, #ARGV, 2 do
         table.insert(kept, entry)
       end
     elseif sender ~= owner then
-      if #redis.call('XCLAIM', KEYS[1], ARGV[1], sender, ARGV[3], entry, 'JUSTID') > 0 then
-        local inbox = ARGV[5] .. 'handed:' .. sender
-        redis.call('RPUSH', inbox, entry)
-        redis.call('PEXPIRE', inbox, tonumber(ARGV[4]) * 3)
-      end
+      hand_to(KEYS[1], ARGV[1], sender, entry, ARGV[3], ARGV[5], ARGV[4])
     end
   end
 end
@@ -147,20 +161,17 @@ return kept
 
 # KEYS[1]: the outbox stream, KEYS[2]: the due set. ARGV: group, worker, idle ms, key
 # prefix, how many entries follow, the entries (this worker's pending ones), then pairs
-# of feed and due time: the feeds it leased and did not poll, with the time they were due. A worker that stops hands back what it holds, so that
-# nothing waits for its leases to run out: its chats' sender leases are released and its
-# entries marked idle past the lease (the next worker to look takes them, whole and in
-# order); its unpolled feeds are due again as they were.
-HAND_BACK = """
+# of feed and due time: the feeds it leased and did not poll, with the time they were
+# due. A worker that stops hands back what it holds, so that nothing waits for its
+# leases to run out: its chats' sender leases are released and its entries marked idle
+# past the lease (the next worker to look takes them, whole and in order); its unpolled
+# feeds are due again as they were.
+HAND_BACK = OUTBOX_LUA + """
 local n = tonumber(ARGV[5])
 for i = 6, 5 + n do
   local entry = ARGV[i]
-  local rows = redis.call('XRANGE', KEYS[1], entry, entry)
-  if #rows > 0 then
-    local fields, dest = rows[1][2], ''
-    for j = 1, #fields, 2 do
-      if fields[j] == 'dest' then dest = fields[j + 1] end
-    end
+  local dest = dest_of(KEYS[1], entry)
+  if dest ~= nil then
     local lease = ARGV[4] .. 'sender:' .. dest
     if redis.call('GET', lease) == ARGV[2] then redis.call('DEL', lease) end
     redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'IDLE', ARGV[3], 'JUSTID')
@@ -196,6 +207,7 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 return 0
 """
+
 # KEYS[1]: the set of live workers. ARGV: worker, seconds a worker counts as alive after
 # its last sign of life. Marks this worker alive (on Redis' clock, so workers' clocks
 # need not agree) and returns how many are.
