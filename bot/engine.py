@@ -35,7 +35,7 @@ from bot.feeds.schedule import (
 )
 from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
-from bot.store.base import FeedState, Store
+from bot.store.base import FeedState, SharedStore, Store
 from bot.stats import Stats
 from bot.store.codec import alert_to_dict
 from bot.websub import WebSub, polled_interval
@@ -174,15 +174,15 @@ class Engine:
                 return
             self.delivery.wake()  # resume the outbox before polling
             self.stats.started_at = self.clock()
-            shared = getattr(self.store, "claim_due", None)  # a store several workers share
+            shared = self.store if isinstance(self.store, SharedStore) else None  # several workers
             while not stop.is_set():
                 self.stats.alive_at = self.clock()
                 if shared is not None:
-                    if await self.store.refresh_settings():  # type: ignore[attr-defined]
+                    if await shared.refresh_settings():
                         self.set_watches((*self.settings.watches, *self.store.watches()))
                         self.feeds_changed()  # another worker's /add, /watch, /quiet...
-                    due = await shared(list(self.feeds), self.clock())
-                    if await self.store.reclaim_stale():  # type: ignore[attr-defined]
+                    due = await shared.claim_due(list(self.feeds), self.clock())
+                    if await shared.reclaim_stale():
                         self.delivery.wake()  # alerts handed over or taken over: send them now
                 else:
                     due = due_feeds(self.feeds, self._states(), self.clock())

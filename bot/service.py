@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from bot.adapters.base import Adapter
 from bot.adapters.console import ConsoleAdapter
@@ -15,7 +15,7 @@ from bot.commands import Commands
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
-from bot.store.base import Store
+from bot.store.base import SharedStore, Store
 from bot.store.lock import DataDirLock
 from bot.store.tinydb import TinyDBStore
 
@@ -86,24 +86,24 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                     web = WebServer(*settings.http.listen, engine, store, websub=engine.websub)
                     await web.start()
                 elections: list[asyncio.Future[None]] = []
-                shared = not once and hasattr(store, "hold_lock")
+                shared = store if not once and isinstance(store, SharedStore) else None
                 telegram, discord_ = adapters.get("telegram"), adapters.get("discord")
-                if shared and telegram is not None:
+                if shared is not None and telegram is not None:
                     telegram.exclusive_polling = True  # type: ignore[attr-defined]  # the elected worker polls
-                if shared and discord_ is not None:
+                if shared is not None and discord_ is not None:
                     discord_.exclusive_gateway = True  # type: ignore[attr-defined]  # shards shared out
                 for adapter in adapters.values():
                     await adapter.start()
                     started.append(adapter)
-                if shared and telegram is not None:
+                if shared is not None and telegram is not None:
                     assert settings.telegram.token is not None
                     elections.append(asyncio.ensure_future(elect(
-                        store, "telegram-poller", settings.telegram.token.reveal(), settings, stop,
+                        shared, "telegram-poller", settings.telegram.token.reveal(), settings, stop,
                         telegram.start_polling, telegram.stop_polling)))  # type: ignore[attr-defined]
-                if shared and discord_ is not None:
+                if shared is not None and discord_ is not None:
                     assert settings.discord.token is not None
                     elections.append(asyncio.ensure_future(share_shards(
-                        store, discord_, settings.discord.token.reveal(), settings, stop)))  # type: ignore[arg-type]
+                        shared, discord_, settings.discord.token.reveal(), settings, stop)))  # type: ignore[arg-type]
                 try:
                     await engine.run(stop, once=once)
                 finally:
@@ -125,11 +125,11 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
 
 
 
-async def elect(store: Store, role: str, token: str, settings: Settings, stop: asyncio.Event,
+async def elect(store: SharedStore, role: str, token: str, settings: Settings, stop: asyncio.Event,
                 begin: Callable[[], Awaitable[None]], end: Callable[[], Awaitable[None]]) -> None:
     """One worker per bot token holds `role` (Telegram's getUpdates poller: Telegram
-    answers 409 to a second one; Discord's gateway: every connection would get every
-    slash command): the one holding a Redis lock, renewed every third of its lifetime.
+    answers 409 to a second one): the one holding a Redis lock, renewed every third of
+    its lifetime.
     When it stops or dies, another takes over once the lock has run out. All send."""
     import hashlib
 
@@ -139,7 +139,7 @@ async def elect(store: Store, role: str, token: str, settings: Settings, stop: a
     try:
         while not stop.is_set():
             try:
-                held = bool(await store.hold_lock(name, ttl))  # type: ignore[attr-defined]
+                held = await store.hold_lock(name, ttl)
             except Exception as exc:  # Redis unreachable: step back rather than risk two holders
                 log.warning("%s election: %s", role, exc)
                 held = False
@@ -158,12 +158,12 @@ async def elect(store: Store, role: str, token: str, settings: Settings, stop: a
         if holding:
             await end()
             try:
-                await store.release_lock(name)  # type: ignore[attr-defined]
+                await store.release_lock(name)
             except Exception:
                 pass
 
 
-async def share_shards(store: Store, adapter: DiscordAdapter, token: str, settings: Settings,
+async def share_shards(shared: SharedStore, adapter: DiscordAdapter, token: str, settings: Settings,
                        stop: asyncio.Event) -> None:
     """Share Discord's gateway shards out between the workers on one Redis: each shard
     is one connection, held by the worker holding its lock (renewed every third of its
@@ -175,7 +175,6 @@ async def share_shards(store: Store, adapter: DiscordAdapter, token: str, settin
 
     from bot import sharding
 
-    shared: Any = store  # a RedisStore: locks, turns and the live-worker count
     h = hashlib.blake2b(token.encode(), digest_size=8).hexdigest()
     ttl = max(3.0, min(30.0, settings.store_lease or 30.0))
     locks = f"discord-shard:{h}:"

@@ -5,9 +5,9 @@ atomic write per poll cycle. A server-backed store (Redis) implements the same v
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
-from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, Subscription, Watch, WatchId
 
 SCHEMA_VERSION = 1
 
@@ -108,3 +108,23 @@ class Store(Protocol):
 
     # housekeeping
     def prune(self, now: float, retention: float) -> int: ...
+
+
+@runtime_checkable
+class SharedStore(Store, Protocol):
+    """A Store that several worker processes share (Redis): besides the Store verbs,
+    what workers decide between them."""
+
+    # feeds: each due feed polled by one worker at a time, under a lease
+    async def claim_due(self, feeds: list[Feed], now: float, limit: int = 500) -> list[Feed]: ...
+    # alerts handed to this worker (it sends for their chat), or left by a dead one
+    async def reclaim_stale(self) -> int: ...
+    async def refresh_settings(self) -> bool: ...  # another worker changed chats' setup
+
+    # elections (Telegram's poller, Discord's shards)
+    async def hold_lock(self, name: str, ttl: float) -> bool: ...
+    async def release_lock(self, name: str) -> None: ...
+    async def take_turn(self, name: str, seconds: float) -> bool: ...
+    async def workers_alive(self, within: float) -> int: ...
+    async def leave(self) -> None: ...
+    async def agree_count(self, name: str, proposal: int, locks: str) -> int: ...

@@ -39,7 +39,7 @@ from redis.exceptions import RedisError
 
 from bot import dedupe
 from bot.model import DestinationName, Feed, FeedId, WatchId
-from bot.store.base import SCHEMA_VERSION, DestinationState, FeedState, OutboxItem, StoreError
+from bot.store.base import SCHEMA_VERSION, DestinationState, FeedState, OutboxItem, SharedStore, StoreError
 from bot.store.records import Records
 from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
@@ -812,3 +812,7 @@ class RedisStore(Records):
     def counts(self) -> dict[str, int]:
         return {"feeds": len(self._feeds), "known_entries": sum(len(k) for k in self._known.values()),
                 "announced_keys": -1, "outbox": len(self._outbox)}
+
+
+def _is_shared_store(store: RedisStore) -> SharedStore:
+    return store  # mypy checks here that RedisStore provides every SharedStore verb
