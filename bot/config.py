@@ -296,7 +296,7 @@ def load_settings(
     sources = _sources(r, r.table(raw, "sources"))
     fetch = _fetch(r, r.table(raw, "fetch"))
     rules = _rule_limits(r, r.table(raw, "rules"))
-    destinations = _destinations(r, r.table(raw, "destinations"))
+    destinations = _destinations(r, r.table(raw, "destinations"), env)
     feeds = _feeds(r, raw.get("feeds", []), poll, base_dir, sources)
     watches = _watches(r, raw.get("watches", []), destinations, rules)
     log = r.table(raw, "log")
@@ -536,7 +536,7 @@ def _feed_url(r: _Reader, url: str, key: str, base_dir: Path, sources: SourceSet
                       'youtube:, bsky:, mastodon:)')
 
 
-def _destinations(r: _Reader, t: Mapping[str, Any]) -> dict[DestinationName, Destination]:
+def _destinations(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> dict[DestinationName, Destination]:
     out: dict[DestinationName, Destination] = {}
     for name, spec in t.items():
         key = f"destinations.{name}"
@@ -548,10 +548,20 @@ def _destinations(r: _Reader, t: Mapping[str, Any]) -> dict[DestinationName, Des
         options: dict[str, str | int] = {}
         allowed = {"kind"}
         if kind in ("webhook", "discord_webhook"):
-            allowed |= {"url"}
-            url = r.string(spec, "url", f"{key}.url")
-            if not url.startswith(("http://", "https://")):
-                raise r.fail(f"{key}.url", "must be an http(s) URL")
+            allowed |= {"url", "url_env"}
+            if "url_env" in spec:  # a URL with a secret in it (a Discord webhook's token) stays out of the file
+                if "url" in spec:
+                    raise r.fail(f"{key}.url_env", "give url or url_env, not both")
+                var = r.string(spec, "url_env", f"{key}.url_env")
+                url = env.get(var, "").strip()
+                if not url:
+                    raise r.fail(f"{key}.url_env", f"the environment variable {var} is not set")
+                if not url.startswith(("http://", "https://")):
+                    raise r.fail(f"{key}.url_env", f"{var} must hold an http(s) URL")
+            else:
+                url = r.string(spec, "url", f"{key}.url")
+                if not url.startswith(("http://", "https://")):
+                    raise r.fail(f"{key}.url", "must be an http(s) URL")
             options["url"] = url
         elif kind == "telegram":
             allowed |= {"chat_id", "thread_id"}

@@ -85,3 +85,19 @@ def test_discord_shards_are_auto_unless_given():
     assert load("").discord.shards is None
     assert load('[discord]\nshards = "auto"\n').discord.shards is None
     assert load("[discord]\nshards = 4\n").discord.shards == 4
+
+
+def test_a_webhook_url_can_come_from_the_environment_and_never_shows_in_errors():
+    spec = '[destinations.fans]\nkind = "discord_webhook"\nurl_env = "FANS_HOOK"\n'
+    secret = "https://discord.com/api/webhooks/1/s3cr3t-token"
+    dest = load(spec, env={"FANS_HOOK": secret}).destinations["fans"]
+    assert dest.option("url") == secret
+    with pytest.raises(ConfigError) as err:
+        load(spec)
+    assert "destinations.fans.url_env: the environment variable FANS_HOOK is not set" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load(spec, env={"FANS_HOOK": "ftp://s3cr3t"})
+    assert "FANS_HOOK must hold an http(s) URL" in str(err.value) and "s3cr3t" not in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load(spec + 'url = "https://a.example/"\n')
+    assert "give url or url_env, not both" in str(err.value)
