@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--prefix", default=None, help="key prefix in Redis (default: [store] prefix, tipoff:)")
     migrate.add_argument("--force", action="store_true", help="write even when keys under the prefix exist")
 
+    workers = sub.add_parser("workers", help="show what the workers sharing a Redis store hold",
+                             description="For a Redis store ([store] url or TIPOFF_STORE_URL): every worker, "
+                                         "when it was last seen, the alerts, chats and feeds it holds, and "
+                                         "whether it polls Telegram or holds Discord shards. Read-only.")
+    workers.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config (default: %(default)s)")
+
     match = sub.add_parser("match", help="test a rule against a text",
                            description="Exit 0 when RULE matches TEXT, 1 when it does not, 2 when the rule "
                                        "is invalid.")
@@ -93,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(args.config, data_dir=args.data)
             _setup_logging(settings.log_level, settings)
             return asyncio.run(cmd_migrate(settings, args.to, args.prefix or settings.store_prefix, force=args.force))
+        if args.command == "workers":
+            settings = load_settings(args.config)
+            _setup_logging(settings.log_level, settings)
+            return asyncio.run(cmd_workers(settings))
         settings = load_settings(args.config) if args.config else load_settings(None)
         _setup_logging(settings.log_level)
         if args.command == "preview":
@@ -206,6 +216,27 @@ async def cmd_migrate(settings: Settings, url: str, prefix: str, *, force: bool 
         return 1
     print(f"migrated: every count matches. Now set [store] url = \"{shown}\" (or TIPOFF_STORE_URL) and start "
           "the workers.")
+    return 0
+
+
+async def cmd_workers(settings: Settings) -> int:
+    import redis.exceptions
+
+    from bot.config import redact_url
+    from bot.fleet import render
+    from bot.store.redis import survey
+
+    if not settings.store_url:
+        print("tipoff: the store is TinyDB in the data directory (one process); set [store] url or "
+              "TIPOFF_STORE_URL to share one among workers", file=sys.stderr)
+        return 1
+    where = f"{redact_url(settings.store_url)}, prefix {settings.store_prefix!r}"
+    try:
+        fleet = await survey(settings.store_url, settings.store_prefix)
+    except (redis.exceptions.RedisError, OSError) as exc:
+        print(f"tipoff: cannot read {where}: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(render(fleet, where)))
     return 0
 
 

@@ -21,7 +21,8 @@ Layout (every key under the configured prefix, "tipoff:" by default): `meta` (ha
 item JSON: attempts and retry times change), `sender:{dest}` (the worker sending for a
 destination, with expiry), `handed:{worker}` (list of entries handed to a worker), `due`
 (sorted set fid → due time), `lease:{fid}`, `lock:{name}`, `turn:{name}` (strings with
-expiry), `workers` (sorted set worker → last sign of life), `agreed:{name}`,
+expiry), `workers` (sorted set worker → last sign of life, for the shard election),
+`seen` (hash worker → when it last asked for due feeds), `agreed:{name}`,
 `settings:version`, `dests`, `subs`, `watches` (hashes of JSON).
 """
 
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
@@ -38,6 +41,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import dedupe
+from bot.fleet import Fleet
 from bot.model import DestinationName, Feed, FeedId, WatchId
 from bot.store.base import SCHEMA_VERSION, DestinationState, FeedState, OutboxItem, SharedStore, StoreError
 from bot.store.records import Records
@@ -65,10 +69,13 @@ redis.call('HSET', KEYS[n + 1], ARGV[n + 1], item)
 return redis.call('XADD', KEYS[n + 2], '*', 'id', ARGV[n + 1], 'dest', ARGV[n + 3])
 """
 
-# KEYS[1]: the due set. ARGV: now, lease ms, worker, limit, lease key prefix. Takes up
-# to `limit` due feeds whose lease is free: leases them to the worker and pushes their
-# due time past the lease, so a dead worker's feeds come due again when it runs out.
+# KEYS[1]: the due set, KEYS[2]: the workers' last signs of life. ARGV: now, lease ms,
+# worker, limit, lease key prefix. Takes up to `limit` due feeds whose lease is free:
+# leases them to the worker and pushes their due time past the lease, so a dead worker's
+# feeds come due again when it runs out. Every worker asks this every loop, so it also
+# notes when the worker was last seen (Redis' clock), for `tipoff workers`.
 CLAIM_DUE = """
+redis.call('HSET', KEYS[2], ARGV[3], redis.call('TIME')[1])
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])
 local got = {}
 for _, id in ipairs(ids) do
@@ -599,8 +606,9 @@ class RedisStore(Records):
                                   nx=True)
                 await pipe.execute()
             self._scheduled.update(f.id for f in new)
-        claimed = [c.decode() for c in await r.eval(CLAIM_DUE, 1, self._k("due"), now, int(self.lease * 1000),
-                                                       self.consumer, limit, self._k("lease", ""))]
+        claimed = [c.decode() for c in await r.eval(CLAIM_DUE, 2, self._k("due"), self._k("seen"), now,
+                                                       int(self.lease * 1000), self.consumer, limit,
+                                                       self._k("lease", ""))]
         mine = [FeedId(c) for c in claimed if c in by_id]
         self._leased.update(mine)
         strangers = [c for c in claimed if c not in by_id]
@@ -812,6 +820,41 @@ class RedisStore(Records):
     def counts(self) -> dict[str, int]:
         return {"feeds": len(self._feeds), "known_entries": sum(len(k) for k in self._known.values()),
                 "announced_keys": -1, "outbox": len(self._outbox)}
+
+
+async def survey(url: str, prefix: str) -> Fleet:
+    """What the workers on one Redis hold now, read without changing anything."""
+    r: Any = aioredis.from_url(url)
+
+    def k(*parts: str) -> str:
+        return prefix + ":".join(parts)
+
+    async def holders(pattern: str) -> dict[str, str]:
+        keys = [key async for key in r.scan_iter(match=prefix + pattern, count=1000)]
+        values = await r.mget(keys) if keys else []
+        return {key.decode()[len(prefix):]: v.decode() for key, v in zip(keys, values) if v is not None}
+
+    try:
+        now = int((await r.time())[0])
+        try:
+            consumers = await r.xinfo_consumers(k("outbox"), GROUP)
+        except RedisError:  # no outbox yet
+            consumers = []
+        seen = {w.decode(): int(t) for w, t in (await r.hgetall(k("seen"))).items()}
+        agreed = await holders("agreed:discord-shards:*")
+        return Fleet(
+            now=now, feeds=int(await r.zcard(k("due"))),
+            due_now=int(await r.zcount(k("due"), "-inf", time.time())),
+            outbox=int(await r.hlen(k("outbox", "items"))),
+            seen=seen,
+            pending={c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"]): int(c["pending"])
+                     for c in consumers},
+            feed_leases=Counter(v for v in (await holders("lease:*")).values()),
+            senders=Counter(v for v in (await holders("sender:*")).values()),
+            locks={name.removeprefix("lock:"): v for name, v in (await holders("lock:*")).items()},
+            shards=max((int(v) for v in agreed.values()), default=0))
+    finally:
+        await r.aclose()
 
 
 def _is_shared_store(store: RedisStore) -> SharedStore:
