@@ -50,6 +50,8 @@ from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_
 log = logging.getLogger("tipoff.store.redis")
 
 GROUP = "delivery"
+FORGET_AFTER = 86400.0  # a worker not seen this long, holding nothing, is forgotten
+FORGET_EVERY = 600.0  # how often a worker looks for such
 TITLE_TTL = int(dedupe.TITLE_WINDOW.total_seconds())
 
 # KEYS: the claim's story keys, then outbox:items, outbox. ARGV: ttl per story key (same
@@ -277,6 +279,7 @@ class RedisStore(Records):
         self.lease = lease  # how long a worker holds a feed it polls, and an alert it sends
         self._scheduled: set[FeedId] = set()  # feeds known to be in the due set
         self._leased: set[FeedId] = set()  # feeds this worker claimed and has not written back yet
+        self._next_forget = 0.0  # monotonic time of the next look for departed workers
         self._keeper: asyncio.Task[None] | None = None
         self._settings_version = -1  # of chats' feeds, watches and settings, as last read
         # typed loosely: redis-py's stubs type replies as unions that depend on
@@ -634,11 +637,43 @@ class RedisStore(Records):
                         local.setdefault(key.decode(), float(ts))
         return [by_id[fid] for fid in mine]
 
+    async def forget_departed(self, after: float = FORGET_AFTER) -> list[str]:
+        """Drop workers gone for longer than `after` seconds and holding nothing from the
+        consumer group and from `seen` (`tipoff workers` would list them forever: in
+        containers a worker's name, the host name, is new at every deploy). Returns them."""
+        r = self._require()
+        now = int((await r.time())[0])
+        seen = {w.decode(): int(t) for w, t in (await r.hgetall(self._k("seen"))).items()}
+        try:
+            consumers = await r.xinfo_consumers(self._k("outbox"), GROUP)
+        except RedisError:
+            consumers = []
+        holding = set()
+        gone = []
+        for c in consumers:
+            name = c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])
+            quiet = min(int(c["idle"]) / 1000, now - seen.get(name, 0))
+            if name == self.consumer or int(c["pending"]) or quiet <= after:
+                holding.add(name)
+                continue
+            await r.xgroup_delconsumer(self._k("outbox"), GROUP, name)
+            gone.append(name)
+        stale = [w for w, t in seen.items() if now - t > after and w not in holding and w != self.consumer]
+        if stale:
+            await r.hdel(self._k("seen"), *stale)
+        return sorted(set(gone) | set(stale))
+
     async def reclaim_stale(self) -> int:
         """Take over outbox entries: those another worker handed to this one (it reads
         the stream, we send for their destination), and those a worker took and never
-        acknowledged within the lease (it died). Returns how many are new here."""
+        acknowledged within the lease (it died). Returns how many are new here. Now and
+        then, also forgets workers long gone."""
         r = self._require()
+        if time.monotonic() >= self._next_forget:
+            self._next_forget = time.monotonic() + FORGET_EVERY
+            departed = await self.forget_departed()
+            if departed:
+                log.info("forgot workers not seen for a day, holding nothing: %s", ", ".join(departed))
         async with r.pipeline(transaction=True) as pipe:
             pipe.lrange(self._k("handed", self.consumer), 0, -1)
             pipe.delete(self._k("handed", self.consumer))

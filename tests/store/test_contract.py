@@ -403,3 +403,25 @@ async def test_a_worker_that_stops_hands_back_its_chats_and_feeds_at_once(redis_
     again = await b.claim_due(feeds, 1001.0)
     assert sorted(f.id for f in again) == sorted(f.id for f in feeds[1:])  # the three a never polled
     await b.close()
+
+
+async def test_workers_gone_long_and_holding_nothing_are_forgotten(redis_url):
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
+    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
+    await a.open()
+    await b.open()
+    await _queue(b, "fans", "kept")  # b holds an alert: never forgotten while it does
+    r = a._require()
+    await r.xgroup_createconsumer(prefix + "outbox", "delivery", "old-container")
+    await r.hset(prefix + "seen", mapping={"old-container": 1, "worker-b": 1, "never-read": 1})
+    import asyncio
+
+    await asyncio.sleep(0.3)
+    assert await a.forget_departed(after=0.2) == ["never-read", "old-container"]
+    names = {c["name"].decode() for c in await r.xinfo_consumers(prefix + "outbox", "delivery")}
+    assert "old-container" not in names and {"worker-a", "worker-b"} <= names
+    assert set((await r.hgetall(prefix + "seen"))) == {b"worker-b"}
+    assert await a.forget_departed() == []  # nobody has been gone a day
+    for s in (a, b):
+        await s.close()
