@@ -125,6 +125,7 @@ class TelegramSettings:
     rate_chat: float = 1.0  # messages per second to one chat
     rate_group_per_minute: float = 20.0  # messages per minute to one group
     poll_timeout: float = 30.0  # getUpdates long-poll seconds
+    webhook: str | None = None  # public base URL reaching [http] listen: updates by webhook, not polling
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,8 @@ def load_settings(
     )
     http = _http(r, r.table(raw, "http"))
     websub = _websub(r, r.table(raw, "websub"))
+    if telegram.webhook and http.listen is None:
+        raise r.fail("telegram.webhook", "needs [http] listen: Telegram delivers updates to tipoff's HTTP endpoint")
     if websub.callback and http.listen is None:
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
@@ -418,13 +421,17 @@ def _rate(r: _Reader, t: Mapping[str, Any], name: str, default: float) -> float:
 
 def _telegram(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> TelegramSettings:
     r.unknown_keys(t, {"base_url", "base_file_url", "admin_cache", "rate_global", "rate_chat",
-                       "rate_group_per_minute", "poll_timeout", "token"}, "telegram.")
+                       "rate_group_per_minute", "poll_timeout", "token", "webhook"}, "telegram.")
     if "token" in t:
         raise r.fail("telegram.token", "tokens never go in the config file: set TIPOFF_TELEGRAM_TOKEN instead")
     d = TelegramSettings()
     base_url = r.string(t, "base_url", "telegram.base_url", d.base_url)
     default_files = base_url.replace("/bot", "/file/bot", 1) if "/bot" in base_url else d.base_file_url
     token = env.get("TIPOFF_TELEGRAM_TOKEN", "").strip()
+    webhook = r.string(t, "webhook", "telegram.webhook").rstrip("/") if "webhook" in t else None
+    if webhook is not None and not (webhook.startswith("https://") or
+                                    re.match(r"^http://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", webhook)):
+        raise r.fail("telegram.webhook", "Telegram delivers webhooks over https only: give an https:// URL")
     return TelegramSettings(
         token=Secret(token) if token else None,
         base_url=base_url,
@@ -434,6 +441,7 @@ def _telegram(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> Teleg
         rate_chat=_rate(r, t, "rate_chat", d.rate_chat),
         rate_group_per_minute=_rate(r, t, "rate_group_per_minute", d.rate_group_per_minute),
         poll_timeout=r.duration(t, "poll_timeout", "telegram.poll_timeout", d.poll_timeout),
+        webhook=webhook,
     )
 
 

@@ -88,14 +88,17 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                 elections: list[asyncio.Future[None]] = []
                 shared = store if not once and isinstance(store, SharedStore) else None
                 telegram, discord_ = adapters.get("telegram"), adapters.get("discord")
-                if shared is not None and telegram is not None:
+                by_webhook = telegram is not None and settings.telegram.webhook is not None and not once
+                if by_webhook and web is not None:
+                    web.telegram = telegram  # type: ignore[assignment]  # any worker takes updates
+                if shared is not None and telegram is not None and not by_webhook:
                     telegram.exclusive_polling = True  # type: ignore[attr-defined]  # the elected worker polls
                 if shared is not None and discord_ is not None:
                     discord_.exclusive_gateway = True  # type: ignore[attr-defined]  # shards shared out
                 for adapter in adapters.values():
                     await adapter.start()
                     started.append(adapter)
-                if shared is not None and telegram is not None:
+                if shared is not None and telegram is not None and not by_webhook:
                     assert settings.telegram.token is not None
                     elections.append(asyncio.ensure_future(elect(
                         shared, "telegram-poller", settings.telegram.token.reveal(), settings, stop,

@@ -1,13 +1,14 @@
 """The operator's HTTP endpoint, in the same process (aiohttp web; off unless
 `[http] listen` is set): /healthz for load balancers and orchestrators, /metrics in
-Prometheus text format through the official prometheus_client."""
+Prometheus text format through the official prometheus_client, and the receiving ends
+of WebSub pushes and of Telegram's webhook."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -72,11 +73,23 @@ class EngineCollector(Collector):
         return states
 
 
+class WebhookReceiver(Protocol):
+    """A chat platform that takes updates by webhook (Telegram's adapter)."""
+
+    @property
+    def webhook_path(self) -> str: ...
+    async def receive(self, secret: str | None, body: bytes) -> int: ...
+
+
+MAX_UPDATE_BYTES = 1024 * 1024  # Telegram's updates are small; anything bigger is not one
+
+
 class WebServer:
     def __init__(self, host: str, port: int, engine: Engine, store: Store,
                  clock: Callable[[], float] = time.time, websub: WebSub | None = None) -> None:
         self.host, self.port = host, port
         self.websub = websub
+        self.telegram: WebhookReceiver | None = None  # set when Telegram updates come by webhook
         self.engine, self.store, self.clock = engine, store, clock
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(engine, store))
@@ -85,6 +98,7 @@ class WebServer:
         self.app.router.add_get("/metrics", self._metrics)
         self.app.router.add_get("/websub/{token}", self._websub_verify)  # 404 unless WebSub is on
         self.app.router.add_post("/websub/{token}", self._websub_push)
+        self.app.router.add_post("/telegram/{bot}", self._telegram_update)  # 404 unless in webhook mode
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -124,6 +138,15 @@ class WebServer:
             return web.Response(status=413, text="too large\n")
         await self.websub.receive(request.match_info["token"], body, request.headers.get("X-Hub-Signature"))
         return web.Response(status=202)  # also for a bad signature: WebSub says ignore it, quietly
+
+    async def _telegram_update(self, request: web.Request) -> web.Response:
+        if self.telegram is None or request.path != self.telegram.webhook_path:
+            raise web.HTTPNotFound()
+        body = await request.content.read(MAX_UPDATE_BYTES + 1)
+        if len(body) > MAX_UPDATE_BYTES:
+            return web.Response(status=413, text="too large\n")
+        status = await self.telegram.receive(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), body)
+        return web.Response(status=status)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.registry)

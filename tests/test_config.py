@@ -33,6 +33,9 @@ def test_bad_durations(text):
     ('[[watches]]\nrule = "gaga"\nnotify = ["fans"]\n', 'no destination named "fans"'),
     ("[poll\n", "conf/tipoff.toml"),
     ('[log]\nlevel = "LOUD"\n', "log.level"),
+    ('[telegram]\nwebhook = "https://bot.example.com"\n', "telegram.webhook: needs [http] listen"),
+    ('[http]\nlisten = "127.0.0.1:8080"\n[telegram]\nwebhook = "http://bot.example.com"\n',
+     "telegram.webhook: Telegram delivers webhooks over https only"),
     ('[discord]\nshards = 0\n', 'conf/tipoff.toml:2: discord.shards: must be "auto" or a whole number of at least 1'),
     ('[discord]\nshards = "many"\n', "discord.shards"),
 ])
@@ -101,3 +104,9 @@ def test_a_webhook_url_can_come_from_the_environment_and_never_shows_in_errors()
     with pytest.raises(ConfigError) as err:
         load(spec + 'url = "https://a.example/"\n')
     assert "give url or url_env, not both" in str(err.value)
+
+
+def test_telegram_webhook_with_http_listen():
+    s = load('[http]\nlisten = "0.0.0.0:8080"\n[telegram]\nwebhook = "https://bot.example.com/"\n')
+    assert s.telegram.webhook == "https://bot.example.com" and s.http.listen == ("0.0.0.0", 8080)
+    assert load("").telegram.webhook is None

@@ -8,6 +8,9 @@ supergroup → Moved, network errors and 5xx → RetryAfter with backoff."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import time
 import warnings
@@ -29,6 +32,7 @@ from bot.render.telegram import alert_message, digest_message, inline_keyboard, 
 log = logging.getLogger("tipoff.telegram")
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 REPLY_CHUNK = 4000
 
 
@@ -98,6 +102,19 @@ class TelegramAdapter:
         """Give the adapter the command layer (built after the engine that uses this adapter)."""
         self.commands = commands
 
+    @property
+    def webhook_path(self) -> str:
+        """Where [http] listen takes this bot's updates in webhook mode. It names the
+        bot (a hash of its token), and is no secret: the secret token header is."""
+        assert self.settings.token is not None
+        return "/telegram/" + hashlib.blake2b(self.settings.token.reveal().encode(), digest_size=8).hexdigest()
+
+    def _webhook_secret(self) -> str:
+        """The secret Telegram sends back with every update (X-Telegram-Bot-Api-Secret-Token):
+        derived from the token, so every worker agrees on it without more configuration."""
+        assert self.settings.token is not None
+        return hmac.new(self.settings.token.reveal().encode(), b"tipoff telegram webhook", hashlib.sha256).hexdigest()
+
     async def start(self) -> None:
         if self._started:
             return
@@ -105,17 +122,43 @@ class TelegramAdapter:
         await self.app.start()
         if self.commands is not None:
             await self.app.bot.set_my_commands([BotCommand(n, d[:256]) for n, d in self.commands.menu()])
-            if not self.exclusive_polling:
+            if self.settings.webhook:
+                # every worker may take updates; Telegram then refuses getUpdates (409)
+                await self.app.bot.set_webhook(self.settings.webhook + self.webhook_path,
+                                               secret_token=self._webhook_secret(), allowed_updates=ALLOWED_UPDATES)
+                log.info("telegram: updates arrive by webhook at %s%s", self.settings.webhook, self.webhook_path)
+            elif not self.exclusive_polling:
                 await self.start_polling()
         self._started = True
         log.info("telegram: connected as @%s", self.app.bot.username)
+
+    async def receive(self, secret: str | None, body: bytes) -> int:
+        """One update from Telegram's webhook: the HTTP status to answer. A request
+        without the secret token is refused (403) and ignored; a body that is not an
+        update is a 400; an update is queued for the handlers and answered 200 at once
+        (Telegram retries anything else)."""
+        if not self._started or self.commands is None:
+            return 503
+        if secret is None or not hmac.compare_digest(secret.encode(), self._webhook_secret().encode()):
+            log.warning("telegram: a webhook request without the right secret token was ignored")
+            return 403
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self.app.bot)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("telegram: a webhook body that is no update was ignored (%s)", type(exc).__name__)
+            return 400
+        if update is None:
+            return 400
+        await self.app.update_queue.put(update)
+        return 200
 
     async def start_polling(self) -> None:
         """Receive updates (getUpdates long polling); one process per token at a time."""
         assert self.app.updater is not None
         if not self.app.updater.running:
             await self.app.updater.start_polling(timeout=int(self.settings.poll_timeout),
-                                                 allowed_updates=["message", "channel_post", "callback_query"],
+                                                 allowed_updates=ALLOWED_UPDATES,
                                                  error_callback=self._on_polling_error)
 
     async def stop_polling(self) -> None:

@@ -308,3 +308,80 @@ async def test_with_several_workers_one_polls_and_another_takes_over(tmp_path, f
     finally:
         for w in worlds:
             await w.stop()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _start_by_webhook(w, fake, port, **extra):
+    from bot.config import HttpSettings
+
+    w.settings = replace(w.settings, http=HttpSettings(listen=("127.0.0.1", port)), **extra)
+    w.stop_event = asyncio.Event()
+    w.task = asyncio.create_task(run_service(w.settings, w.stop_event))
+    await eventually(lambda: fake.webhook is not None or w.task.done(), what="setWebhook")
+    if w.task.done():
+        w.task.result()
+    return w
+
+
+async def test_webhook_mode_takes_updates_by_webhook_and_refuses_forgeries(tmp_path, fake, feed_server):
+    """With [telegram] webhook, tipoff registers its [http] endpoint with a secret token
+    and never polls; Telegram's POSTs are handled like polled updates. A request without
+    the secret is refused and ignored, a body that is no update is a 400."""
+    import aiohttp
+
+    port = _free_port()
+    w = await _start_by_webhook(World(tmp_path, fake, feed_server, webhook=f"http://127.0.0.1:{port}"), fake, port)
+    try:
+        hook = fake.webhook
+        assert hook["url"].startswith(f"http://127.0.0.1:{port}/telegram/") and len(hook["secret_token"]) >= 32
+        assert hook["allowed_updates"] == ["message", "channel_post", "callback_query"]
+        await w.command(GROUP, ADMIN, "/help", "/watch RULE")
+        url = await w.subscribe(GROUP)
+        assert url and set(fake.webhook_answers) == {200}
+        assert "getUpdates" not in fake.calls
+        update = {"update_id": 999, "message": {"message_id": 1, "date": int(time.time()),
+                                                "chat": fake.chats[GROUP].json(), "text": "/help",
+                                                "from": {"id": ADMIN, "is_bot": False, "first_name": "x"},
+                                                "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        replies = len(fake.replies_to(GROUP))
+        async with aiohttp.ClientSession() as session:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "guess"}):
+                async with session.post(hook["url"], json=update, headers=headers) as answer:
+                    assert answer.status == 403
+            right = {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]}
+            async with session.post(hook["url"], data=b"{not json", headers=right) as answer:
+                assert answer.status == 400
+            async with session.post(f"http://127.0.0.1:{port}/telegram/0000", json=update, headers=right) as answer:
+                assert answer.status == 404  # another bot's path
+        await asyncio.sleep(0.5)
+        assert len(fake.replies_to(GROUP)) == replies  # the forgeries did nothing
+    finally:
+        await w.stop()
+
+
+async def test_webhook_mode_with_several_workers_needs_no_election(tmp_path, fake, feed_server, redis_url):
+    """Behind one public URL (here: the first worker's port) every worker may take
+    updates: none polls, so there is no poller to elect and no 409."""
+    import uuid
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    public = _free_port()
+    worlds = []
+    try:
+        for n, port in ((1, public), (2, _free_port())):
+            w = World(tmp_path / f"w{n}", fake, feed_server, webhook=f"http://127.0.0.1:{public}")
+            worlds.append(await _start_by_webhook(w, fake, port, store_url=redis_url, store_prefix=prefix,
+                                                  store_lease=3.0, worker=f"w{n}"))
+        await worlds[0].command(GROUP, ADMIN, "/help", "/watch RULE")
+        await asyncio.sleep(1.5)
+        assert len(fake.replies_to(GROUP)) == 1 and fake.conflicts == 0 and "getUpdates" not in fake.calls
+    finally:
+        for w in worlds:
+            await w.stop()

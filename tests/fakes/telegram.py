@@ -1,6 +1,8 @@
 """A fake Telegram Bot API on 127.0.0.1 that speaks the real protocol, so the real
 python-telegram-bot is what the tests exercise: the {"ok": ...} envelope and HTTP
-error codes, long-polling getUpdates with offsets, getMe, setMyCommands,
+error codes, long-polling getUpdates with offsets, or a webhook (setWebhook with a
+secret token: updates are POSTed to it and retried until accepted; getUpdates then
+answers 409, as Telegram does), getMe, setMyCommands,
 getChatMember, sendMessage (with Telegram's HTML validation and length limit),
 sendDocument, getFile and file downloads, and switches that make a chat answer 429
 with retry_after, 403, 5xx, or migrate_to_chat_id."""
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +85,9 @@ class FakeTelegram(LocalServer):
         self.down = False  # answer 502 to everything
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
+        self.webhook: dict[str, Any] | None = None  # setWebhook's url, secret_token, allowed_updates
+        self.webhook_answers: list[int] = []  # HTTP status of every webhook delivery attempt
+        self._pusher: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
 
@@ -169,7 +175,33 @@ class FakeTelegram(LocalServer):
 
     async def stop(self) -> None:
         self._new_update.set()
+        if self._pusher is not None:
+            self._pusher.cancel()
         await super().stop()
+
+    async def _push(self) -> None:
+        """While a webhook is set, POST each pending update to it, oldest first, with the
+        secret token header; anything but a 2xx is retried (as Telegram does)."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            while True:
+                hook = self.webhook
+                if hook is None or not self._updates:
+                    await asyncio.sleep(0.05)
+                    continue
+                update = self._updates[0]
+                headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]} if hook.get("secret_token") else {}
+                try:
+                    async with session.post(hook["url"], json=update, headers=headers) as answer:
+                        status = answer.status
+                except aiohttp.ClientError:
+                    status = 0
+                self.webhook_answers.append(status)
+                if 200 <= status < 300 and self._updates and self._updates[0] is update:
+                    self._updates.pop(0)
+                elif not 200 <= status < 300:
+                    await asyncio.sleep(0.2)
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -203,7 +235,24 @@ class FakeTelegram(LocalServer):
         return _ok(BOT)
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> web.Response:
+        self.webhook = None
         return _ok(True)
+
+    async def _m_setWebhook(self, params: dict[str, Any]) -> web.Response:
+        url = str(params.get("url") or "")
+        secret = params.get("secret_token")
+        if not url.startswith(("https://", "http://127.0.0.1")):  # Telegram: https only (loopback for tests)
+            return _error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            return _error(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": params.get("allowed_updates")}
+        if self._pusher is None:
+            self._pusher = asyncio.ensure_future(self._push())
+        return _ok(True)
+
+    async def _m_getWebhookInfo(self, params: dict[str, Any]) -> web.Response:
+        return _ok({"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False,
+                    "pending_update_count": len(self._updates)})
 
     async def _m_setMyCommands(self, params: dict[str, Any]) -> web.Response:
         commands = params.get("commands")
@@ -215,6 +264,10 @@ class FakeTelegram(LocalServer):
         return _ok(True)
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:
+        if self.webhook is not None:
+            self.conflicts += 1
+            return _error(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
+                               "to delete the webhook first")
         if self._polling:  # as Telegram does: one getUpdates at a time per bot
             self.conflicts += 1
             return _error(409, "Conflict: terminated by other getUpdates request; make sure that only one bot "
