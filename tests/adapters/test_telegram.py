@@ -385,3 +385,17 @@ async def test_webhook_mode_with_several_workers_needs_no_election(tmp_path, fak
     finally:
         for w in worlds:
             await w.stop()
+
+
+async def test_going_back_to_polling_deletes_the_webhook(tmp_path, fake, feed_server):
+    port = _free_port()
+    w = await _start_by_webhook(World(tmp_path / "hook", fake, feed_server, webhook=f"http://127.0.0.1:{port}"),
+                                fake, port)
+    await w.stop()
+    assert fake.webhook is not None  # left in place: other workers may still serve it
+    polling = await World(tmp_path / "poll", fake, feed_server).start()
+    try:
+        assert fake.webhook is None
+        await polling.command(GROUP, ADMIN, "/help", "/watch RULE")
+    finally:
+        await polling.stop()
