@@ -182,14 +182,19 @@ async def test_prune_forgets_old_known_entries(make):
     await again.close()
 
 
+async def workers(redis_url, *names, lease=120.0):
+    """Stores of workers sharing one Redis under a fresh prefix, opened."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    stores = [RedisStore(redis_url, prefix=prefix, consumer=name, lease=lease) for name in names]
+    for store in stores:
+        await store.open()
+    return stores
+
+
 async def test_two_workers_never_both_announce_one_story(redis_url):
     """Two processes' stores on one Redis claim the same story in the same cycle: the
     atomic claim-and-queue lets exactly one alert through."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
-    await a.open()
-    await b.open()
+    a, b = await workers(redis_url, "worker-a", "worker-b")
     for store, item in ((a, "fans:from-a"), (b, "fans:from-b")):
         assert store.claim_story("fans", ["i:story", "u:https://pop.example/duet"], 1000.0)  # tentative
         store.enqueue("fans", {"n": 1}, item)
@@ -197,7 +202,7 @@ async def test_two_workers_never_both_announce_one_story(redis_url):
     await b.flush()
     queued = [i.id for s in (a, b) for i in s.pending()]
     assert queued == ["fans:from-a"]
-    third = RedisStore(redis_url, prefix=prefix, consumer="worker-c")
+    third = RedisStore(redis_url, prefix=a.p, consumer="worker-c")
     await third.open()
     assert third.counts()["outbox"] == 0  # a's alert is a's (pending in the group for worker-a)
     for s in (a, b, third):
@@ -240,12 +245,8 @@ async def test_workers_split_due_feeds_with_leases_and_take_over_from_a_dead_one
 
     from tests.factories import feed
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
     feeds = [feed(f"https://feeds.example/{i}") for i in range(10)]
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=1.0)
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=1.0)
-    await a.open()
-    await b.open()
+    a, b = await workers(redis_url, "worker-a", "worker-b", lease=1.0)
     now = 1000.0
     mine = await a.claim_due(feeds, now)
     assert len(mine) == 10 and await b.claim_due(feeds, now) == []  # each feed leased to one worker
@@ -281,11 +282,7 @@ async def test_a_live_worker_keeps_its_alerts(redis_url):
     """Alerts waiting their turn in a live worker (order, retries) are not taken over."""
     import asyncio
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=0.6)
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=0.6)
-    await a.open()
-    await b.open()
+    a, b = await workers(redis_url, "worker-a", "worker-b", lease=0.6)
     assert a.claim_story("fans", ["i:x"], 1000.0)
     a.enqueue("fans", {"n": 1}, "waiting")
     await a.flush()
@@ -296,11 +293,7 @@ async def test_a_live_worker_keeps_its_alerts(redis_url):
 
 
 async def test_a_chat_change_on_one_worker_reaches_the_others(redis_url):
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
-    await a.open()
-    await b.open()
+    a, b = await workers(redis_url, "worker-a", "worker-b")
     assert not await b.refresh_settings()  # nothing changed yet
     chat = DestinationName("telegram:-1")
     a.put_watch(Watch(WatchId("w1"), "duet", (chat,), T0, owner=chat))
@@ -334,11 +327,7 @@ async def test_one_worker_sends_a_destinations_alerts_in_queueing_order(redis_ur
     """Two workers queue alerts for one chat, interleaved: every one of them ends up with
     the worker that sends for that chat, in the order they were queued (so one retry
     holds back the rest, whoever found them); another chat can go to the other worker."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
-    await a.open()
-    await b.open()
+    a, b = await workers(redis_url, "worker-a", "worker-b")
     await _queue(a, "fans", "a0")  # a reads it first: a sends for "fans" now
     await _queue(b, "fans", "b0")  # b reads this one, and hands it to a
     await _queue(a, "fans", "a1")
@@ -358,12 +347,7 @@ async def test_one_worker_sends_a_destinations_alerts_in_queueing_order(redis_ur
 async def test_a_dead_senders_chat_moves_to_one_worker_whole_and_in_order(redis_url):
     import asyncio
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=0.8)
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=0.8)
-    c = RedisStore(redis_url, prefix=prefix, consumer="worker-c", lease=0.8)
-    for s in (a, b, c):
-        await s.open()
+    a, b, c = await workers(redis_url, "worker-a", "worker-b", "worker-c", lease=0.8)
     await _queue(a, "fans", "a0")
     a._keeper.cancel()  # a dies holding "fans"
     await _queue(b, "fans", "b0")  # handed to a, which is not there to take it
@@ -387,11 +371,7 @@ async def test_a_worker_that_stops_hands_back_its_chats_and_feeds_at_once(redis_
     in order, and polls the feeds it had claimed but not polled."""
     from tests.factories import feed
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a", lease=60.0)
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b", lease=60.0)
-    await a.open()
-    await b.open()
+    a, b = await workers(redis_url, "worker-a", "worker-b", lease=60.0)
     feeds = [feed(f"https://feeds.example/{i}") for i in range(4)]
     assert len(await a.claim_due(feeds, 1000.0)) == 4
     a.put_feed_state(FeedState(feeds[0].id, feeds[0].url, polls=1, next_due=5000.0))  # polled one
@@ -406,22 +386,18 @@ async def test_a_worker_that_stops_hands_back_its_chats_and_feeds_at_once(redis_
 
 
 async def test_workers_gone_long_and_holding_nothing_are_forgotten(redis_url):
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
-    b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
-    await a.open()
-    await b.open()
+    a, b = await workers(redis_url, "worker-a", "worker-b")
     await _queue(b, "fans", "kept")  # b holds an alert: never forgotten while it does
     r = a._require()
-    await r.xgroup_createconsumer(prefix + "outbox", "delivery", "old-container")
-    await r.hset(prefix + "seen", mapping={"old-container": 1, "worker-b": 1, "never-read": 1})
+    await r.xgroup_createconsumer(a.p + "outbox", "delivery", "old-container")
+    await r.hset(a.p + "seen", mapping={"old-container": 1, "worker-b": 1, "never-read": 1})
     import asyncio
 
     await asyncio.sleep(0.3)
     assert await a.forget_departed(after=0.2) == ["never-read", "old-container"]
-    names = {c["name"].decode() for c in await r.xinfo_consumers(prefix + "outbox", "delivery")}
+    names = {c["name"].decode() for c in await r.xinfo_consumers(a.p + "outbox", "delivery")}
     assert "old-container" not in names and {"worker-a", "worker-b"} <= names
-    assert set((await r.hgetall(prefix + "seen"))) == {b"worker-b"}
+    assert set((await r.hgetall(a.p + "seen"))) == {b"worker-b"}
     assert await a.forget_departed() == []  # nobody has been gone a day
     for s in (a, b):
         await s.close()
