@@ -113,7 +113,7 @@ class GatewayShard(discord.Client):
 class IdentifyPacer:
     """Discord accepts one IDENTIFY per `interval` seconds in each concurrency bucket
     (shard_id % max_concurrency); this spaces this process's. Several workers share a
-    Redis-backed gate instead (service.shared_identify_gate)."""
+    Redis-backed gate instead (the one service.share_shards installs)."""
 
     def __init__(self, interval: float, max_concurrency: int = 1) -> None:
         self.interval = interval
@@ -207,20 +207,23 @@ class DiscordAdapter:
             return
         assert self.settings.token is not None
         shard = self.shards[shard_id] = GatewayShard(self, shard_id, self.shard_count)
-        await shard.login(self.settings.token.reveal())
-        # wait for the turn to IDENTIFY before opening the socket: with many shards the wait
-        # is long, and discord.py gives a connection 60 s from opening to identifying
-        await self.identify_gate(shard_id)
-        shard.has_turn = True
-        shard.task = asyncio.create_task(shard.connect(reconnect=True))
-        ready = asyncio.ensure_future(shard.wait_until_ready())
-        done, _ = await asyncio.wait({ready, shard.task}, timeout=READY_TIMEOUT,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            problem = gateway_problem(shard.task)
+        try:
+            await shard.login(self.settings.token.reveal())
+            # wait for the turn to IDENTIFY before opening the socket: with many shards the
+            # wait is long, and discord.py gives a connection 60 s from opening to identifying
+            await self.identify_gate(shard_id)
+            shard.has_turn = True
+            shard.task = asyncio.create_task(shard.connect(reconnect=True))
+            ready = asyncio.ensure_future(shard.wait_until_ready())
+            done, _ = await asyncio.wait({ready, shard.task}, timeout=READY_TIMEOUT,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if ready not in done:
+                ready.cancel()
+                raise RuntimeError(f"discord: shard {shard_id} of {self.shard_count} could not connect: "
+                                   f"{gateway_problem(shard.task)}")
+        except BaseException:
             await self.disconnect_shard(shard_id)
-            raise RuntimeError(f"discord: shard {shard_id} of {self.shard_count} could not connect: {problem}")
+            raise
         shard.task.add_done_callback(lambda t: self._shard_ended(shard_id, t))
         if shard_id == 0:
             await self.sync_commands()
