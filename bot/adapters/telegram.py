@@ -144,11 +144,11 @@ class TelegramAdapter:
             return 403
         try:
             data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update object")
             update = Update.de_json(data, self.app.bot)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             log.warning("telegram: a webhook body that is no update was ignored (%s)", type(exc).__name__)
-            return 400
-        if update is None:
             return 400
         await self.app.update_queue.put(update)
         return 200
