@@ -186,14 +186,7 @@ async def share_shards(shared: SharedStore, adapter: DiscordAdapter, token: str,
         log.info("discord: the running workers use %d shards (this one would use %d); restart them all to change",
                  count, adapter.shard_count)
         adapter.shard_count = count
-    interval = settings.discord.identify_interval
-
-    async def gate(shard_id: int) -> None:
-        turn = f"discord-identify:{h}:{shard_id % max(1, adapter.max_concurrency)}"
-        while not await shared.take_turn(turn, interval):
-            await asyncio.sleep(min(0.5, interval / 4))
-
-    adapter.identify_gate = gate
+    adapter.identify_pacer = SharedPacer(shared, h, settings.discord.identify_interval, adapter.max_concurrency)
     mine: set[int] = set()
     connecting: dict[int, asyncio.Task[None]] = {}
     failures: dict[int, int] = {}
@@ -261,3 +254,24 @@ async def share_shards(shared: SharedStore, adapter: DiscordAdapter, token: str,
             await shared.leave()
         except Exception:
             pass
+
+
+class SharedPacer:
+    """Spaces IDENTIFYs across every worker of one bot (the Pacer protocol of
+    bot.adapters.discord): a turn, and the moment of sending, are each an expiring
+    Redis key per concurrency bucket that only one worker can set per interval."""
+
+    def __init__(self, store: SharedStore, bot: str, interval: float, max_concurrency: int) -> None:
+        self.store, self.bot, self.interval = store, bot, interval
+        self.max_concurrency = max_concurrency
+
+    async def _take(self, what: str, shard_id: int) -> None:
+        name = f"discord-identify:{self.bot}:{shard_id % max(1, self.max_concurrency)}:{what}"
+        while not await self.store.take_turn(name, self.interval):
+            await asyncio.sleep(min(0.5, self.interval / 20))
+
+    async def turn(self, shard_id: int) -> None:
+        await self._take("turn", shard_id)
+
+    async def sent(self, shard_id: int) -> None:
+        await self._take("sent", shard_id)

@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import io
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Mapping, Protocol
 
 import aiohttp
 import discord
@@ -88,7 +88,7 @@ class GatewayShard(discord.Client):
     """One gateway connection: shard `shard_id` of `shard_count`. Discord sends it the
     slash commands and button presses of the servers on that shard (guild_id >> 22 %
     shard_count), and it answers them through its own command tree. It identifies only
-    when the adapter's identify gate lets it."""
+    when the adapter's pacer lets it."""
 
     def __init__(self, adapter: DiscordAdapter, shard_id: int, shard_count: int) -> None:
         super().__init__(intents=_intents(), shard_id=shard_id, shard_count=shard_count, max_ratelimit_timeout=30.0,
@@ -101,34 +101,60 @@ class GatewayShard(discord.Client):
         self.has_turn = False  # connect_shard waited for this connection's first IDENTIFY turn
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        if self.has_turn:  # the first IDENTIFY: its turn was taken before the socket opened
-            self.has_turn = False
-            return
-        await self.adapter.identify_gate(shard_id or 0)  # a re-IDENTIFY after the session was lost
+        pacer = self.adapter.identify_pacer
+        if not self.has_turn:  # a re-IDENTIFY after the session was lost: wait for a turn now
+            await pacer.turn(shard_id or 0)
+        self.has_turn = False
+        await pacer.sent(shard_id or 0)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter._on_button(interaction)
 
 
+class Pacer(Protocol):
+    """Spaces IDENTIFYs as Discord requires: one per interval in each concurrency bucket
+    (shard_id % max_concurrency). `turn` is waited for before a shard's socket opens
+    (so a long queue of shards never runs into a connect timeout); `sent` right before
+    the IDENTIFY goes out, and waits out the little that connecting took less than the
+    previous shard's, so the spacing holds where Discord measures it."""
+
+    max_concurrency: int
+
+    async def turn(self, shard_id: int) -> None: ...
+    async def sent(self, shard_id: int) -> None: ...
+
+
 class IdentifyPacer:
-    """Discord accepts one IDENTIFY per `interval` seconds in each concurrency bucket
-    (shard_id % max_concurrency); this spaces this process's. Several workers share a
-    Redis-backed gate instead (the one service.share_shards installs)."""
+    """This process's Pacer. Several workers share a Redis-backed one instead (the one
+    service.share_shards installs)."""
 
     def __init__(self, interval: float, max_concurrency: int = 1) -> None:
         self.interval = interval
         self.max_concurrency = max_concurrency
-        self._last: dict[int, float] = {}
+        self._next_turn: dict[int, float] = {}
+        self._last_sent: dict[int, float] = {}
         self._lock = asyncio.Lock()
+        self._sending = asyncio.Lock()
 
-    async def __call__(self, shard_id: int) -> None:
-        bucket = shard_id % max(1, self.max_concurrency)
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            wait = self._last.get(bucket, -self.interval) + self.interval - loop.time()
+    def _bucket(self, shard_id: int) -> int:
+        return shard_id % max(1, self.max_concurrency)
+
+    async def turn(self, shard_id: int) -> None:
+        bucket, loop = self._bucket(shard_id), asyncio.get_running_loop()
+        async with self._lock:  # turns are handed out one after another
+            wait = self._next_turn.get(bucket, 0.0) - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            self._last[bucket] = loop.time()
+            self._next_turn[bucket] = loop.time() + self.interval
+
+    async def sent(self, shard_id: int) -> None:
+        bucket, loop = self._bucket(shard_id), asyncio.get_running_loop()
+        async with self._sending:
+            wait = self._last_sent.get(bucket, -self.interval) + self.interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_sent[bucket] = loop.time()
+            self._next_turn[bucket] = max(self._next_turn.get(bucket, 0.0), loop.time() + self.interval)
 
 
 class DiscordAdapter:
@@ -147,7 +173,7 @@ class DiscordAdapter:
         self.shards: dict[int, GatewayShard] = {}  # the gateway connections this process holds
         self.shard_count = settings.shards or 1
         self.max_concurrency = 1
-        self.identify_gate: Callable[[int], Awaitable[None]] = IdentifyPacer(settings.identify_interval)
+        self.identify_pacer: Pacer = IdentifyPacer(settings.identify_interval)
         self._synced = False
         self._logged_in = False
         self.exclusive_gateway = False  # several workers: shards are connected only when elected
@@ -178,8 +204,7 @@ class DiscordAdapter:
                         type(exc).__name__)
             recommended, limits = self.settings.shards, {"max_concurrency": 1}
         self.max_concurrency = int(limits.get("max_concurrency", 1)) or 1
-        if isinstance(self.identify_gate, IdentifyPacer):
-            self.identify_gate.max_concurrency = self.max_concurrency
+        self.identify_pacer.max_concurrency = self.max_concurrency
         self.shard_count = self.settings.shards or max(1, int(recommended))
         log.info("discord: %d gateway shard%s (%s)", self.shard_count, "" if self.shard_count == 1 else "s",
                  "configured" if self.settings.shards else "Discord's recommendation")
@@ -211,7 +236,7 @@ class DiscordAdapter:
             await shard.login(self.settings.token.reveal())
             # wait for the turn to IDENTIFY before opening the socket: with many shards the
             # wait is long, and discord.py gives a connection 60 s from opening to identifying
-            await self.identify_gate(shard_id)
+            await self.identify_pacer.turn(shard_id)
             shard.has_turn = True
             shard.task = asyncio.create_task(shard.connect(reconnect=True))
             ready = asyncio.ensure_future(shard.wait_until_ready())

@@ -357,13 +357,13 @@ async def test_shards_waiting_long_for_their_identify_turn_do_not_time_out(world
     from bot.adapters import discord as adapter_module
 
     # discord.py's READY takes 2 s (it waits that long after the last GUILD_CREATE); the
-    # third shard's turn comes 4 s after the first's
-    monkeypatch.setattr(adapter_module, "READY_TIMEOUT", 3.0)
+    # third shard's turn comes 5 s after the first's
+    monkeypatch.setattr(adapter_module, "READY_TIMEOUT", 4.0)
     fake.guilds_per_shard = 1
     fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
     fake.add_guild(THIRD_GUILD, THIRD_CHANNEL)
-    fake.identify_interval = 2.0
-    w = await world(identify_interval=2.0)
+    fake.identify_interval = 2.5
+    w = await world(identify_interval=2.5)
     await eventually(lambda: len(fake.connected_shards()) == 3, what="three shards")
     assert fake.too_fast == [] and w.task.done() is False
 
