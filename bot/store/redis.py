@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -42,7 +42,7 @@ from redis.exceptions import RedisError
 
 from bot import dedupe
 from bot.fleet import Fleet
-from bot.model import DestinationName, Feed, FeedId, WatchId
+from bot.model import DestinationName, Feed, FeedId, Subscription, Watch, WatchId
 from bot.store.base import SCHEMA_VERSION, DestinationState, FeedState, OutboxItem, SharedStore, StoreError
 from bot.store.records import Records
 from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
@@ -256,6 +256,44 @@ def item_json(item: OutboxItem) -> bytes:
                          "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error})
 
 
+def state_from(raw: bytes) -> FeedState:
+    d = orjson.loads(raw)
+    return FeedState(**{k: v for k, v in d.items() if k in _STATE_FIELDS})
+
+
+def destination_from(raw: bytes) -> DestinationState:
+    d = orjson.loads(raw)
+    return DestinationState(d["name"], d.get("active", True), d.get("reason"), d.get("since"), d.get("extra") or {})
+
+
+K = TypeVar("K", bound=str)
+V = TypeVar("V")
+
+
+def keep_uncommitted(fresh: dict[K, V], mine: Mapping[K, V], dirty: set[str]) -> dict[K, V]:
+    """Another worker's view of a table, with this worker's changes not yet committed
+    (records in `dirty`: changed, added or removed here) laid over it."""
+    out = dict(fresh)
+    for key in cast(set[K], dirty):
+        if key in mine:
+            out[key] = mine[key]
+        elif key in out:
+            del out[key]
+    return out
+
+
+def write_records(pipe: Any, key: str, ids: Iterable[str], records: Mapping[Any, V],
+                  encode: Callable[[V], Any]) -> None:
+    """Queue the changed records of one table on a pipeline: each as JSON in the hash
+    `key`, or deleted from it when the record is gone."""
+    for rid in ids:
+        record = records.get(rid)
+        if record is None:
+            pipe.hdel(key, rid)
+        else:
+            pipe.hset(key, rid, orjson.dumps(encode(record)))
+
+
 def stream_order(entry: str) -> int:
     """A stream entry id ("ms-n") as a number that sorts as Redis ordered the entries."""
     ms, _, n = entry.partition("-")
@@ -330,9 +368,8 @@ class RedisStore(Records):
 
     async def _load(self) -> None:
         r = self._require()
-        for fid, raw in (await r.hgetall(self._k("feeds"))).items():
-            d = orjson.loads(raw)
-            state = FeedState(**{k: v for k, v in d.items() if k in _STATE_FIELDS})
+        for raw in (await r.hgetall(self._k("feeds"))).values():
+            state = state_from(raw)
             self._feeds[state.feed_id] = state
         async with r.pipeline(transaction=False) as pipe:
             ids = list(self._feeds)
@@ -343,16 +380,18 @@ class RedisStore(Records):
                     self._known[fid] = {k.decode(): float(v) for k, v in known.items()}
         await self._take("0")  # ours from before a restart
         await self._take(">")  # and everything not yet taken
-        for raw in (await r.hgetall(self._k("dests"))).values():
-            d = orjson.loads(raw)
-            self._dests[d["name"]] = DestinationState(d["name"], d.get("active", True), d.get("reason"),
-                                                      d.get("since"), d.get("extra") or {})
-        for raw in (await r.hgetall(self._k("subs"))).values():
-            sub = subscription_from_dict(orjson.loads(raw))
-            self._subs[sub.id] = sub
-        for raw in (await r.hgetall(self._k("watches"))).values():
-            watch = watch_from_dict(orjson.loads(raw))
-            self._watches[watch.id] = watch
+        self._subs, self._watches, self._dests = await self._read_chats()
+
+    async def _read_chats(self) -> tuple[dict[str, Subscription], dict[WatchId, Watch],
+                                         dict[DestinationName, DestinationState]]:
+        """Chats' feeds, watches and destination settings, as Redis has them."""
+        r = self._require()
+        subs = {sub.id: sub for sub in (subscription_from_dict(orjson.loads(v))
+                                        for v in (await r.hgetall(self._k("subs"))).values())}
+        watches = {w.id: w for w in (watch_from_dict(orjson.loads(v))
+                                     for v in (await r.hgetall(self._k("watches"))).values())}
+        dests = {d.name: d for d in map(destination_from, (await r.hgetall(self._k("dests"))).values())}
+        return subs, watches, dests
 
     async def _keep_alive(self) -> None:
         """Keep the outbox entries this worker holds fresh (idle time reset by claiming
@@ -493,26 +532,11 @@ class RedisStore(Records):
                     self._forget_item(pipe, item_id)
                 else:
                     pipe.hset(self._k("outbox", "items"), item_id, item_json(changed))
-            for name in self._dirty["destinations"]:
-                st = self._dests.get(DestinationName(name))
-                if st is None:
-                    pipe.hdel(self._k("dests"), name)
-                else:
-                    pipe.hset(self._k("dests"), name, orjson.dumps(asdict(st)))
-            for sid in self._dirty["subscriptions"]:
-                sub = self._subs.get(sid)
-                if sub is None:
-                    pipe.hdel(self._k("subs"), sid)
-                else:
-                    pipe.hset(self._k("subs"), sid, orjson.dumps(subscription_to_dict(sub)))
+            write_records(pipe, self._k("dests"), self._dirty["destinations"], self._dests, asdict)
+            write_records(pipe, self._k("subs"), self._dirty["subscriptions"], self._subs, subscription_to_dict)
+            write_records(pipe, self._k("watches"), self._dirty["watches"], self._watches, watch_to_dict)
             if any(self._dirty[t] for t in CHAT_TABLES):  # other workers re-read chats' settings then
                 pipe.incr(self._k("settings", "version"))
-            for wid in self._dirty["watches"]:
-                watch = self._watches.get(WatchId(wid))
-                if watch is None:
-                    pipe.hdel(self._k("watches"), wid)
-                else:
-                    pipe.hset(self._k("watches"), wid, orjson.dumps(watch_to_dict(watch)))
             self._new_known.clear()
             self._gone_known.clear()
             self._leased.difference_update(FeedId(fid) for fid in self._dirty["feeds"])  # leases deleted
@@ -629,8 +653,7 @@ class RedisStore(Records):
                 answers = await pipe.execute()
             for fid, raw, known in zip(mine, answers[0::2], answers[1::2]):
                 if raw is not None and fid not in self._dirty["feeds"]:
-                    d = orjson.loads(raw)
-                    self._feeds[fid] = FeedState(**{k: v for k, v in d.items() if k in _STATE_FIELDS})
+                    self._feeds[fid] = state_from(raw)
                 if known:
                     local = self._known.setdefault(fid, {})
                     for key, ts in known.items():
@@ -718,30 +741,12 @@ class RedisStore(Records):
         if version == self._settings_version:
             return False
         self._settings_version = version
-        subs = {sub.id: sub for sub in (subscription_from_dict(orjson.loads(v))
-                                        for v in (await r.hgetall(self._k("subs"))).values())}
-        watches = {w.id: w for w in (watch_from_dict(orjson.loads(v))
-                                     for v in (await r.hgetall(self._k("watches"))).values())}
-        dests = {}
-        for raw in (await r.hgetall(self._k("dests"))).values():
-            d = orjson.loads(raw)
-            dests[d["name"]] = DestinationState(d["name"], d.get("active", True), d.get("reason"), d.get("since"),
-                                                d.get("extra") or {})
-        for key in self._dirty["subscriptions"]:
-            subs.pop(key, None)
-            if key in self._subs:
-                subs[key] = self._subs[key]
-        for key in self._dirty["watches"]:
-            watches.pop(WatchId(key), None)
-            if WatchId(key) in self._watches:
-                watches[WatchId(key)] = self._watches[WatchId(key)]
-        for key in self._dirty["destinations"]:
-            dests.pop(key, None)
-            if DestinationName(key) in self._dests:
-                dests[key] = self._dests[DestinationName(key)]
+        subs, watches, dests = await self._read_chats()
+        subs = keep_uncommitted(subs, self._subs, self._dirty["subscriptions"])
+        watches = keep_uncommitted(watches, self._watches, self._dirty["watches"])
+        dests = keep_uncommitted(dests, self._dests, self._dirty["destinations"])
         changed = subs != self._subs or watches != self._watches or dests != self._dests
-        self._subs, self._watches = subs, watches
-        self._dests = {DestinationName(k): v for k, v in dests.items()}
+        self._subs, self._watches, self._dests = subs, watches, dests
         return changed
 
     # -- locks between workers --------------------------------------------------------------------
