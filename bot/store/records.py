@@ -6,7 +6,7 @@ how it claims stories, queues alerts and writes."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState, OutboxItem
@@ -23,6 +23,8 @@ class Records:
         self._subs: dict[str, Subscription] = {}
         self._watches: dict[WatchId, Watch] = {}
         self._dirty: dict[str, set[str]] = {t: set() for t in TABLES}
+        self._next_seq = 1
+        self._unflushed: set[str] = set()  # alerts queued here, not yet written where they last
 
     # -- feeds -------------------------------------------------------------
 
@@ -37,6 +39,16 @@ class Records:
         return self._known.get(feed_id, {})
 
     # -- outbox ------------------------------------------------------------
+
+    def _queue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+               not_before: float) -> bool:
+        """Add an alert to the outbox, in order, as not yet written; False when it is there."""
+        if item_id in self._outbox:
+            return False
+        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert, next_try=not_before)
+        self._next_seq += 1
+        self._unflushed.add(item_id)
+        return True
 
     def delivered(self, item_id: str) -> None:
         if self._outbox.pop(item_id, None) is not None:

@@ -324,9 +324,7 @@ class RedisStore(Records):
         # decode_responses; this store always gets bytes back
         self._r: Any = None
         self._stream_ids: dict[str, str] = {}  # outbox item → its stream entry
-        self._next_seq = 1
         self._flush_lock = asyncio.Lock()
-        self._unflushed: set[str] = set()  # queued here, not yet committed to Redis
         self._claims: dict[str, tuple[DestinationName, tuple[str, ...], float]] = {}  # item id → its claim
         self._last_claim: tuple[DestinationName, tuple[str, ...], float] | None = None
         self._claimed_here: dict[DestinationName, dict[str, float]] = {}  # claims not yet committed
@@ -808,11 +806,8 @@ class RedisStore(Records):
 
     def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
                 not_before: float = 0.0) -> None:
-        if item_id in self._outbox:
+        if not self._queue(destination, alert, item_id, not_before):
             return
-        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert, next_try=not_before)
-        self._next_seq += 1
-        self._unflushed.add(item_id)
         if self._last_claim is not None and self._last_claim[0] == destination:
             self._claims[item_id] = self._last_claim
         self._last_claim = None

@@ -91,9 +91,7 @@ class TinyDBStore(Records):
         self._shared_announced: set[DestinationName] = set()
         self._announced: dict[DestinationName, dict[str, float]] = {}
         self._dirty["announced"] = set()
-        self._next_seq = 1
         self._flush_lock = asyncio.Lock()  # one file write at a time, in order
-        self._unflushed: set[str] = set()  # alerts queued but not yet in the database file
         self._acks = self.path.with_name(ACKS_NAME)
         self._ack_lock = threading.Lock()
         self._rotations = 0
@@ -310,12 +308,8 @@ class TinyDBStore(Records):
 
     def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
                 not_before: float = 0.0) -> None:
-        if item_id in self._outbox:
-            return
-        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert, next_try=not_before)
-        self._next_seq += 1
-        self._dirty["outbox"].add(item_id)
-        self._unflushed.add(item_id)
+        if self._queue(destination, alert, item_id, not_before):
+            self._dirty["outbox"].add(item_id)
 
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
         """Alerts waiting for delivery. Only those already in the database file: an
