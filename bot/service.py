@@ -101,12 +101,12 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                 if shared is not None and telegram is not None and not by_webhook:
                     assert settings.telegram.token is not None
                     elections.append(asyncio.ensure_future(elect(
-                        shared, "telegram-poller", settings.telegram.token.reveal(), settings, stop,
+                        shared, "telegram-poller", settings.telegram.token.tag(), settings, stop,
                         telegram.start_polling, telegram.stop_polling)))  # type: ignore[attr-defined]
                 if shared is not None and discord_ is not None:
                     assert settings.discord.token is not None
                     elections.append(asyncio.ensure_future(share_shards(
-                        shared, discord_, settings.discord.token.reveal(), settings, stop)))  # type: ignore[arg-type]
+                        shared, discord_, settings.discord.token.tag(), settings, stop)))  # type: ignore[arg-type]
                 try:
                     await engine.run(stop, once=once)
                 finally:
@@ -128,16 +128,19 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
 
 
 
-async def elect(store: SharedStore, role: str, token: str, settings: Settings, stop: asyncio.Event,
+def lock_ttl(settings: Settings) -> float:
+    """How long an election's lock lasts without renewal (renewed every third of it)."""
+    return max(3.0, min(30.0, settings.store_lease or 30.0))
+
+
+async def elect(store: SharedStore, role: str, bot: str, settings: Settings, stop: asyncio.Event,
                 begin: Callable[[], Awaitable[None]], end: Callable[[], Awaitable[None]]) -> None:
     """One worker per bot token holds `role` (Telegram's getUpdates poller: Telegram
     answers 409 to a second one): the one holding a Redis lock, renewed every third of
     its lifetime.
     When it stops or dies, another takes over once the lock has run out. All send."""
-    import hashlib
-
-    name = f"{role}:" + hashlib.blake2b(token.encode(), digest_size=8).hexdigest()
-    ttl = max(3.0, min(30.0, settings.store_lease or 30.0))
+    name = f"{role}:{bot}"
+    ttl = lock_ttl(settings)
     holding = False
     try:
         while not stop.is_set():
@@ -166,7 +169,7 @@ async def elect(store: SharedStore, role: str, token: str, settings: Settings, s
                 pass
 
 
-async def share_shards(shared: SharedStore, adapter: DiscordAdapter, token: str, settings: Settings,
+async def share_shards(shared: SharedStore, adapter: DiscordAdapter, bot: str, settings: Settings,
                        stop: asyncio.Event) -> None:
     """Share Discord's gateway shards out between the workers on one Redis: each shard
     is one connection, held by the worker holding its lock (renewed every third of its
@@ -174,19 +177,16 @@ async def share_shards(shared: SharedStore, adapter: DiscordAdapter, token: str,
     between the workers; IDENTIFYs are spaced across all of them, as Discord requires.
     A worker that stops lets its shards go at once; a dead one's are taken over when its
     locks run out. Any worker can send."""
-    import hashlib
-
     from bot import sharding
 
-    h = hashlib.blake2b(token.encode(), digest_size=8).hexdigest()
-    ttl = max(3.0, min(30.0, settings.store_lease or 30.0))
-    locks = f"discord-shard:{h}:"
-    count = await shared.agree_count(f"discord-shards:{h}", adapter.shard_count, locks)
+    ttl = lock_ttl(settings)
+    locks = f"discord-shard:{bot}:"
+    count = await shared.agree_count(f"discord-shards:{bot}", adapter.shard_count, locks)
     if count != adapter.shard_count:
         log.info("discord: the running workers use %d shards (this one would use %d); restart them all to change",
                  count, adapter.shard_count)
         adapter.shard_count = count
-    adapter.identify_pacer = SharedPacer(shared, h, settings.discord.identify_interval, adapter.max_concurrency)
+    adapter.identify_pacer = SharedPacer(shared, bot, settings.discord.identify_interval, adapter.max_concurrency)
     mine: set[int] = set()
     connecting: dict[int, asyncio.Task[None]] = {}
     failures: dict[int, int] = {}

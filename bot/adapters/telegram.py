@@ -107,7 +107,7 @@ class TelegramAdapter:
         """Where [http] listen takes this bot's updates in webhook mode. It names the
         bot (a hash of its token), and is no secret: the secret token header is."""
         assert self.settings.token is not None
-        return "/telegram/" + hashlib.blake2b(self.settings.token.reveal().encode(), digest_size=8).hexdigest()
+        return "/telegram/" + self.settings.token.tag()
 
     def _webhook_secret(self) -> str:
         """The secret Telegram sends back with every update (X-Telegram-Bot-Api-Secret-Token):
