@@ -294,6 +294,11 @@ def write_records(pipe: Any, key: str, ids: Iterable[str], records: Mapping[Any,
             pipe.hset(key, rid, orjson.dumps(encode(record)))
 
 
+def decode_entries(entries: Iterable[tuple[bytes, Mapping[bytes, bytes]]]) -> list[tuple[str, str, str]]:
+    """Outbox stream entries as read → (entry, item id, destination); deleted ones dropped."""
+    return [(e.decode(), data[b"id"].decode(), data[b"dest"].decode()) for e, data in entries if data]
+
+
 def stream_order(entry: str) -> int:
     """A stream entry id ("ms-n") as a number that sorts as Redis ordered the entries."""
     ms, _, n = entry.partition("-")
@@ -554,8 +559,7 @@ class RedisStore(Records):
             entries = answer[0][1] if answer else []
             if not entries:
                 break
-            await self._adopt([(e.decode(), data[b"id"].decode(), data[b"dest"].decode())
-                               for e, data in entries if data])
+            await self._adopt(decode_entries(entries))
             if start == "0":
                 start = entries[-1][0].decode()  # page through our pending entries
             elif len(entries) < 1000:
@@ -700,14 +704,8 @@ class RedisStore(Records):
             pipe.delete(self._k("handed", self.consumer))
             handed, _ = await pipe.execute()
         taken = 0
-        if handed:
-            async with r.pipeline(transaction=False) as pipe:
-                for entry in handed:
-                    pipe.xrange(self._k("outbox"), entry, entry)
-                rows = await pipe.execute()
-            # handed on again if the destination changed hands meanwhile
-            taken += await self._adopt([(e.decode(), data[b"id"].decode(), data[b"dest"].decode())
-                                        for found in rows for e, data in found if data])
+        if handed:  # handed on again if the destination changed hands meanwhile
+            taken += await self._adopt(await self._entries(handed))
         idle = int(self.lease * 1000)
         start = "-"
         while True:
@@ -720,15 +718,18 @@ class RedisStore(Records):
                 kept = [k.decode() for k in await r.eval(RECLAIM, 1, self._k("outbox"), GROUP, self.consumer,
                                                          idle, idle, self._k(""), *pairs)]
                 if kept:
-                    async with r.pipeline(transaction=False) as pipe:
-                        for entry in kept:
-                            pipe.xrange(self._k("outbox"), entry, entry)
-                        rows = await pipe.execute()
-                    taken += await self._load_items(
-                        [(e.decode(), data[b"id"].decode()) for found in rows for e, data in found if data], [])
+                    taken += await self._load_items([(e, i) for e, i, _ in await self._entries(kept)], [])
             if len(stale) < 500:
                 return taken
             start = "(" + stale[-1]["message_id"].decode()
+
+    async def _entries(self, ids: list[Any]) -> list[tuple[str, str, str]]:
+        """(entry, item id, destination) of these stream entries, those still there."""
+        async with self._require().pipeline(transaction=False) as pipe:
+            for entry in ids:
+                pipe.xrange(self._k("outbox"), entry, entry)
+            rows = await pipe.execute()
+        return decode_entries([row for found in rows for row in found])
 
     async def refresh_settings(self) -> bool:
         """Re-read chats' feeds, watches and destination settings when another worker
