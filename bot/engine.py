@@ -110,7 +110,7 @@ class Engine:
         self._config_feeds: frozenset[FeedId] = frozenset(f.id for f in self.settings.feeds)
         self._subscribers: dict[FeedId, set[DestinationName]] = {}
         self.delivery = Delivery(self.store, self.destination, self.adapters, self.clock, self.rng,
-                                 on_progress=self._flush_soon, retry=self.settings.delivery)
+                                 on_progress=self.flush_soon, retry=self.settings.delivery)
         self._flush_task: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
@@ -232,9 +232,6 @@ class Engine:
 
     def flush_soon(self) -> None:
         """Write the store within FLUSH_DELAY (for changes made outside a poll cycle)."""
-        self._flush_soon()
-
-    def _flush_soon(self) -> None:
         if self._flush_task is None or self._flush_task.done():
             self._flush_task = asyncio.ensure_future(self._delayed_flush())
 
