@@ -667,18 +667,12 @@ class RedisStore(Records):
         consumer group and from `seen` (`tipoff workers` would list them forever: in
         containers a worker's name, the host name, is new at every deploy). Returns them."""
         r = self._require()
-        now = int((await r.time())[0])
-        seen = {w.decode(): int(t) for w, t in (await r.hgetall(self._k("seen"))).items()}
-        try:
-            consumers = await r.xinfo_consumers(self._k("outbox"), GROUP)
-        except RedisError:
-            consumers = []
+        now, seen, consumers = await roll_call(r, self.p)
         holding = set()
         gone = []
-        for c in consumers:
-            name = c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])
-            quiet = min(int(c["idle"]) / 1000, now - seen.get(name, 0))
-            if name == self.consumer or int(c["pending"]) or quiet <= after:
+        for name, pending, idle_ms in consumers:
+            quiet = min(idle_ms / 1000, now - seen.get(name, 0))
+            if name == self.consumer or pending or quiet <= after:
                 holding.add(name)
                 continue
             await r.xgroup_delconsumer(self._k("outbox"), GROUP, name)
@@ -858,6 +852,20 @@ class RedisStore(Records):
                 "announced_keys": -1, "outbox": len(self._outbox)}
 
 
+async def roll_call(r: Any, prefix: str) -> tuple[int, dict[str, int], list[tuple[str, int, int]]]:
+    """Redis' time now; when each worker last asked for due feeds; and each consumer of
+    the outbox group with the entries it holds and its idle milliseconds."""
+    now = int((await r.time())[0])
+    seen = {w.decode(): int(t) for w, t in (await r.hgetall(prefix + "seen")).items()}
+    try:
+        found = await r.xinfo_consumers(prefix + "outbox", GROUP)
+    except RedisError:  # no outbox yet
+        found = []
+    consumers = [(c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"]), int(c["pending"]),
+                  int(c["idle"])) for c in found]
+    return now, seen, consumers
+
+
 async def survey(url: str, prefix: str) -> Fleet:
     """What the workers on one Redis hold now, read without changing anything."""
     r: Any = aioredis.from_url(url)
@@ -871,20 +879,14 @@ async def survey(url: str, prefix: str) -> Fleet:
         return {key.decode()[len(prefix):]: v.decode() for key, v in zip(keys, values) if v is not None}
 
     try:
-        now = int((await r.time())[0])
-        try:
-            consumers = await r.xinfo_consumers(k("outbox"), GROUP)
-        except RedisError:  # no outbox yet
-            consumers = []
-        seen = {w.decode(): int(t) for w, t in (await r.hgetall(k("seen"))).items()}
+        now, seen, consumers = await roll_call(r, prefix)
         agreed = await holders("agreed:discord-shards:*")
         return Fleet(
             now=now, feeds=int(await r.zcard(k("due"))),
             due_now=int(await r.zcount(k("due"), "-inf", time.time())),
             outbox=int(await r.hlen(k("outbox", "items"))),
             seen=seen,
-            pending={c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"]): int(c["pending"])
-                     for c in consumers},
+            pending={name: pending for name, pending, _ in consumers},
             feed_leases=Counter(v for v in (await holders("lease:*")).values()),
             senders=Counter(v for v in (await holders("sender:*")).values()),
             locks={name.removeprefix("lock:"): v for name, v in (await holders("lock:*")).items()},
