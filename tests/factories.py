@@ -61,3 +61,15 @@ def settings(data_dir: Path, feeds: Sequence[Feed] = (), watches: Sequence[Watch
     return Settings(path=None, poll=replace(PollSettings(jitter=0.0), **poll),  # type: ignore[arg-type]
                     fetch=FetchSettings(timeout=5.0, allow=("127.0.0.0/8",)), feeds=tuple(feeds), destinations=dests,
                     watches=tuple(watches), data_dir=data_dir)
+
+
+def redis_prefix() -> str:
+    """A key prefix no other test uses, so tests can share one redis-server."""
+    import uuid
+
+    return f"test-{uuid.uuid4().hex[:12]}:"
+
+
+def as_worker(s: Settings, redis_url: str, prefix: str, name: str, lease: float = 3.0) -> Settings:
+    """These settings for a worker named `name` on a shared Redis store."""
+    return replace(s, store_url=redis_url, store_prefix=prefix, store_lease=lease, worker=name)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 
 from bot.fleet import Fleet, ago, render
 from tests.conftest import PROJECT
-from tests.factories import feed
+from tests.factories import feed, redis_prefix
 
 
 def test_the_table_lists_each_worker_with_what_it_holds():
@@ -43,7 +42,7 @@ def test_an_empty_store_says_so():
 async def test_the_command_reads_a_live_store(tmp_path, redis_url):
     from bot.store.redis import RedisStore
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
     a = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
     b = RedisStore(redis_url, prefix=prefix, consumer="worker-b")
     await a.open()

@@ -4,7 +4,6 @@ TinyDB store stopped."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 from bot import cli
@@ -12,6 +11,7 @@ from bot.model import DestinationName, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
+from tests.factories import redis_prefix
 
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
@@ -34,7 +34,7 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
     src.put_watch(Watch(WatchId("w1"), "duet", (chat,), T0, owner=chat))
     await src.close()
     (tmp_path / "empty.toml").write_text("")
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
 
     code = await cli.cmd_migrate(cli.load_settings(tmp_path / "empty.toml", data_dir=data), redis_url, prefix)
     out = capsys.readouterr().out

@@ -12,7 +12,7 @@ from bot.config import DiscordSettings, Secret
 from bot.model import Destination, DestinationName
 from bot.service import run_service
 from tests.adapters.test_telegram import ago, eventually
-from tests.factories import feed, item, rss, settings, watch
+from tests.factories import as_worker, feed, item, redis_prefix, rss, settings, watch
 from tests.fakes.discord import SEND_MESSAGES, TOKEN, FakeDiscord, Posted, validate_message
 
 ALERTS, OTHER, SYSTEM = "800000000000000010", "800000000000000011", "800000000000000012"
@@ -303,13 +303,11 @@ async def test_with_several_workers_one_holds_the_gateway_and_another_takes_over
     """Two workers on one Redis, one bot token: only the elected one connects the
     gateway (each connection would receive every slash command), both can send; when it
     stops, the other connects."""
-    import uuid
-
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
     worlds = []
     for n in (1, 2):
         w = World(tmp_path / f"w{n}", fake, feed_server)
-        w.settings = replace(w.settings, store_url=redis_url, store_prefix=prefix, store_lease=3.0, worker=f"w{n}")
+        w.settings = as_worker(w.settings, redis_url, prefix, f"w{n}")
         worlds.append(await w.start())
     try:
         await asyncio.sleep(2.0)
@@ -396,13 +394,10 @@ async def test_a_worker_whose_shard_cannot_connect_backs_off(tmp_path, fake, fee
     """A shard Discord refuses (here: too many servers for the configured count) is not
     retried every round: each attempt is an IDENTIFY, and Discord resets a token after
     1,000 a day. The worker says why and when it tries again; it keeps running."""
-    import uuid
-
     fake.guilds_per_shard = 1
     fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
     w = World(tmp_path, fake, feed_server, shards=1)
-    w.settings = replace(w.settings, store_url=redis_url, store_prefix=f"test-{uuid.uuid4().hex[:12]}:",
-                         store_lease=3.0, worker="w1")
+    w.settings = as_worker(w.settings, redis_url, redis_prefix(), "w1")
     w.stop_event = asyncio.Event()
     w.task = asyncio.create_task(run_service(w.settings, w.stop_event))
     try:
@@ -421,20 +416,17 @@ async def test_workers_share_the_shards_fairly_and_take_over_a_stopped_ones(tmp_
     """Two workers, three shards: every shard connected exactly once, neither worker
     with more than two; when one stops, the other connects its shards too. Every
     server's commands are answered once throughout, and no IDENTIFY came too soon."""
-    import uuid
-
     import redis.asyncio as aioredis
 
     fake.add_guild(SECOND_GUILD, SECOND_CHANNEL)
     fake.add_guild(THIRD_GUILD, THIRD_CHANNEL)
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
     r = aioredis.from_url(redis_url)
     worlds = []
     try:
         for n in (1, 2):
             w = World(tmp_path / f"w{n}", fake, feed_server, shards=3)
-            w.settings = replace(w.settings, store_url=redis_url, store_prefix=prefix, store_lease=3.0,
-                                 worker=f"w{n}")
+            w.settings = as_worker(w.settings, redis_url, prefix, f"w{n}")
             worlds.append(w)
         await worlds[0].start()  # alone, it takes all three...
         await eventually(lambda: len(fake.connected_shards()) == 3, timeout=20, what="three shards")

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Secret, TelegramSettings
 from bot.service import run_service
-from tests.factories import item, rss, settings
+from tests.factories import as_worker, item, redis_prefix, rss, settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
 GROUP, OTHER, ADMIN, MEMBER = -1001, -1002, 11, 22
@@ -289,13 +289,11 @@ async def test_with_several_workers_one_polls_and_another_takes_over(tmp_path, f
     """Two workers on one Redis, one bot token: only the elected one calls getUpdates
     (Telegram would answer 409 to the other), so each command is answered once; when
     it stops, the other takes over."""
-    import uuid
-
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
     worlds = []
     for n in (1, 2):
         w = World(tmp_path / f"w{n}", fake, feed_server)
-        w.settings = replace(w.settings, store_url=redis_url, store_prefix=prefix, store_lease=3.0, worker=f"w{n}")
+        w.settings = as_worker(w.settings, redis_url, prefix, f"w{n}")
         worlds.append(await w.start())
     try:
         await asyncio.sleep(2.0)  # both running, several election rounds
@@ -370,16 +368,14 @@ async def test_webhook_mode_takes_updates_by_webhook_and_refuses_forgeries(tmp_p
 async def test_webhook_mode_with_several_workers_needs_no_election(tmp_path, fake, feed_server, redis_url):
     """Behind one public URL (here: the first worker's port) every worker may take
     updates: none polls, so there is no poller to elect and no 409."""
-    import uuid
-
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
     public = _free_port()
     worlds = []
     try:
         for n, port in ((1, public), (2, _free_port())):
             w = World(tmp_path / f"w{n}", fake, feed_server, webhook=f"http://127.0.0.1:{public}")
-            worlds.append(await _start_by_webhook(w, fake, port, store_url=redis_url, store_prefix=prefix,
-                                                  store_lease=3.0, worker=f"w{n}"))
+            w.settings = as_worker(w.settings, redis_url, prefix, f"w{n}")
+            worlds.append(await _start_by_webhook(w, fake, port))
         await worlds[0].command(GROUP, ADMIN, "/help", "/watch RULE")
         await asyncio.sleep(1.5)
         assert len(fake.replies_to(GROUP)) == 1 and fake.conflicts == 0 and "getUpdates" not in fake.calls

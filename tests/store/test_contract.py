@@ -3,7 +3,6 @@ embedded default) and Redis (a real redis-server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -12,6 +11,7 @@ from bot.model import DestinationName, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
+from tests.factories import redis_prefix
 
 DAY = 86400.0
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -26,7 +26,7 @@ def make(request, tmp_path):
             return TinyDBStore(tmp_path)
     else:
         url = request.getfixturevalue("redis_url")
-        prefix = f"test-{uuid.uuid4().hex[:12]}:"
+        prefix = redis_prefix()
 
         def build():
             return RedisStore(url, prefix=prefix, retention=90 * DAY)
@@ -184,7 +184,7 @@ async def test_prune_forgets_old_known_entries(make):
 
 async def workers(redis_url, *names, lease=120.0):
     """Stores of workers sharing one Redis under a fresh prefix, opened."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
     stores = [RedisStore(redis_url, prefix=prefix, consumer=name, lease=lease) for name in names]
     for store in stores:
         await store.open()
@@ -217,7 +217,7 @@ async def test_the_whole_pipeline_runs_on_redis(redis_url, feed_server, tmp_path
     from tests.factories import feed, item, rss, settings, watch
     from tests.fakes.recording import RecordingAdapter
 
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    prefix = redis_prefix()
     url = feed_server.serve("/f", rss([item("old news")]))
     s = settings(tmp_path, [feed(url)], [watch('"lady gaga" duet')])
     adapter = RecordingAdapter()
