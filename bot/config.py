@@ -179,6 +179,7 @@ class Settings:
     store_prefix: str = "tipoff:"  # every Redis key starts with it (several instances on one Redis)
     store_lease: float = 0.0  # how long a worker holds a feed or an alert; 0: 4× the fetch timeout, ≥ 60 s
     worker: str = "tipoff"  # this process's name among workers (TIPOFF_WORKER, default the host name)
+    worker_named: bool = False  # the name came from TIPOFF_WORKER (else the host name, suffixed when taken)
 
     def destination(self, name: DestinationName) -> Destination:
         return self.destinations[name]
@@ -343,7 +344,7 @@ def load_settings(
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
                     discord, delivery_settings, sources, http, websub, store_url, store_prefix, store_lease,
-                    str(env.get("TIPOFF_WORKER") or socket.gethostname()))
+                    str(env.get("TIPOFF_WORKER") or socket.gethostname()), bool(env.get("TIPOFF_WORKER")))
 
 
 def redact_url(url: str) -> str:

@@ -117,7 +117,10 @@ class Delivery:
                                 len(items), name)
                 return sent
             held = [i for i in due if i.alert.get("hold")]
-            if due[0].alert.get("hold") and (len(held) > 1 or due[0].alert.get("hold") == "digest"):
+            digest = bool(due[0].alert.get("hold")) and (len(held) > 1 or due[0].alert.get("hold") == "digest")
+            if not await self._still_ours(held if digest else due[:1]):
+                continue  # another worker sends it, or earlier alerts arrived: look again
+            if digest:
                 batch, result = await self._send_digest(adapter, dest, held)
             else:
                 batch = [due[0]]
@@ -128,6 +131,14 @@ class Delivery:
                 return sent
             sent += len(batch) if isinstance(result, Delivered) else 0
         return sent
+
+    async def _still_ours(self, items: list[OutboxItem]) -> bool:
+        """Ask the store, right before sending, whether these are still this process's
+        to send now (with several workers on one store, see Store.ready_to_send)."""
+        for item in items:
+            if not await self.store.ready_to_send(item.id):
+                return False
+        return True
 
     async def _send_digest(self, adapter: Adapter, dest: Destination,
                            held: list[OutboxItem]) -> tuple[list[OutboxItem], SendResult]:

@@ -167,14 +167,18 @@ class Engine:
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
         """Poll until `stop` is set (or one cycle with `once`), delivering as it goes."""
         try:
+            shared = self.store if isinstance(self.store, SharedStore) else None  # several workers
             if once:
+                if shared is not None:
+                    await shared.reclaim_stale()  # alerts stopped workers handed back
                 await self._until(stop, self.delivery.settle())  # resume the outbox first
                 await self._until(stop, self.poll_cycle(self.feeds))
                 await self._until(stop, self.delivery.settle())
+                if shared is not None:
+                    await self._until(stop, self._leave(shared))
                 return
             self.delivery.wake()  # resume the outbox before polling
             self.stats.started_at = self.clock()
-            shared = self.store if isinstance(self.store, SharedStore) else None  # several workers
             while not stop.is_set():
                 self.stats.alive_at = self.clock()
                 if shared is not None:
@@ -202,6 +206,17 @@ class Engine:
             await self.delivery.close()
             if self._flush_task is not None:
                 self._flush_task.cancel()
+
+    async def _leave(self, shared: SharedStore) -> None:
+        """The end of a --once run beside other workers: they may have handed this one
+        alerts for chats it sends for. Send those until none are left to take, then
+        hand the rest (held or waiting to retry) to a worker still running."""
+        while True:
+            await self.store.flush()
+            if await shared.hand_back():
+                return
+            await shared.reclaim_stale()
+            await self.delivery.settle()
 
     async def _sleep_until(self, stop: asyncio.Event, wake: float) -> None:
         """Sleep until `wake`, or until stopped, or until the feeds change."""

@@ -55,7 +55,7 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
         from bot.store.redis import RedisStore
 
         store = RedisStore(settings.store_url, retention=settings.poll.retention, prefix=settings.store_prefix,
-                           consumer=settings.worker,
+                           consumer=settings.worker, named=settings.worker_named,
                            lease=settings.store_lease or max(60.0, 4 * settings.fetch.timeout))
     else:
         lock = DataDirLock(settings.data_dir)  # one process per data directory

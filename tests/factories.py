@@ -72,4 +72,4 @@ def redis_prefix() -> str:
 
 def as_worker(s: Settings, redis_url: str, prefix: str, name: str, lease: float = 3.0) -> Settings:
     """These settings for a worker named `name` on a shared Redis store."""
-    return replace(s, store_url=redis_url, store_prefix=prefix, store_lease=lease, worker=name)
+    return replace(s, store_url=redis_url, store_prefix=prefix, store_lease=lease, worker=name, worker_named=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import Counter
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
@@ -54,21 +55,54 @@ FORGET_AFTER = 86400.0  # a worker not seen this long, holding nothing, is forgo
 FORGET_EVERY = 600.0  # how often a worker looks for such
 TITLE_TTL = int(dedupe.TITLE_WINDOW.total_seconds())
 
-# KEYS: the claim's story keys, then outbox:items, outbox. ARGV: ttl per story key (same
-# order), then item id, item JSON, destination, stamp. Returns the stream entry id when
-# claimed and queued, 0 when any key was already there (another worker, or an earlier
-# cycle, announced the story).
+# KEYS: the claim's story keys, then outbox:items, outbox, queue:{dest}. ARGV: ttl per
+# story key (same order), then item id, item JSON, destination, stamp. Returns the stream
+# entry id when claimed and queued, 0 when any key was already there (another worker, or
+# an earlier cycle, announced the story). Without story keys it only queues (a notice).
 CLAIM_AND_QUEUE = """
-local n = #KEYS - 2
+local n = #KEYS - 3
 for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[#ARGV], 'EX', ARGV[i])
 end
-local item = ARGV[n + 2]
-redis.call('HSET', KEYS[n + 1], ARGV[n + 1], item)
-return redis.call('XADD', KEYS[n + 2], '*', 'id', ARGV[n + 1], 'dest', ARGV[n + 3])
+redis.call('HSET', KEYS[n + 1], ARGV[n + 1], ARGV[n + 2])
+local entry = redis.call('XADD', KEYS[n + 2], '*', 'id', ARGV[n + 1], 'dest', ARGV[n + 3])
+redis.call('RPUSH', KEYS[n + 3], entry)
+return entry
+"""
+
+# KEYS[1]: the outbox stream, KEYS[2]: meta. ARGV[1]: the key prefix. Builds each destination's queue (`queue:{dest}`, its stream
+# entries not yet acknowledged, in stream order) from the stream, once: stores written
+# before the queues existed.
+BUILD_QUEUES = """
+if redis.call('HGET', KEYS[2], 'queues') == '1' then return 0 end
+local rows = redis.call('XRANGE', KEYS[1], '-', '+')
+for _, row in ipairs(rows) do
+  local fields = row[2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'dest' then redis.call('RPUSH', ARGV[1] .. 'queue:' .. fields[j + 1], row[1]) end
+  end
+end
+redis.call('HSET', KEYS[2], 'queues', '1')
+return #rows
+"""
+
+# KEYS[1]: this worker's name key (`alive:{worker}`), KEYS[2]: the set of worker names.
+# ARGV: this process's token, lease ms, whether to take the name (1) or only renew it (0),
+# the prefix of name keys.
+# A worker's name is its consumer in the outbox group: two live processes under one name
+# would each read the other's alerts as their own and send them twice. So a process takes
+# its name only when no live process holds it, and keeps it by renewing; 1 when it holds it.
+HOLD_NAME = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or (not holder and ARGV[3] == '1') then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SADD', KEYS[2], string.sub(KEYS[1], #ARGV[4] + 1))
+  return 1
+end
+return 0
 """
 
 # KEYS[1]: the due set, KEYS[2]: the workers' last signs of life. ARGV: now, lease ms,
@@ -100,6 +134,13 @@ local function dest_of(stream, entry)
     if fields[j] == 'dest' then return fields[j + 1] end
   end
   return ''
+end
+
+-- the consumer an entry is pending for; nil when it is pending for none
+local function owner_of(stream, group, entry)
+  local p = redis.call('XPENDING', stream, group, entry, entry, 1)
+  if #p == 0 then return nil end
+  return p[1][2]
 end
 
 -- give a pending entry to the worker that sends for its destination: move it to that
@@ -168,27 +209,99 @@ end
 return kept
 """
 
-# KEYS[1]: the outbox stream, KEYS[2]: the due set. ARGV: group, worker, idle ms, key
-# prefix, how many entries follow, the entries (this worker's pending ones), then pairs
-# of feed and due time: the feeds it leased and did not poll, with the time they were
-# due. A worker that stops hands back what it holds, so that nothing waits for its
-# leases to run out: its chats' sender leases are released and its entries marked idle
-# past the lease (the next worker to look takes them, whole and in order); its unpolled
-# feeds are due again as they were.
-HAND_BACK = OUTBOX_LUA + """
-local n = tonumber(ARGV[5])
-for i = 6, 5 + n do
-  local entry = ARGV[i]
-  local dest = dest_of(KEYS[1], entry)
-  if dest ~= nil then
-    local lease = ARGV[4] .. 'sender:' .. dest
-    if redis.call('GET', lease) == ARGV[2] then redis.call('DEL', lease) end
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, entry, 'IDLE', ARGV[3], 'JUSTID')
+# KEYS[1]: the outbox stream. ARGV: group, worker, lease ms, key prefix, stream entry.
+# Asked right before an alert is sent, so that a destination's alerts go out once and in
+# the order they were queued, whatever happened between workers since this one read it:
+# {0}: not this worker's to send (acknowledged meanwhile, taken over after this worker
+# stalled past its lease, or its destination has another sender now: handed to it);
+# {1, earlier entries…}: send it, as the destination's sender (its lease renewed). Every
+# entry of the destination queued before it is this worker's now (taken from whoever
+# held it: the sender owns its destination's whole queue), and listed, so that the
+# worker sends any it has not loaded yet first.
+BEGIN_SEND = OUTBOX_LUA + """
+local me, entry, prefix = ARGV[2], ARGV[5], ARGV[4]
+local dest = dest_of(KEYS[1], entry)
+if dest == nil or owner_of(KEYS[1], ARGV[1], entry) ~= me then return {0} end
+local lease = prefix .. 'sender:' .. dest
+local sender = redis.call('GET', lease)
+if sender and sender ~= me then
+  hand_to(KEYS[1], ARGV[1], sender, entry, 0, prefix, ARGV[3])
+  return {0}
+end
+redis.call('SET', lease, me, 'PX', ARGV[3])
+local out = {1}
+local queue = prefix .. 'queue:' .. dest
+local at = redis.call('LPOS', queue, entry)
+if at and at > 0 then
+  for _, e in ipairs(redis.call('LRANGE', queue, 0, at - 1)) do
+    local owner = owner_of(KEYS[1], ARGV[1], e)
+    if owner == nil then
+      if dest_of(KEYS[1], e) == nil then redis.call('LREM', queue, 1, e) end
+    else
+      if owner ~= me then redis.call('XCLAIM', KEYS[1], ARGV[1], me, 0, e, 'JUSTID') end
+      table.insert(out, e)
+    end
   end
 end
-for i = 6 + n, #ARGV, 2 do
-  local lease = ARGV[4] .. 'lease:' .. ARGV[i]
-  if redis.call('GET', lease) == ARGV[2] then
+return out
+"""
+
+# KEYS[1]: the outbox stream, KEYS[2]: the due set. ARGV: group, worker, idle ms, key
+# prefix, force, this process's name token, lease ms, how many entries follow, the
+# entries (this worker's pending ones), then pairs of feed and due time: the feeds it
+# leased and did not poll, with the time they were due. A worker that stops hands over
+# what it holds, so that nothing waits for its leases to run out. Unless forced, it
+# refuses (0) while entries handed to it wait unread: it must send those first (a
+# worker run with --once drains until this succeeds). Then it gives up its name (no
+# entry is handed to it any more), and each of its entries goes to the destination's
+# sender if another worker holds that lease, else to a live worker (an heir: it becomes
+# the destination's sender and finds the entries in its `handed:` list), else is marked
+# idle past the lease for the next worker that starts; its unpolled feeds are due again
+# as they were.
+HAND_BACK = OUTBOX_LUA + """
+local me, prefix = ARGV[2], ARGV[4]
+local inbox = prefix .. 'handed:' .. me
+if ARGV[5] ~= '1' and redis.call('LLEN', inbox) > 0 then return 0 end
+redis.call('DEL', inbox)
+if redis.call('GET', prefix .. 'alive:' .. me) == ARGV[6] then
+  redis.call('DEL', prefix .. 'alive:' .. me)
+  redis.call('SREM', prefix .. 'names', me)
+end
+local heir = nil
+for _, name in ipairs(redis.call('SMEMBERS', prefix .. 'names')) do
+  if redis.call('EXISTS', prefix .. 'alive:' .. name) == 1 then
+    if name ~= me then heir = name break end
+  else
+    redis.call('SREM', prefix .. 'names', name)
+  end
+end
+local n = tonumber(ARGV[8])
+for i = 9, 8 + n do
+  local entry = ARGV[i]
+  local dest = dest_of(KEYS[1], entry)
+  if dest == nil then
+    redis.call('XACK', KEYS[1], ARGV[1], entry)
+  else
+    local lease = prefix .. 'sender:' .. dest
+    local sender = redis.call('GET', lease)
+    if sender == me then
+      redis.call('DEL', lease)
+      sender = nil
+    end
+    if not sender and heir then
+      redis.call('SET', lease, heir, 'PX', ARGV[7])
+      sender = heir
+    end
+    if sender then
+      hand_to(KEYS[1], ARGV[1], sender, entry, 0, prefix, ARGV[7])
+    else
+      redis.call('XCLAIM', KEYS[1], ARGV[1], me, 0, entry, 'IDLE', ARGV[3], 'JUSTID')
+    end
+  end
+end
+for i = 9 + n, #ARGV, 2 do
+  local lease = prefix .. 'lease:' .. ARGV[i]
+  if redis.call('GET', lease) == me then
     redis.call('DEL', lease)
     redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
   end
@@ -313,12 +426,20 @@ def item_from(raw: bytes) -> OutboxItem:
 
 class RedisStore(Records):
     def __init__(self, url: str, *, retention: float = 90 * 86400.0, prefix: str = "tipoff:",
-                 consumer: str = "tipoff", lease: float = 120.0) -> None:
+                 consumer: str = "tipoff", lease: float = 120.0, named: bool = True) -> None:
         super().__init__()
         self.url = url
         self.retention = retention
         self.p = prefix
+        # This worker's name: its consumer in the outbox group, held by one live process
+        # at a time. `named`: the operator chose it (TIPOFF_WORKER), so a live holder is an
+        # error; otherwise (the host name) the first free of name, name-2, name-3… is taken.
         self.consumer = consumer
+        self.named = named
+        self._token = uuid.uuid4().hex  # this process, as the holder of its name
+        self._name_lost = False  # another process holds this worker's name now
+        self._left = False  # handed over everything at its stop: reads no more alerts
+        self._entry_dests: dict[str, DestinationName] = {}  # stream entry → its destination
         self.lease = lease  # how long a worker holds a feed it polls, and an alert it sends
         self._scheduled: set[FeedId] = set()  # feeds known to be in the due set
         self._leased: set[FeedId] = set()  # feeds this worker claimed and has not written back yet
@@ -357,12 +478,40 @@ class RedisStore(Records):
             except RedisError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+            await self._take_name()
+            await self._r.eval(BUILD_QUEUES, 2, self._k("outbox"), self._k("meta"), self._k(""))
             # the version before reading: a change made while we read is seen at the next refresh
             self._settings_version = int(await self._r.get(self._k("settings", "version")) or 0)
             await self._load()
             self._keeper = asyncio.ensure_future(self._keep_alive())
         except (RedisError, OSError) as exc:
             raise StoreError(f"cannot use the Redis store at {self.safe_url()}: {exc}") from None
+
+    async def _take_name(self) -> None:
+        """Hold this worker's name for this process (see HOLD_NAME). A chosen name held
+        by a process that died keeps its key until the lease runs out: wait that long."""
+        names = [self.consumer] if self.named else [self.consumer, *(f"{self.consumer}-{i}" for i in range(2, 100))]
+        deadline = time.monotonic() + (self.lease + 1.0 if self.named else 0.0)
+        waited = False
+        while True:
+            for name in names:
+                if await self._hold_name(name, take=True):
+                    self.consumer = name
+                    return
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"another live worker is named {self.consumer!r} on this store: give each worker its own "
+                    f"TIPOFF_WORKER (two processes under one name would send alerts twice)"
+                    if self.named else f"the names {names[0]!r} to {names[-1]!r} are all held by live workers")
+            if not waited:
+                log.warning("worker name %r is held by another process (or one that stopped less than %.0fs "
+                            "ago); waiting for it", self.consumer, self.lease)
+                waited = True
+            await asyncio.sleep(min(0.5, self.lease / 4))
+
+    async def _hold_name(self, name: str, take: bool) -> bool:
+        return bool(await self._require().eval(HOLD_NAME, 2, self._k("alive", name), self._k("names"), self._token,
+                                               int(self.lease * 1000), 1 if take else 0, self._k("alive", "")))
 
     def safe_url(self) -> str:
         """The URL without its password, for messages."""
@@ -404,6 +553,14 @@ class RedisStore(Records):
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
+                if self._left:
+                    return
+                if not self._name_lost and not await self._hold_name(self.consumer, take=False):
+                    self._name_lost = True
+                    log.error("worker %r stalled past its lease and another process holds its name now; this "
+                              "process sends nothing more: restart it", self.consumer)
+                if self._name_lost:
+                    continue
                 held = {entry for item_id, entry in self._stream_ids.items() if item_id in self._outbox}
                 owned = await self._require().xpending_range(self._k("outbox"), GROUP, min="-", max="+",
                                                              count=100000, consumername=self.consumer)
@@ -434,29 +591,44 @@ class RedisStore(Records):
                 pass
             self._keeper = None
         if self._r is not None:
-            await self.flush()
             try:
-                await self._hand_back()
-            except (RedisError, OSError) as exc:  # they come back when the leases run out
+                await self.flush()
+                await self.hand_back(force=True)
+            except (RedisError, OSError, StoreError) as exc:  # they come back when the leases run out
                 log.warning("could not hand back this worker's alerts and feeds: %s", exc)
             await self._r.aclose()
             self._r = None
 
-    async def _hand_back(self) -> None:
-        """Stopping: let other workers take this one's alerts and unpolled feeds now."""
+    async def hand_back(self, force: bool = False) -> bool:
+        """Stopping: hand this worker's alerts to the other workers and make its unpolled
+        feeds due again, so nothing waits for its leases to run out (see HAND_BACK).
+        Unless `force`d, False while alerts handed to this worker wait to be read: take
+        them (reclaim_stale), send them, and ask again. Once it succeeded, the worker has
+        left: it reads no more alerts."""
+        if self._left:
+            return True
+        if self._name_lost:  # not ours to hand: the process holding the name has them
+            self._left = True
+            return True
         r = self._require()
         owned = await r.xpending_range(self._k("outbox"), GROUP, min="-", max="+", count=100000,
                                        consumername=self.consumer)
         entries = [p["message_id"].decode() for p in owned]
-        if not entries and not self._leased:
-            return
         due: list[str | float] = []
         for fid in sorted(self._leased):
             state = self._feeds.get(fid)
             due += [fid, (state.next_due or 0.0) if state else 0.0]
-        await r.eval(HAND_BACK, 2, self._k("outbox"), self._k("due"), GROUP, self.consumer,
-                     int(self.lease * 1000) * 10, self._k(""), len(entries), *entries, *due)
+        done = await r.eval(HAND_BACK, 2, self._k("outbox"), self._k("due"), GROUP, self.consumer,
+                            int(self.lease * 1000) * 10, self._k(""), 1 if force else 0, self._token,
+                            int(self.lease * 1000), len(entries), *entries, *due)
+        if not done:
+            return False
+        self._left = True
         self._leased.clear()
+        for item_id in list(self._stream_ids):  # every entry went to another worker
+            self._outbox.pop(item_id, None)
+        self._stream_ids.clear()
+        return True
 
     def _require(self) -> Any:
         if self._r is None:
@@ -466,6 +638,8 @@ class RedisStore(Records):
     def problem(self) -> str | None:
         if self._r is None:
             return "the store is not open"
+        if self._name_lost:
+            return f"another process holds this worker's name ({self.consumer}): restart this one"
         return self.write_error
 
     # -- commit ----------------------------------------------------------------------------
@@ -494,14 +668,11 @@ class RedisStore(Records):
         for item_id in landing:
             item = self._outbox[item_id]
             claim = self._claims.pop(item_id, None)
-            if claim is None:  # a notice: no claim, just queued
-                await r.hset(self._k("outbox", "items"), item.id, item_json(item))
-                await r.xadd(self._k("outbox"), {"id": item.id, "dest": item.destination})
-                continue
-            dest, keys, now = claim
+            dest, keys, now = claim if claim is not None else (item.destination, (), 0.0)  # a notice: no claim
             story_keys = [self._k("story", dest, k) for k in keys]
             ttls = [TITLE_TTL if dedupe.is_title_key(k) else int(self.retention) for k in keys]
-            ok = await script(keys=[*story_keys, self._k("outbox", "items"), self._k("outbox")],
+            ok = await script(keys=[*story_keys, self._k("outbox", "items"), self._k("outbox"),
+                                    self._k("queue", dest)],
                               args=[*ttls, item.id, item_json(item), dest, int(now)])
             if not ok:  # announced meanwhile by another worker: not ours to send
                 self._outbox.pop(item.id, None)
@@ -546,7 +717,8 @@ class RedisStore(Records):
             for names in self._dirty.values():
                 names.clear()
             await pipe.execute()
-        await self._take(">")
+        if not self._left:
+            await self._take(">")
 
     async def _take(self, start: str) -> None:
         """Read outbox entries through the consumer group as this consumer: `>` for new
@@ -578,17 +750,18 @@ class RedisStore(Records):
         pairs = [x for entry, _, dest in entries for x in (entry, dest)]
         kept = {k.decode() for k in await r.eval(ROUTE, 1, self._k("outbox"), GROUP, self.consumer,
                                                  int(self.lease * 1000), self._k(""), *pairs)}
-        return await self._load_items([(e, i) for e, i, _ in entries if e in kept],
+        return await self._load_items([t for t in entries if t[0] in kept],
                                       [i for e, i, _ in entries if e not in kept])
 
-    async def _load_items(self, kept: list[tuple[str, str]], handed: list[str]) -> int:
+    async def _load_items(self, kept: list[tuple[str, str, str]], handed: list[str]) -> int:
         for item_id in handed:  # another worker sends for that destination now
-            self._stream_ids.pop(item_id, None)
+            self._drop_entry(item_id)
             if item_id not in self._unflushed:
                 self._outbox.pop(item_id, None)
-        for entry, item_id in kept:
+        for entry, item_id, dest in kept:
             self._stream_ids[item_id] = entry
-        missing = [(e, i) for e, i in kept if i not in self._outbox]
+            self._entry_dests[entry] = DestinationName(dest)
+        missing = [(e, i) for e, i, _ in kept if i not in self._outbox]
         new = 0
         if missing:
             raws = await self._require().hmget(self._k("outbox", "items"), [i for _, i in missing])
@@ -598,7 +771,7 @@ class RedisStore(Records):
                     self._next_seq = max(self._next_seq, item.seq + 1)
                     self._outbox[item.id] = item
                     new += 1
-        for entry, item_id in kept:  # delivery order is queueing order in Redis, whoever queued it
+        for entry, item_id, _ in kept:  # delivery order is queueing order in Redis, whoever queued it
             held = self._outbox.get(item_id)
             if held is not None:
                 self._outbox[item_id] = replace(held, seq=stream_order(entry))
@@ -606,10 +779,17 @@ class RedisStore(Records):
 
     def _forget_item(self, pipe: Any, item_id: str) -> None:
         pipe.hdel(self._k("outbox", "items"), item_id)
-        entry = self._stream_ids.pop(item_id, None)
+        entry, dest = self._drop_entry(item_id)
         if entry is not None:
             pipe.xack(self._k("outbox"), GROUP, entry)
             pipe.xdel(self._k("outbox"), entry)
+            if dest is not None:
+                pipe.lrem(self._k("queue", dest), 1, entry)
+
+    def _drop_entry(self, item_id: str) -> tuple[str | None, DestinationName | None]:
+        """Forget which stream entry holds an item here; (entry, its destination)."""
+        entry = self._stream_ids.pop(item_id, None)
+        return entry, self._entry_dests.pop(entry, None) if entry is not None else None
 
     async def _rename_stories(self, old: DestinationName, new: DestinationName) -> None:
         r = self._require()
@@ -712,7 +892,7 @@ class RedisStore(Records):
                 kept = [k.decode() for k in await r.eval(RECLAIM, 1, self._k("outbox"), GROUP, self.consumer,
                                                          idle, idle, self._k(""), *pairs)]
                 if kept:
-                    taken += await self._load_items([(e, i) for e, i, _ in await self._entries(kept)], [])
+                    taken += await self._load_items(await self._entries(kept), [])
             if len(stale) < 500:
                 return taken
             start = "(" + stale[-1]["message_id"].decode()
@@ -810,9 +990,34 @@ class RedisStore(Records):
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
         """Alerts this worker holds through the consumer group (each entry is held by
         one worker: whoever read it first), once committed."""
+        if self._name_lost or self._left:
+            return []
         return [i for i in self._outbox.values()
                 if (destination is None or i.destination == destination) and i.id not in self._unflushed
                 and i.id in self._stream_ids]
+
+    async def ready_to_send(self, item_id: str) -> bool:
+        """Asked right before sending (see BEGIN_SEND): True when this worker is to send
+        this alert now. False when it is not this worker's any more (it is dropped here),
+        or when alerts of its destination queued before it were not here yet (they are
+        now): look at pending() again."""
+        entry = self._stream_ids.get(item_id)
+        if entry is None or self._name_lost or self._left:
+            return False
+        answer = await self._require().eval(BEGIN_SEND, 1, self._k("outbox"), GROUP, self.consumer,
+                                            int(self.lease * 1000), self._k(""), entry)
+        if not int(answer[0]):
+            self._drop_entry(item_id)
+            self._outbox.pop(item_id, None)
+            self._dirty["outbox"].discard(item_id)
+            log.info("alert %s is not this worker's to send any more; left to its destination's sender", item_id)
+            return False
+        here = set(self._stream_ids.values())
+        earlier = [e.decode() for e in answer[1:] if e.decode() not in here]
+        if not earlier:
+            return True
+        await self._load_items(await self._entries(earlier), [])
+        return False
 
     async def acknowledge(self, item_id: str) -> None:
         """The platform accepted it: XACK and remove it in Redis before the next send."""

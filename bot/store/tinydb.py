@@ -318,6 +318,10 @@ class TinyDBStore(Records):
         return [i for i in self._outbox.values()
                 if (destination is None or i.destination == destination) and i.id not in self._unflushed]
 
+    async def ready_to_send(self, item_id: str) -> bool:
+        """One process owns this store (the data directory's lock): every pending alert is its to send."""
+        return item_id in self._outbox
+
     # -- destinations --------------------------------------------------------
 
     def rename_destination(self, old: DestinationName, new: DestinationName) -> None:
