@@ -14,6 +14,10 @@ What must be decided across processes is decided in Redis, atomically:
 - One worker at a time sends a destination's alerts, whichever worker queued them: the
   holder of its sender lease. Entries read by another worker are handed to it, so a
   chat's alerts go out in the order Redis queued them, and a retry holds back the rest.
+  Right before each send it checks that the entry is still its own and takes every
+  older entry of the destination's queue (BEGIN_SEND).
+- A worker's name (its consumer in the group) is held by one live process at a time
+  (HOLD_NAME): two under one name would each send the other's alerts.
 
 Layout (every key under the configured prefix, "tipoff:" by default): `meta` (hash),
 `feeds` (hash fid → FeedState JSON), `known:{fid}` (hash entry key → time),
@@ -22,7 +26,9 @@ item JSON: attempts and retry times change), `sender:{dest}` (the worker sending
 destination, with expiry), `handed:{worker}` (list of entries handed to a worker), `due`
 (sorted set fid → due time), `lease:{fid}`, `lock:{name}`, `turn:{name}` (strings with
 expiry), `workers` (sorted set worker → last sign of life, for the shard election),
-`seen` (hash worker → when it last asked for due feeds), `agreed:{name}`,
+`seen` (hash worker → when it last asked for due feeds), `alive:{worker}` (the process
+holding a worker's name, with expiry), `names` (set of workers' names), `queue:{dest}`
+(list: a destination's stream entries not yet acknowledged, in order), `agreed:{name}`,
 `settings:version`, `dests`, `subs`, `watches` (hashes of JSON).
 """
 
@@ -136,6 +142,14 @@ local function dest_of(stream, entry)
   return ''
 end
 
+-- the worker that sends for a destination: the holder of its sender lease, while that
+-- worker is alive (one that stopped gave up its name, and with it its leases)
+local function sender_of(lease, prefix)
+  local sender = redis.call('GET', lease)
+  if sender and redis.call('EXISTS', prefix .. 'alive:' .. sender) == 0 then return nil end
+  return sender
+end
+
 -- the consumer an entry is pending for; nil when it is pending for none
 local function owner_of(stream, group, entry)
   local p = redis.call('XPENDING', stream, group, entry, entry, 1)
@@ -167,7 +181,7 @@ local kept = {}
 for i = 5, #ARGV, 2 do
   local entry, dest = ARGV[i], ARGV[i + 1]
   local lease = ARGV[4] .. 'sender:' .. dest
-  local sender = redis.call('GET', lease)
+  local sender = sender_of(lease, ARGV[4])
   if not sender or sender == ARGV[2] then
     redis.call('SET', lease, ARGV[2], 'PX', ARGV[3])
     table.insert(kept, entry)
@@ -195,7 +209,7 @@ for i = 6, #ARGV, 2 do
     redis.call('XACK', KEYS[1], ARGV[1], entry)
   else
     local lease = ARGV[5] .. 'sender:' .. dest
-    local sender = redis.call('GET', lease)
+    local sender = sender_of(lease, ARGV[5])
     if not sender or sender == ARGV[2] then
       if #redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], entry, 'JUSTID') > 0 then
         redis.call('SET', lease, ARGV[2], 'PX', ARGV[4])
@@ -223,7 +237,7 @@ local me, entry, prefix = ARGV[2], ARGV[5], ARGV[4]
 local dest = dest_of(KEYS[1], entry)
 if dest == nil or owner_of(KEYS[1], ARGV[1], entry) ~= me then return {0} end
 local lease = prefix .. 'sender:' .. dest
-local sender = redis.call('GET', lease)
+local sender = sender_of(lease, prefix)
 if sender and sender ~= me then
   hand_to(KEYS[1], ARGV[1], sender, entry, 0, prefix, ARGV[3])
   return {0}
@@ -283,11 +297,8 @@ for i = 9, 8 + n do
     redis.call('XACK', KEYS[1], ARGV[1], entry)
   else
     local lease = prefix .. 'sender:' .. dest
-    local sender = redis.call('GET', lease)
-    if sender == me then
-      redis.call('DEL', lease)
-      sender = nil
-    end
+    if redis.call('GET', lease) == me then redis.call('DEL', lease) end
+    local sender = sender_of(lease, prefix)
     if not sender and heir then
       redis.call('SET', lease, heir, 'PX', ARGV[7])
       sender = heir

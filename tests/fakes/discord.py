@@ -190,6 +190,7 @@ class FakeDiscord(LocalServer):
         self.calls: list[str] = []
         self.identified = asyncio.Event()
         self._nonces: dict[tuple[str, Any], dict[str, Any]] = {}
+        self.nonce_repeats: list[tuple[str, Any]] = []  # sends Discord dropped as repeats of a nonce
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
@@ -390,6 +391,7 @@ class FakeDiscord(LocalServer):
             return _error(400, 50006, "Cannot send an empty message")
         nonce = body.get("nonce")
         if body.get("enforce_nonce") and (channel, nonce) in self._nonces:
+            self.nonce_repeats.append((channel, nonce))
             return _json(self._nonces[(channel, nonce)])  # Discord answers with the message it already made
         message = self._message(channel, body)
         self.posted.append(Posted(channel, body, time.monotonic(), pings(body), message["id"]))

@@ -413,3 +413,70 @@ async def test_workers_gone_long_and_holding_nothing_are_forgotten(redis_url):
     assert await a.forget_departed() == []  # nobody has been gone a day
     for s in (a, b):
         await s.close()
+
+
+async def test_one_name_one_live_process(redis_url):
+    """A worker's name is its consumer in the outbox group: two live processes under one
+    name would each read the other's alerts as their own and send them twice (issue 14:
+    `tipoff run --once` ×3 on one host, all named after it). The host-name default takes
+    the first free of name, name-2…; a chosen name (TIPOFF_WORKER) in use is an error
+    once a lease has passed (a killed process frees its name when its lease runs out)."""
+    from bot.store.base import StoreError
+
+    prefix = redis_prefix()
+    first = RedisStore(redis_url, prefix=prefix, consumer="host", named=False, lease=0.5)
+    second = RedisStore(redis_url, prefix=prefix, consumer="host", named=False, lease=0.5)
+    await first.open()
+    await second.open()
+    assert (first.consumer, second.consumer) == ("host", "host-2")
+    chosen = RedisStore(redis_url, prefix=prefix, consumer="host", named=True, lease=0.5)
+    with pytest.raises(StoreError, match="another live worker is named 'host'.*TIPOFF_WORKER"):
+        await chosen.open()
+    await died(first)  # its name is free once its lease ran out: a restart takes it back
+    again = RedisStore(redis_url, prefix=prefix, consumer="host", named=True, lease=0.5)
+    await again.open()
+    assert again.consumer == "host"
+    for s in (second, again):
+        await s.close()
+
+
+async def test_a_stalled_senders_older_alert_goes_out_before_a_newer_one(redis_url):
+    """The ordering window: a's lease lapses while it holds the chat's older alert; c
+    then reads a newer one and becomes the sender. Right before sending, c is told the
+    older alert exists, takes it and sends it first; a, waking up, sends nothing."""
+    import asyncio
+
+    a, c = await workers(redis_url, "worker-a", "worker-c", lease=0.6)
+    await _queue(a, "fans", "older")
+    a._keeper.cancel()  # a stalls past its lease (name, sender lease and entry all lapse)
+    await asyncio.sleep(0.9)
+    await _queue(c, "fans", "newer")
+    assert _order(c, "fans") == ["newer"]  # a is not alive: c sends for "fans" now
+    assert not await c.ready_to_send("newer")  # not yet: an older one is queued
+    assert _order(c, "fans") == ["older", "newer"]
+    assert await c.ready_to_send("older")
+    assert not await a.ready_to_send("older")  # a woke up: not its to send any more
+    assert a.pending("fans") == []
+    await c.acknowledge("older")
+    assert await c.ready_to_send("newer")
+    a._r, r = None, a._r
+    a._keeper = None
+    await r.aclose()
+    await c.close()
+
+
+async def test_a_stopping_worker_hands_its_chats_to_a_live_one(redis_url):
+    """A stop hands each chat's alerts to a live worker at once (it becomes the chat's
+    sender); one handed alerts meanwhile is told to take them first (--once drains so),
+    unless forced."""
+    a, b = await workers(redis_url, "worker-a", "worker-b")
+    await _queue(a, "fans", "a0")
+    await _queue(b, "fans", "b0")  # handed to a
+    assert not await a.hand_back()  # b0 waits unread in a's list: a must take it first
+    assert await a.reclaim_stale() == 1
+    assert await a.hand_back()
+    assert a.pending() == []
+    assert await b.reclaim_stale() == 2 and _order(b, "fans") == ["a0", "b0"]
+    assert await b.ready_to_send("a0")
+    for s in (a, b):
+        await s.close()
