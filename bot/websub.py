@@ -153,7 +153,8 @@ class WebSub:
                 "hub.callback": f"{(self.settings.callback or '').rstrip('/')}/{callback_token(feed.id)}",
                 "hub.lease_seconds": str(int(self.settings.lease))}
         try:
-            status = await self.engine.fetcher.post_form(link.hub, form, trusted=feed.trusted)
+            # the hub's address comes from the feed's content (the open web), whoever named the feed
+            status = await self.engine.fetcher.post_form(link.hub, form, trusted=False)
             if status not in (202, 204):
                 raise FeedError("http", f"the hub answered {status}")
         except FeedError as exc:

@@ -274,3 +274,18 @@ async def test_snooze_label_digest_and_quiet(bot):
     assert "not a time zone" in await bot("/quiet 23:00-07:00 Moon/Base")
     assert "Only the chat's admins" in await bot("/quiet off", admin=False)
     assert "Quiet hours off." == await bot("/quiet off")
+
+
+@pytest.mark.parametrize("command", ["/test", "/add"])
+async def test_unicode_forms_of_internal_addresses_are_refused_from_chats(bot, command):
+    await bot("/watch duet")
+    for url in ("http://１０.０.０.１/feed", "http://１６９。２５４。１６９。２５４/latest/meta-data/",
+                "http://𝟏𝟗𝟐.𝟏𝟔𝟖.𝟎.𝟏/"):
+        reply = await bot(f"{command} {url}")
+        assert "may not be fetched" in reply, reply
+
+
+async def test_a_host_name_too_long_to_be_one_is_not_a_valid_address(bot):
+    await bot("/watch duet")
+    reply = await bot(f"/test http://{'a' * 300}.example/feed")
+    assert "not a valid address" in reply and "went wrong" not in reply, reply

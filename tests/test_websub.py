@@ -132,3 +132,30 @@ async def test_a_hub_push_alerts_without_a_poll_and_a_forged_push_is_ignored(fee
         await ws.close()
         await web.close()
         await hub.stop()
+
+
+async def test_a_hub_on_the_operators_network_is_not_contacted_even_for_a_config_feed(feed_server, tmp_path):
+    """A hub's address comes from the feed's content: the address policy applies to it
+    whichever feed named it, the operator's own included (the feed itself is fetched)."""
+    from bot.config import FetchSettings
+    from tests.harness import Harness
+
+    hub = FakeHub()
+    await hub.start()
+    topic = feed_server.url("/f")
+    url = feed_server.serve("/f", hubbed([item("old news")], hub.url, topic))
+    h = Harness(tmp_path, [feed(url, every=600)], [watch(DUET)])
+    h.settings = replace(h.settings, fetch=FetchSettings(timeout=5.0))  # no [fetch] allow: 127.0.0.1 forbidden
+    await h.start()
+    ws = WebSub(WebSubSettings("https://tipoff.example/websub"), h.engine, h.store, clock=h.clock)
+    h.engine.websub = ws
+    try:
+        await h.cycle()
+        assert feed_server.hits("/f")  # the config feed itself is trusted
+        await eventually(lambda: h.store.feed_state(h.engine.feeds[0].id).hub_retry_at is not None,
+                         what="the refused subscription")
+        assert hub.requests == []
+    finally:
+        await ws.close()
+        await h.stop()
+        await hub.stop()

@@ -18,9 +18,11 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
+from yarl import URL
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
@@ -101,10 +103,12 @@ def retry_after_seconds(value: str | None) -> float | None:
 class GuardedResolver(AbstractResolver):
     """Resolves like aiohttp does, then refuses the whole host if any address it
     resolves to is forbidden. aiohttp connects to exactly the addresses returned here,
-    so what was checked is what is connected to: no DNS-rebinding window."""
+    so what was checked is what is connected to: no DNS-rebinding window. Addresses of
+    hosts the operator allowed by name are noted for the socket check."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
+        self.allowed_by_name: set[str] = set()
         self._inner = DefaultResolver()
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -114,10 +118,45 @@ class GuardedResolver(AbstractResolver):
             refused = self.policy.refusal(host, result["host"])
             if refused is not None:
                 raise refused
+        if self.policy.host_allowed(host):
+            self.allowed_by_name.update(r["host"] for r in results)
         return results
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+def guarded_socket(policy: AddressPolicy, resolver: GuardedResolver) -> Callable[[Any], socket.socket]:
+    """The last check, where every connection of an untrusted session is made: the
+    exact address the socket is about to connect to. Whatever a URL parser made of a
+    host (full-width digits, other digit scripts, ideographic dots, IDNA forms: yarl
+    folds them into an IP literal, and aiohttp skips the resolver for IP literals), a
+    forbidden address is never connected to."""
+    def create(addr_info: Any) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        address = str(sockaddr[0])
+        if address not in resolver.allowed_by_name:
+            refused = policy.refusal(address, address)
+            if refused is not None:
+                raise refused
+        return socket.socket(family=family, type=type_, proto=proto)
+    return create
+
+
+def url_host(url: str) -> str:
+    """The host of a URL exactly as the HTTP client (aiohttp, through yarl) reads it:
+    IDNA-folded, so "１２７.０.０.１" is 127.0.0.1. FeedError for an invalid one."""
+    try:
+        parsed = URL(url)
+        host, raw = parsed.host, parsed.raw_host
+    except (ValueError, UnicodeError) as exc:
+        raise FeedError("forbidden", f"not a valid address: {str(exc)[:100]}") from None
+    if not host or not raw:
+        raise FeedError("forbidden", "not a valid address: no host")
+    if ":" not in raw and (len(raw) > 253 or any(not 0 < len(label) <= 63 for label in raw.rstrip(".").split("."))):
+        raise FeedError("forbidden", "not a valid address: a host name has at most 253 characters, "
+                                     "63 between dots")
+    return host
 
 
 class Fetcher:
@@ -140,10 +179,14 @@ class Fetcher:
     def _session(self, trusted: bool) -> aiohttp.ClientSession:
         session = self._sessions.get(trusted)
         if session is None or session.closed:
-            resolver = None if trusted else GuardedResolver(self.policy)
+            connector = aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300)
+            if not trusted:
+                resolver = GuardedResolver(self.policy)
+                connector = aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300,
+                                                 resolver=resolver,
+                                                 socket_factory=guarded_socket(self.policy, resolver))
             session = self._sessions[trusted] = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300,
-                                               resolver=resolver),
+                connector=connector,
                 headers={"User-Agent": self.settings.user_agent or DEFAULT_USER_AGENT,
                          "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                                    "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
@@ -164,7 +207,7 @@ class Fetcher:
             return await asyncio.to_thread(self._read_file, url)
         if not url.startswith(("http://", "https://")):
             raise FeedError("forbidden", f"only http and https feeds can be fetched, not {url.split(':', 1)[0]}:")
-        host = urlsplit(url).hostname or ""
+        host = url_host(url)
         per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
         async with self._global, per_host:
             try:
@@ -190,8 +233,9 @@ class Fetcher:
             raise FeedError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
 
     def _check_literal(self, url: str) -> None:
-        """IP-literal hosts bypass resolvers, so they are checked here, on every hop."""
-        host = urlsplit(url).hostname or ""
+        """IP-literal hosts bypass resolvers, so they are checked here, on every hop, as
+        the client reads the host (the socket check is the backstop)."""
+        host = url_host(url)
         try:
             ipaddress.ip_address(host)
         except ValueError:
@@ -239,6 +283,8 @@ class Fetcher:
             except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
                 raise FeedError("tls", str(exc)[:200]) from exc
             except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, AddressRefused) or "feeds added from a chat may not" in str(exc):
+                    raise FeedError("forbidden", str(exc.os_error)) from None
                 if isinstance(exc.os_error, ConnectionRefusedError):
                     raise FeedError("refused", f"{exc.host}:{exc.port}") from exc
                 raise FeedError("network", str(exc.os_error or exc)[:200]) from exc
@@ -246,6 +292,8 @@ class Fetcher:
                 raise FeedError("network", f"the connection broke: {type(exc).__name__}") from exc
             except aiohttp.InvalidURL as exc:
                 raise FeedError("forbidden", f"invalid URL: {exc}") from exc
+            except UnicodeError:  # a host name the resolver cannot encode
+                raise FeedError("forbidden", "not a valid address") from None
             except aiohttp.ClientError as exc:
                 raise FeedError("network", f"{type(exc).__name__}: {exc}"[:200]) from exc
         raise FeedError("redirects", f"more than {self.settings.max_redirects} redirects")

@@ -84,3 +84,71 @@ async def test_non_http_schemes_are_refused_from_chats(tmp_path):
         with pytest.raises(FeedError) as err:
             await fetch(url)
         assert err.value.kind == "forbidden"
+
+
+# Hosts a URL parser folds into an IP literal (IDNA's NFKC mapping, as yarl does for
+# aiohttp): aiohttp then skips the resolver, so the policy must see the host as the
+# client reads it, and the socket check sees the address it connects to.
+UNICODE_LOOPBACK = [
+    "１２７.０.０.１",  # full-width digits
+    "127。0。0。1",  # ideographic full stops
+    "127．0．0．1",  # full-width full stops
+    "127｡0｡0｡1",  # half-width ideographic full stops
+    "𝟏𝟐𝟕.𝟎.𝟎.𝟏",  # mathematical bold digits
+    "①②⑦.⓪.⓪.①",  # circled digits
+    "¹²⁷.⁰.⁰.¹",  # superscripts
+    "₁₂₇.₀.₀.₁",  # subscripts
+    "１２７。０。０。１",  # both at once
+    "[::ｆｆｆｆ:１２７.０.０.１]",  # full-width IPv4-mapped IPv6
+]
+
+
+@pytest.mark.parametrize("host", UNICODE_LOOPBACK)
+async def test_unicode_forms_of_loopback_are_refused_before_any_request(feed_server, host):
+    feed_server.serve("/internal", rss([item("the internal page")]))
+    with pytest.raises(FeedError) as err:
+        await fetch(f"http://{host}:{feed_server.port}/internal")
+    assert err.value.kind == "forbidden" and "loopback" in err.value.message
+    assert feed_server.hits("/internal") == []
+
+
+@pytest.mark.parametrize("host, reason", [("１６９.２５４.１６９.２５４", "link-local"),
+                                          ("１０.０.０.１", "private"), ("１９２。１６８。０。１", "private")])
+async def test_unicode_forms_of_private_addresses_are_refused_without_a_connection(host, reason):
+    with pytest.raises(FeedError) as err:
+        await fetch(f"http://{host}/latest/meta-data/")
+    assert err.value.kind == "forbidden" and reason in err.value.message
+
+
+async def test_a_redirect_to_a_unicode_loopback_is_refused_at_that_hop(feed_server):
+    feed_server.serve("/inside", rss([item("secret")]))
+    target = f"http://１２７.０.０.２:{feed_server.port}/inside"
+    url = feed_server.serve("/out", Served(b"", status=302, headers={"Location": target}))
+    with pytest.raises(FeedError) as err:
+        await fetch(url, allow=["127.0.0.1/32"])
+    assert err.value.kind == "forbidden" and "127.0.0.2" in err.value.message
+    assert feed_server.hits("/inside") == []
+
+
+async def test_the_socket_check_refuses_what_a_parser_let_through(feed_server):
+    """The last line: even with the URL-level check out of the way, the connection to a
+    forbidden address is never made (the exact address the socket connects to)."""
+    feed_server.serve("/internal", rss([item("the internal page")]))
+    async with Fetcher(FetchSettings(timeout=5.0)) as f:
+        f._check_literal = lambda url: None  # as if a parser had missed the literal
+        with pytest.raises(FeedError) as err:
+            await f.fetch(Feed("f", f"http://１２７.０.０.１:{feed_server.port}/internal", 60))
+    assert err.value.kind == "forbidden" and "loopback" in err.value.message
+    assert feed_server.hits("/internal") == []
+
+
+async def test_a_hub_is_checked_whatever_feed_named_it(feed_server):
+    """Hub addresses come from feed content: a POST to one goes under the policy, also
+    for the operator's own feeds (WebSub asks with trusted=False)."""
+    feed_server.serve("/hub", b"")
+    async with Fetcher(FetchSettings(timeout=5.0)) as f:
+        for hub in (f"http://127.0.0.1:{feed_server.port}/hub", f"http://１２７.０.０.１:{feed_server.port}/hub"):
+            with pytest.raises(FeedError) as err:
+                await f.post_form(hub, {"hub.mode": "subscribe"}, trusted=False)
+            assert err.value.kind == "forbidden"
+    assert feed_server.hits("/hub") == []
