@@ -5,6 +5,7 @@ module knows nothing of Telegram or Discord."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -25,6 +26,7 @@ from bot.render.text import ago, excerpt
 from bot.rules.matcher import Matcher
 from bot.rules.syntax import RuleError, describe, parse_rule
 from bot.store.base import Store
+from bot.throttle import RateWindow
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -84,6 +86,10 @@ class Commands:
         self.fetcher = fetcher
         self.clock = clock
         self.commands: dict[str, Command] = {c.name: c for c in self._table()}
+        limits = settings.limits
+        self._per_chat = RateWindow(limits.commands_per_minute)
+        self._per_user = RateWindow(limits.user_commands_per_minute)
+        self._queues: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # chat → its lock, commands in line
 
     def _table(self) -> list[Command]:
         return [
@@ -135,6 +141,42 @@ class Commands:
         return [(c.name, c.summary) for c in self.commands.values() if c.name != "start"]
 
     async def run(self, inv: Invocation, name: str, args: str) -> Reply:
+        """Run one command. Chats are served at once, each its own commands one at a
+        time in order (a slow /test in one chat holds up no other); each chat and each
+        person may send so many a minute."""
+        chat = inv.group or inv.destination.name
+        busy = self._too_many(chat, inv.user)
+        if busy is not None:
+            return busy
+        lock, waiting = self._queues.setdefault(chat, (asyncio.Lock(), [0]))
+        if lock.locked() and waiting[0] >= self.settings.limits.queued_commands:
+            return Reply("I'm still working on this chat's earlier commands; send this again in a moment.",
+                         private=True)
+        waiting[0] += 1
+        try:
+            async with lock:
+                waiting[0] -= 1
+                return await self._run(inv, name, args)
+        finally:
+            if not lock.locked() and self._queues.get(chat, (None,))[0] is lock and waiting[0] == 0:
+                del self._queues[chat]
+
+    def _too_many(self, chat: str, user: str) -> Reply | None:
+        """A reply turning the command away when this chat or person sent too many in
+        the last minute; else None, and the command is counted."""
+        now = self.clock()
+        limits = self.settings.limits
+        for window, key, who, limit in ((self._per_user, user, "you", limits.user_commands_per_minute),
+                                        (self._per_chat, chat, "this chat", limits.commands_per_minute)):
+            wait = window.wait(key, now)
+            if wait > 0:
+                return Reply(f"Slow down: {who} sent {limit} commands in the last minute. "
+                             f"Try again in {max(1, round(wait))} s.", private=True)
+        self._per_user.note(user, now)
+        self._per_chat.note(chat, now)
+        return None
+
+    async def _run(self, inv: Invocation, name: str, args: str) -> Reply:
         cmd = self.commands.get(name.lower())
         if cmd is None:
             return Reply(f"I don't know /{name}. Send /help to see what I can do.")
@@ -408,7 +450,12 @@ class Commands:
                 url = sources.expand(url, self.settings.sources).url
             except sources.SourceError as exc:
                 raise FeedError("not_a_feed", str(exc)) from None
-        return await find_feed(self.fetcher, url, trusted=False, max_entries=self.settings.fetch.max_entries)
+        budget = self.settings.limits.command_time
+        try:
+            return await asyncio.wait_for(
+                find_feed(self.fetcher, url, trusted=False, max_entries=self.settings.fetch.max_entries), budget)
+        except asyncio.TimeoutError:
+            raise FeedError("timeout", f"gave up after {budget:g}s: a command may spend that long fetching") from None
 
     async def sources(self, inv: Invocation, args: str) -> Reply:
         lines = ["Instead of a feed address, /add understands these:"]

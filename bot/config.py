@@ -118,6 +118,10 @@ class DeliverySettings:
 class LimitSettings:
     feeds_per_chat: int = 100
     watches_per_chat: int = 100
+    commands_per_minute: int = 20  # one chat's commands, all its people together
+    user_commands_per_minute: int = 10  # one person's, in any chat
+    command_time: float = 20.0  # seconds one command may spend fetching (/add, /test URL)
+    queued_commands: int = 5  # a chat's commands waiting behind a slow one; more are turned away
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,11 +414,21 @@ def _discord(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> Discor
 
 
 def _limits(r: _Reader, t: Mapping[str, Any]) -> LimitSettings:
-    r.unknown_keys(t, {"feeds_per_chat", "watches_per_chat"}, "limits.")
+    r.unknown_keys(t, {"feeds_per_chat", "watches_per_chat", "commands_per_minute", "user_commands_per_minute",
+                       "command_time", "queued_commands"}, "limits.")
     d = LimitSettings()
+    command_time = r.duration(t, "command_time", "limits.command_time", d.command_time)
+    if not 1 <= command_time <= 300:
+        raise r.fail("limits.command_time", "must be between 1s and 5m")
     return LimitSettings(
         feeds_per_chat=r.integer(t, "feeds_per_chat", "limits.feeds_per_chat", d.feeds_per_chat, minimum=1),
         watches_per_chat=r.integer(t, "watches_per_chat", "limits.watches_per_chat", d.watches_per_chat, minimum=1),
+        commands_per_minute=r.integer(t, "commands_per_minute", "limits.commands_per_minute",
+                                      d.commands_per_minute, minimum=1),
+        user_commands_per_minute=r.integer(t, "user_commands_per_minute", "limits.user_commands_per_minute",
+                                           d.user_commands_per_minute, minimum=1),
+        command_time=command_time,
+        queued_commands=r.integer(t, "queued_commands", "limits.queued_commands", d.queued_commands, minimum=1),
     )
 
 

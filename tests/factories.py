@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from xml.sax.saxutils import escape
 
-from bot.config import CONSOLE, FetchSettings, PollSettings, Settings, feed_id_for
+from bot.config import CONSOLE, FetchSettings, LimitSettings, PollSettings, Settings, feed_id_for
 from bot.model import Destination, DestinationName, Entry, Feed, FeedId, Watch, WatchId
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -60,7 +60,11 @@ def settings(data_dir: Path, feeds: Sequence[Feed] = (), watches: Sequence[Watch
     dests.update({d.name: d for d in destinations})
     return Settings(path=None, poll=replace(PollSettings(jitter=0.0), **poll),  # type: ignore[arg-type]
                     fetch=FetchSettings(timeout=5.0, allow=("127.0.0.0/8",)), feeds=tuple(feeds), destinations=dests,
-                    watches=tuple(watches), data_dir=data_dir)
+                    watches=tuple(watches), data_dir=data_dir, limits=UNHURRIED)
+
+
+# tests send commands faster than people do: only the tests of those limits set them low
+UNHURRIED = LimitSettings(commands_per_minute=10_000, user_commands_per_minute=10_000)
 
 
 def redis_prefix() -> str:

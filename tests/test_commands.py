@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot import destinations
@@ -27,7 +29,7 @@ def invocation(dest=CHAT, admin=True, attachment=None):
 @pytest.fixture
 async def bot(tmp_path, feed_server):
     s = settings(tmp_path / "data", [feed(feed_server.serve("/shared", rss([])))])
-    s = replace(s, limits=LimitSettings(feeds_per_chat=2, watches_per_chat=2))
+    s = replace(s, limits=replace(s.limits, feeds_per_chat=2, watches_per_chat=2))
     store = TinyDBStore(s.data_dir)
     await store.open()
     fetcher = Fetcher(s.fetch)
@@ -289,3 +291,61 @@ async def test_a_host_name_too_long_to_be_one_is_not_a_valid_address(bot):
     await bot("/watch duet")
     reply = await bot(f"/test http://{'a' * 300}.example/feed")
     assert "not a valid address" in reply and "went wrong" not in reply, reply
+
+
+OTHER_CHAT = destinations.telegram(-100999)
+
+
+async def test_a_slow_command_in_one_chat_holds_up_no_other_and_its_own_stay_in_order(bot, feed_server):
+    slow = feed_server.serve("/slow", rss([item("Gaga duet")]), delay=1.5)
+    await bot("/watch duet")
+    done = []
+
+    async def said(text, **kw):
+        await bot(text, **kw)
+        done.append(text if not kw else f"{text} (other chat)")
+
+    await asyncio.gather(said(f"/test {slow}"), said("/watches"), said("/help", dest=OTHER_CHAT))
+    assert done == ["/help (other chat)", f"/test {slow}", "/watches"]
+
+
+async def test_a_commands_fetching_is_capped_however_many_feeds_a_page_links(bot, feed_server):
+    links = "".join(f'<link rel="alternate" type="application/rss+xml" href="/slow{n}">' for n in range(12))
+    for n in range(12):
+        feed_server.serve(f"/slow{n}", rss([item("x")]), delay=3.0)
+    page = feed_server.serve("/page", f"<html><head>{links}</head></html>".encode(), content_type="text/html")
+    bot.commands.settings = replace(bot.commands.settings, limits=replace(bot.commands.settings.limits,
+                                                                          command_time=1.0))
+    await bot("/watch duet")
+    reply = await bot(f"/test {page}")
+    assert "gave up after 1s" in reply, reply
+
+
+async def test_commands_per_chat_and_per_person_are_rate_limited(bot):
+    now = [1000.0]
+    commands = bot.commands
+    commands.clock = lambda: now[0]
+    commands.settings = replace(commands.settings, limits=replace(commands.settings.limits, commands_per_minute=4,
+                                                                  user_commands_per_minute=3))
+    commands._per_chat, commands._per_user = type(commands._per_chat)(4), type(commands._per_user)(3)
+
+    async def by(user, text="/watches"):
+        async def can_manage():
+            return True
+        return (await commands.run(Invocation(CHAT, user, can_manage), text[1:], "")).text
+
+    for _ in range(3):
+        assert "Slow down" not in await by("telegram:1")
+    assert await by("telegram:1") == "Slow down: you sent 3 commands in the last minute. Try again in 60 s."
+    assert "Slow down" not in await by("telegram:2")  # the chat's fourth
+    assert await by("telegram:3") == "Slow down: this chat sent 4 commands in the last minute. Try again in 60 s."
+    now[0] += 61
+    assert "Slow down" not in await by("telegram:1")
+
+
+async def test_a_chat_with_too_many_commands_in_line_is_told_to_wait(bot, feed_server):
+    slow = feed_server.serve("/slow", rss([item("x")]), delay=0.3)
+    await bot("/watch duet")
+    replies = await asyncio.gather(*(bot(f"/test {slow}") for _ in range(8)))
+    turned_away = [r for r in replies if r.startswith("I'm still working on this chat's earlier commands")]
+    assert len(turned_away) == 2  # one running, five in line

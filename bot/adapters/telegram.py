@@ -85,6 +85,7 @@ class TelegramAdapter:
             .base_url(settings.base_url)
             .base_file_url(settings.base_file_url)
             .get_updates_read_timeout(settings.poll_timeout + 10)
+            .concurrent_updates(True)  # chats at once; Commands keeps each chat's own in order
             .build()
         )
         self.app.add_handler(MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.UpdateType.EDITED,

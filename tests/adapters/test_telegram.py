@@ -396,3 +396,21 @@ async def test_going_back_to_polling_deletes_the_webhook(tmp_path, fake, feed_se
         await polling.command(GROUP, ADMIN, "/help", "/watch RULE")
     finally:
         await polling.stop()
+
+
+async def test_a_slow_command_in_one_chat_does_not_hold_up_another(world, fake, feed_server):
+    """Updates are handled per chat: three /test of a slow address in one group, then
+    /help in another; the other group's answer comes first (before, every chat waited
+    for the slow fetches, one after another)."""
+    w = await world()
+    slow = feed_server.serve("/slow", rss([item("Lady Gaga duet")]), delay=1.5)
+    await w.command(GROUP, ADMIN, "/watch duet", "Watching as")
+    for _ in range(3):
+        fake.user_says(GROUP, MEMBER, f"/test {slow}")
+    await asyncio.sleep(0.3)
+    fake.user_says(OTHER, MEMBER, "/help")
+    await eventually(lambda: len(fake.replies_to(GROUP)) == 4, timeout=30, what="the three slow answers")
+    first_slow = [s.at for s in fake.sent_to(GROUP)][1]
+    [help_reply] = [s for s in fake.sent_to(OTHER)]
+    assert "/watch" in help_reply.text
+    assert help_reply.at < first_slow
