@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Callable, Iterator, Protocol
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -84,6 +85,52 @@ class WebhookReceiver(Protocol):
 MAX_UPDATE_BYTES = 1024 * 1024  # Telegram's updates are small; anything bigger is not one
 
 
+async def read_body(request: web.Request, cap: int) -> bytes | None:
+    """The whole body, however it arrives (in one write or many), or None when it is
+    larger than `cap` bytes (said up front, or found while reading)."""
+    declared = request.content_length
+    if declared is not None and declared > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class QuietBadRequests(logging.Filter):
+    """aiohttp logs every malformed request at ERROR with a traceback: anyone who can
+    reach the port could fill the log. Those become one INFO line a minute, counted."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.clock = clock
+        self.quiet = 0
+        self.next_line = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        self.quiet += 1
+        now = self.clock()
+        if now < self.next_line:
+            return False
+        self.next_line = now + 60.0
+        record.msg, record.args = "http: %d malformed requests refused with 400 (the last: %s)", (
+            self.quiet, str(exc.message if hasattr(exc, "message") else exc).splitlines()[0][:120])
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+        self.quiet = 0
+        return True
+
+
+_QUIET = QuietBadRequests()
+
+
 class WebServer:
     def __init__(self, host: str, port: int, engine: Engine, store: Store,
                  clock: Callable[[], float] = time.time, websub: WebSub | None = None) -> None:
@@ -102,6 +149,9 @@ class WebServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        server_log = logging.getLogger("aiohttp.server")
+        if _QUIET not in server_log.filters:
+            server_log.addFilter(_QUIET)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -133,8 +183,8 @@ class WebServer:
     async def _websub_push(self, request: web.Request) -> web.Response:
         if self.websub is None:
             raise web.HTTPNotFound()
-        body = await request.content.read(self.engine.settings.fetch.max_bytes + 1)
-        if len(body) > self.engine.settings.fetch.max_bytes:
+        body = await read_body(request, self.engine.settings.fetch.max_bytes)
+        if body is None:
             return web.Response(status=413, text="too large\n")
         await self.websub.receive(request.match_info["token"], body, request.headers.get("X-Hub-Signature"))
         return web.Response(status=202)  # also for a bad signature: WebSub says ignore it, quietly
@@ -142,8 +192,8 @@ class WebServer:
     async def _telegram_update(self, request: web.Request) -> web.Response:
         if self.telegram is None or request.path != self.telegram.webhook_path:
             raise web.HTTPNotFound()
-        body = await request.content.read(MAX_UPDATE_BYTES + 1)
-        if len(body) > MAX_UPDATE_BYTES:
+        body = await read_body(request, MAX_UPDATE_BYTES)
+        if body is None:
             return web.Response(status=413, text="too large\n")
         status = await self.telegram.receive(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), body)
         return web.Response(status=status)
