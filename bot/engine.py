@@ -35,7 +35,7 @@ from bot.feeds.schedule import (
 )
 from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
-from bot.store.base import FeedState, SharedStore, Store
+from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
 from bot.store.codec import alert_to_dict
 from bot.websub import WebSub, polled_interval
@@ -48,6 +48,7 @@ PRUNE_EVERY = 3600.0
 IDLE_WAKEUP = 60.0
 SHARED_WAKEUP = 2.0  # with a shared store, other workers change what is due: look again this often
 FLUSH_DELAY = 0.5  # delivery outcomes are written at most this long after they happen
+STORE_RETRY_MAX = 60.0  # a store that cannot be written (full disk, Redis away) is retried at least this often
 # Parse threads hold the GIL in turns of this long; at CPython's default (5 ms) every
 # socket operation of the event loop could wait that long behind a parse, and at 10k
 # feeds the loop's worst stall grew by ~40 ms.
@@ -112,6 +113,8 @@ class Engine:
         self.delivery = Delivery(self.store, self.destination, self.adapters, self.clock, self.rng,
                                  on_progress=self.flush_soon, retry=self.settings.delivery)
         self._flush_task: asyncio.Task[None] | None = None
+        self._store_trouble: str | None = None  # why the store cannot be written or reached now
+        self._store_failures = 0  # attempts that failed since it last worked
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
         # Parsing and matching a changed feed takes a turn, and a turn passes on only in
@@ -182,12 +185,11 @@ class Engine:
             while not stop.is_set():
                 self.stats.alive_at = self.clock()
                 if shared is not None:
-                    if await shared.refresh_settings():
-                        self.set_watches((*self.settings.watches, *self.store.watches()))
-                        self.feeds_changed()  # another worker's /add, /watch, /quiet...
-                    due = await shared.claim_due(list(self.feeds), self.clock())
-                    if await shared.reclaim_stale():
-                        self.delivery.wake()  # alerts handed over or taken over: send them now
+                    try:
+                        due = await self._shared_turn(shared)
+                    except StoreError as exc:  # Redis away: keep running, say so, try again
+                        await self._sleep_until(stop, self.clock() + self._store_failed(exc))
+                        continue
                 else:
                     due = due_feeds(self.feeds, self._states(), self.clock())
                 if due:
@@ -207,12 +209,56 @@ class Engine:
             if self._flush_task is not None:
                 self._flush_task.cancel()
 
+    async def _shared_turn(self, shared: SharedStore) -> list[Feed]:
+        """With a shared store: take other workers' changes to chats, the feeds due for
+        this worker, and alerts handed to it."""
+        if await shared.refresh_settings():
+            self.set_watches((*self.settings.watches, *self.store.watches()))
+            self.feeds_changed()  # another worker's /add, /watch, /quiet...
+        due = await shared.claim_due(list(self.feeds), self.clock())
+        if await shared.reclaim_stale():
+            self.delivery.wake()  # alerts handed over or taken over: send them now
+        self._store_ok()
+        return due
+
+    async def write_store(self) -> bool:
+        """Make the store's changes durable. When it cannot (a full disk, Redis away),
+        tipoff keeps running: /healthz answers 503 with the store's reason, the reason is
+        logged when it starts and when it changes, and the write is retried with backoff.
+        Nothing staged is dropped, and alerts are offered for delivery only once written."""
+        try:
+            await self.store.flush()
+        except StoreError as exc:
+            self._retry_store_later(self._store_failed(exc))
+            return False
+        self._store_ok()
+        return True
+
+    def _store_failed(self, exc: StoreError) -> float:
+        """Note a failed store operation; how long to wait before the next attempt."""
+        self._store_failures += 1
+        wait = min(STORE_RETRY_MAX, 2.0 ** self._store_failures)
+        if str(exc) != self._store_trouble:
+            log.error("%s; trying again in %.0fs, and until it works (nothing is dropped meanwhile)", exc, wait)
+            self._store_trouble = str(exc)
+        return wait
+
+    def _store_ok(self) -> None:
+        if self._store_trouble is not None:
+            log.warning("the store works again (after %d failed attempts)", self._store_failures)
+        self._store_trouble, self._store_failures = None, 0
+
+    def _retry_store_later(self, wait: float) -> None:
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.ensure_future(self._delayed_flush(wait))
+
     async def _leave(self, shared: SharedStore) -> None:
         """The end of a --once run beside other workers: they may have handed this one
         alerts for chats it sends for. Send those until none are left to take, then
         hand the rest (held or waiting to retry) to a worker still running."""
         while True:
-            await self.store.flush()
+            if not await self.write_store():
+                return  # the store's close hands back what it can
             if await shared.hand_back():
                 return
             await shared.reclaim_stale()
@@ -250,9 +296,9 @@ class Engine:
         if self._flush_task is None or self._flush_task.done():
             self._flush_task = asyncio.ensure_future(self._delayed_flush())
 
-    async def _delayed_flush(self) -> None:
-        await asyncio.sleep(FLUSH_DELAY)
-        await self.store.flush()
+    async def _delayed_flush(self, delay: float = FLUSH_DELAY) -> None:
+        await asyncio.sleep(delay)
+        await self.write_store()
 
     def _states(self) -> dict[FeedId, FeedState]:
         return {f.id: s for f in self.feeds if (s := self.store.feed_state(f.id)) is not None}
@@ -260,7 +306,7 @@ class Engine:
     async def deliver(self) -> int:
         """Deliver everything that is due now and wait for it; returns alerts delivered."""
         sent = await self.delivery.settle()
-        await self.store.flush()
+        await self.write_store()
         return sent
 
     # -- polling ---------------------------------------------------------------
@@ -293,7 +339,7 @@ class Engine:
             self._last_prune = now
             if removed:
                 log.info("pruned %d expired keys", removed)
-        await self.store.flush()
+        await self.write_store()
         self.stats.polls += report.polled
         self.stats.hits += report.alerts
         self.stats.observe_cycle(time.monotonic() - began)
@@ -408,7 +454,7 @@ class Engine:
             log.warning("websub: pushed content for %s was unreadable: %s", feed.url, exc.message)
             return report
         self._absorb(Polled(feed, fetched, parsed), self.clock(), report)
-        await self.store.flush()
+        await self.write_store()
         self.stats.hits += report.alerts
         self.delivery.wake()
         log.info("push for %s: %d new entries, %d alerts queued", feed.url, report.new_entries, report.alerts)

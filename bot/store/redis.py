@@ -35,13 +35,14 @@ holding a worker's name, with expiry), `names` (set of workers' names), `queue:{
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, TypeVar, cast
+from typing import Any, Callable, Concatenate, Coroutine, Iterable, Mapping, ParamSpec, TypeVar, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -429,6 +430,29 @@ def stream_order(entry: str) -> int:
     return int(ms) * 1_000_000 + int(n or 0)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reaching_redis(method: Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, R]]
+                   ) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, R]]:
+    """A verb that talks to Redis: Redis away (refused, timed out, restarting) is a
+    StoreError the engine waits out, and the store's problem() names it until a verb
+    gets through again; acknowledgements owed from the outage are made first."""
+    async def guarded(self: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            if self._owed_acks:
+                await self._pay_owed_acks()
+            result = await method(self, *args, **kwargs)
+        except (RedisError, OSError) as exc:
+            self.outage = f"cannot reach Redis at {self.safe_url()}: {exc}"[:300]
+            raise StoreError(self.outage) from None
+        self.outage = None
+        return result
+    functools.update_wrapper(guarded, method)
+    return guarded
+
+
 def item_from(raw: bytes) -> OutboxItem:
     d = orjson.loads(raw)
     return OutboxItem(d["id"], d["seq"], DestinationName(d["dest"]), d["alert"], d.get("attempts", 0),
@@ -451,6 +475,11 @@ class RedisStore(Records):
         self._name_lost = False  # another process holds this worker's name now
         self._left = False  # handed over everything at its stop: reads no more alerts
         self._entry_dests: dict[str, DestinationName] = {}  # stream entry → its destination
+        self._owed_acks: dict[str, tuple[str | None, DestinationName | None]] = {}  # sent while Redis was away
+        self._restoring = False  # restoring an emptied Redis from memory: done at the next commit
+        self.outage: str | None = None  # Redis cannot be reached now, and why
+        self.data_lost: str | None = None  # Redis came back empty; said until restored from memory
+        self._epoch = ""  # marks this Redis' data: a Redis that lost it has none, or another
         self.lease = lease  # how long a worker holds a feed it polls, and an alert it sends
         self._scheduled: set[FeedId] = set()  # feeds known to be in the due set
         self._leased: set[FeedId] = set()  # feeds this worker claimed and has not written back yet
@@ -476,9 +505,11 @@ class RedisStore(Records):
         return self.p + ":".join(parts)
 
     async def open(self) -> None:
-        self._r = aioredis.from_url(self.url)
+        # bounded waits: a Redis that is down must not hold the loop's work for long
+        self._r = aioredis.from_url(self.url, socket_connect_timeout=5, socket_timeout=15)
         try:
             await self._r.ping()
+            await self._check_persistence()
             meta = await self._r.hgetall(self._k("meta"))
             version = int(meta.get(b"schema", SCHEMA_VERSION))
             if version > SCHEMA_VERSION:
@@ -491,12 +522,27 @@ class RedisStore(Records):
                     raise
             await self._take_name()
             await self._r.eval(BUILD_QUEUES, 2, self._k("outbox"), self._k("meta"), self._k(""))
+            await self._r.hsetnx(self._k("meta"), "epoch", uuid.uuid4().hex)
+            self._epoch = (await self._r.hget(self._k("meta"), "epoch")).decode()
             # the version before reading: a change made while we read is seen at the next refresh
             self._settings_version = int(await self._r.get(self._k("settings", "version")) or 0)
             await self._load()
             self._keeper = asyncio.ensure_future(self._keep_alive())
         except (RedisError, OSError) as exc:
             raise StoreError(f"cannot use the Redis store at {self.safe_url()}: {exc}") from None
+
+    async def _check_persistence(self) -> None:
+        """Warn when Redis keeps nothing on disk: a restart of it would lose chats' feeds,
+        watches and settings and the alerts waiting (CONFIG may be disabled: then say nothing)."""
+        try:
+            aof = str((await self._r.config_get("appendonly")).get("appendonly", ""))
+            save = str((await self._r.config_get("save")).get("save", ""))
+        except RedisError:
+            return
+        if aof != "yes" and not save.strip():
+            log.warning("Redis at %s keeps nothing on disk (appendonly no, save \"\"): if it restarts, chats' "
+                        "feeds, watches and settings and the alerts waiting are gone. Set appendonly yes "
+                        "(docs/operations.md)", self.safe_url())
 
     async def _take_name(self) -> None:
         """Hold this worker's name for this process (see HOLD_NAME). A chosen name held
@@ -566,7 +612,10 @@ class RedisStore(Records):
             try:
                 if self._left:
                     return
-                if not self._name_lost and not await self._hold_name(self.consumer, take=False):
+                if self._owed_acks:
+                    await self._pay_owed_acks()
+                await self._check_epoch()
+                if not self._name_lost and not await self._hold_name(self.consumer, take=True):
                     self._name_lost = True
                     log.error("worker %r stalled past its lease and another process holds its name now; this "
                               "process sends nothing more: restart it", self.consumer)
@@ -591,6 +640,7 @@ class RedisStore(Records):
                         log.warning("%d destinations this worker holds alerts for are sent by another "
                                     "worker now (this one stalled past the lease)", lost)
             except (RedisError, OSError, StoreError) as exc:
+                self.outage = f"cannot reach Redis at {self.safe_url()}: {exc}"[:300]
                 log.warning("could not refresh this worker's outbox entries: %s", exc)
 
     async def close(self) -> None:
@@ -610,6 +660,7 @@ class RedisStore(Records):
             await self._r.aclose()
             self._r = None
 
+    @reaching_redis
     async def hand_back(self, force: bool = False) -> bool:
         """Stopping: hand this worker's alerts to the other workers and make its unpolled
         feeds due again, so nothing waits for its leases to run out (see HAND_BACK).
@@ -649,6 +700,10 @@ class RedisStore(Records):
     def problem(self) -> str | None:
         if self._r is None:
             return "the store is not open"
+        if self.outage:
+            return self.outage
+        if self.data_lost:
+            return self.data_lost
         if self._name_lost:
             return f"another process holds this worker's name ({self.consumer}): restart this one"
         return self.write_error
@@ -658,8 +713,13 @@ class RedisStore(Records):
     async def flush(self) -> None:
         async with self._flush_lock:
             try:
+                if self._owed_acks:
+                    await self._pay_owed_acks()
                 await asyncio.shield(self._commit())
-                self.write_error = None
+                self.write_error = self.outage = None
+                if self._restoring:
+                    self._restoring, self.data_lost = False, None
+                    log.warning("restored what this worker held into the emptied Redis at %s", self.safe_url())
             except (RedisError, OSError) as exc:
                 self.write_error = f"cannot write to Redis at {self.safe_url()}: {exc}"
                 raise StoreError(self.write_error) from None
@@ -789,8 +849,11 @@ class RedisStore(Records):
         return new
 
     def _forget_item(self, pipe: Any, item_id: str) -> None:
-        pipe.hdel(self._k("outbox", "items"), item_id)
         entry, dest = self._drop_entry(item_id)
+        self._forget_entry(pipe, item_id, entry, dest)
+
+    def _forget_entry(self, pipe: Any, item_id: str, entry: str | None, dest: DestinationName | None) -> None:
+        pipe.hdel(self._k("outbox", "items"), item_id)
         if entry is not None:
             pipe.xack(self._k("outbox"), GROUP, entry)
             pipe.xdel(self._k("outbox"), entry)
@@ -810,6 +873,7 @@ class RedisStore(Records):
 
     # -- sharing the feeds between workers ------------------------------------------------------
 
+    @reaching_redis
     async def claim_due(self, feeds: list[Feed], now: float, limit: int = 500) -> list[Feed]:
         """The due feeds this worker may poll now: each leased to it alone (for
         `lease` seconds, released when its new state is written), with its state and
@@ -873,6 +937,7 @@ class RedisStore(Records):
             await r.hdel(self._k("seen"), *stale)
         return sorted(set(gone) | set(stale))
 
+    @reaching_redis
     async def reclaim_stale(self) -> int:
         """Take over outbox entries: those another worker handed to this one (it reads
         the stream, we send for their destination), and those a worker took and never
@@ -916,6 +981,7 @@ class RedisStore(Records):
             rows = await pipe.execute()
         return decode_entries([row for found in rows for row in found])
 
+    @reaching_redis
     async def refresh_settings(self) -> bool:
         """Re-read chats' feeds, watches and destination settings when another worker
         changed them (a version counter bumped with every such change); True when they
@@ -935,27 +1001,33 @@ class RedisStore(Records):
 
     # -- locks between workers --------------------------------------------------------------------
 
+    @reaching_redis
     async def hold_lock(self, name: str, ttl: float) -> bool:
         """Take or renew a named lock for this worker; False while another holds it."""
         ms = int(ttl * 1000)
         return bool(await self._require().eval(HOLD_LOCK, 1, self._k("lock", name), self.consumer, ms))
 
+    @reaching_redis
     async def release_lock(self, name: str) -> None:
         await self._require().eval(RELEASE_LOCK, 1, self._k("lock", name), self.consumer)
 
+    @reaching_redis
     async def take_turn(self, name: str, seconds: float) -> bool:
         """True for at most one caller, any worker, per `seconds` (a lock nobody renews)."""
         return bool(await self._require().set(self._k("turn", name), self.consumer, nx=True,
                                               px=max(1, int(seconds * 1000))))
 
+    @reaching_redis
     async def workers_alive(self, within: float) -> int:
         """Say this worker is alive; how many workers said so within the last `within` s."""
         return int(await self._require().eval(WORKERS_ALIVE, 1, self._k("workers"), self.consumer, within))
 
+    @reaching_redis
     async def leave(self) -> None:
         """This worker stops: others need not count it alive any more."""
         await self._require().zrem(self._k("workers"), self.consumer)
 
+    @reaching_redis
     async def agree_count(self, name: str, proposal: int, locks: str) -> int:
         """The number the workers go by for `name` (Discord's shard count): the one
         already agreed while any of its numbered locks `{locks}{i}` is held, else ours."""
@@ -1007,6 +1079,7 @@ class RedisStore(Records):
                 if (destination is None or i.destination == destination) and i.id not in self._unflushed
                 and i.id in self._stream_ids]
 
+    @reaching_redis
     async def ready_to_send(self, item_id: str) -> bool:
         """Asked right before sending (see BEGIN_SEND): True when this worker is to send
         this alert now. False when it is not this worker's any more (it is dropped here),
@@ -1031,12 +1104,70 @@ class RedisStore(Records):
         return False
 
     async def acknowledge(self, item_id: str) -> None:
-        """The platform accepted it: XACK and remove it in Redis before the next send."""
+        """The platform accepted it: XACK and remove it in Redis before the next send.
+        With Redis away, the acknowledgement is owed: made before anything else once it
+        is back (until then this worker keeps the entry, so nobody sends it again)."""
         self._outbox.pop(item_id, None)
         self._dirty["outbox"].discard(item_id)
+        entry, dest = self._drop_entry(item_id)
+        try:
+            async with self._require().pipeline(transaction=True) as pipe:
+                self._forget_entry(pipe, item_id, entry, dest)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._owed_acks[item_id] = (entry, dest)
+            self.outage = f"cannot reach Redis at {self.safe_url()}: {exc}"[:300]
+            log.error("%s was delivered, but Redis is away (%s): its acknowledgement waits for Redis", item_id, exc)
+
+    async def _pay_owed_acks(self) -> None:
+        owed = dict(self._owed_acks)
         async with self._require().pipeline(transaction=True) as pipe:
-            self._forget_item(pipe, item_id)
+            for item_id, (entry, dest) in owed.items():
+                self._forget_entry(pipe, item_id, entry, dest)
             await pipe.execute()
+        for item_id in owed:
+            self._owed_acks.pop(item_id, None)
+        log.info("Redis is back: %d acknowledgements owed from the outage made", len(owed))
+
+    async def _check_epoch(self) -> None:
+        """A Redis that restarted without its data (no AOF, no snapshot) has lost the
+        mark this store's data carries: say so loudly, and restore what this worker
+        holds in memory (chats' feeds, watches and settings, feed states and known
+        entries, the alerts it holds) at the next commit. Announced stories are lost."""
+        epoch = await self._require().hget(self._k("meta"), "epoch")
+        if epoch is not None and epoch.decode() == self._epoch:
+            return
+        r = self._require()
+        await r.hsetnx(self._k("meta"), "epoch", self._epoch)  # the first worker to notice marks it again
+        await r.hset(self._k("meta"), mapping={"schema": SCHEMA_VERSION, "queues": "1"})
+        try:
+            await r.xgroup_create(self._k("outbox"), GROUP, id="0", mkstream=True)
+        except RedisError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._epoch = (await r.hget(self._k("meta"), "epoch")).decode()
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        self.data_lost = (f"Redis at {self.safe_url()} came back empty at {when}: restoring chats' setup and "
+                          "waiting alerts from memory (see the log)")
+        log.critical("Redis at %s came back EMPTY (restarted without persistence?): chats' feeds, watches and "
+                     "settings, feed states and waiting alerts were gone from it. This worker restores what it "
+                     "holds: %d chats' feeds, %d watches, %d destinations' settings, %d feed states, %d alerts. "
+                     "Stories announced before are forgotten and may be announced again. Give Redis "
+                     "persistence (appendonly yes).", self.safe_url(), len(self._subs), len(self._watches),
+                     len(self._dests), len(self._feeds), len(self._outbox))
+        self._dirty["feeds"].update(self._feeds)
+        self._dirty["subscriptions"].update(self._subs)
+        self._dirty["watches"].update(self._watches)
+        self._dirty["destinations"].update(self._dests)
+        for fid, known in self._known.items():
+            self._new_known.setdefault(fid, {}).update(known)
+        self._unflushed.update(self._outbox)  # queued again (without their lost story keys)
+        self._claims = {i: c for i, c in self._claims.items() if i in self._outbox}
+        self._stream_ids.clear()
+        self._entry_dests.clear()
+        self._scheduled.clear()
+        self._owed_acks.clear()
+        self._restoring = True
 
     # -- destinations ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ scans."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from datetime import datetime, timezone
@@ -34,6 +35,8 @@ from bot.store.base import (
 from bot.store.records import Records
 from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
+log = logging.getLogger("tipoff.store")
+
 DB_NAME = "tipoff.json"
 ACKS_NAME = "tipoff.acks"  # alerts the platform accepted since the last database write
 
@@ -42,12 +45,19 @@ MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {}
 
 
 def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` or leave it as it was: a temp file beside it, fsynced,
+    renamed over it, the directory fsynced. A failed write (a full disk) removes its
+    temp file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -227,7 +237,8 @@ class TinyDBStore(Records):
             await asyncio.to_thread(write_atomically, self.path, data)
         except OSError as exc:
             self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
-            raise
+            self._must_write = True  # the marks of what changed are gone: write everything next time
+            raise StoreError(self.write_error) from None
         self.write_error = None
 
     def problem(self) -> str | None:
@@ -249,7 +260,13 @@ class TinyDBStore(Records):
         """The platform accepted this alert: forget it, durably, before the next send,
         so that a crash can only ever repeat an alert that was in flight."""
         self.delivered(item_id)
-        await asyncio.shield(asyncio.to_thread(self._append_ack, item_id))
+        try:
+            await asyncio.shield(asyncio.to_thread(self._append_ack, item_id))
+        except OSError as exc:  # a full disk: the next database write records it instead
+            self.write_error = f"cannot write {self._acks}: {exc.strerror or exc}"
+            self._must_write = True
+            log.error("could not record that %s was delivered (%s); it is kept in memory until the database "
+                      "can be written (a crash before then would send it again)", item_id, exc.strerror or exc)
 
     def _append_ack(self, item_id: str) -> None:
         with self._ack_lock, open(self._acks, "a", encoding="utf-8") as journal:
@@ -259,7 +276,11 @@ class TinyDBStore(Records):
 
     async def close(self) -> None:
         if self._open:
-            await self.flush()
+            try:
+                await self.flush()
+            except StoreError as exc:
+                log.error("stopping without writing the last changes: %s (the database keeps its last good "
+                          "state; alerts not yet written are found again at the next start)", exc)
             self._open = False
 
     def _require(self) -> None:

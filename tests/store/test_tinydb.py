@@ -66,13 +66,13 @@ async def test_crash_between_temp_file_and_replace_keeps_the_old_database(tmp_pa
     await store.flush()
 
     def crash(src, dst):
-        raise OSError("simulated power cut")
+        raise OSError("simulated failure")
     monkeypatch.setattr(tinydb_module.os, "replace", crash)
     store.remember_entries("f1", ["new"], 2.0)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="simulated failure"):
         await store.flush()
     monkeypatch.undo()
-    assert list(tmp_path.glob(".tipoff.json.*.tmp"))  # the half-done write is left behind
+    assert not list(tmp_path.glob(".tipoff.json.*.tmp"))  # a failed write removes its temp file
 
     again = await opened(tmp_path)
     assert set(again.known_entries("f1")) == {"old"}
