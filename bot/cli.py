@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from bot import __version__
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, secrets_of
 
 if TYPE_CHECKING:
     from bot.model import ParsedFeed
@@ -119,7 +119,7 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)  # a URL before the token in it
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
@@ -140,8 +140,7 @@ class RedactSecrets(logging.Filter):
 def _setup_logging(level: str, settings: Settings | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    tokens = [t.reveal() for t in (settings.telegram.token, settings.discord.token) if t] if settings else []
-    handler.addFilter(RedactSecrets(tokens))
+    handler.addFilter(RedactSecrets(secrets_of(settings) if settings else []))
     logging.basicConfig(level=level, handlers=[handler])
     # httpx logs every request URL at INFO, and Telegram's carry the token
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
@@ -150,10 +149,15 @@ def _setup_logging(level: str, settings: Settings | None = None) -> None:
 def cmd_run(settings: Settings, *, once: bool) -> int:
     from bot.store.base import StoreError
 
+    from bot.adapters.base import StartError
+
     try:
         return asyncio.run(_run_with_signals(settings, once))
-    except StoreError as exc:
-        print(f"tipoff: {exc}", file=sys.stderr)
+    except (StoreError, StartError) as exc:
+        logging.getLogger("tipoff").error("%s", exc)  # through the redaction, like every line
+        return 2 if isinstance(exc, StartError) else 1
+    except Exception:  # a bug: one redacted traceback in the log, never a raw one on stderr
+        logging.getLogger("tipoff").exception("tipoff stopped on an unexpected error")
         return 1
 
 
@@ -164,8 +168,30 @@ async def _run_with_signals(settings: Settings, once: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_service(settings, stop, once=once)
+    service = asyncio.ensure_future(run_service(settings, stop, once=once))
+    deadline = asyncio.ensure_future(_stop_deadline(stop, service))
+    try:
+        await service
+    except asyncio.CancelledError:
+        if not deadline.done():
+            raise
+    finally:
+        deadline.cancel()
     return 0
+
+
+STOP_DEADLINE = 4.0  # SIGTERM → exit within 5 s, always: what is still busy then is cancelled
+
+
+async def _stop_deadline(stop: asyncio.Event, service: asyncio.Future[object]) -> None:
+    """Once stopping, give the parts STOP_DEADLINE seconds to finish (sends in flight,
+    the store's last write); then cancel what is still busy (a library backing off,
+    a platform that does not answer). Store writes are shielded and still complete."""
+    await stop.wait()
+    await asyncio.sleep(STOP_DEADLINE)
+    if not service.done():
+        logging.getLogger("tipoff").warning("stopping: parts still busy after %.0fs were cancelled", STOP_DEADLINE)
+        service.cancel()
 
 
 async def cmd_migrate(settings: Settings, url: str, prefix: str, *, force: bool = False) -> int:

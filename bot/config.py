@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -94,6 +95,12 @@ class Secret:
         """A short name for what this token opens that reveals nothing of it: the same
         for every worker with the token (lock names, the webhook path)."""
         return hashlib.blake2b(self._value.encode(), digest_size=8).hexdigest()
+
+    def derived(self, purpose: str) -> str:
+        """A secret of its own for `purpose`, derived from this one (HMAC), so every
+        worker with the token agrees on it without more configuration (Telegram's
+        webhook secret token)."""
+        return hmac.new(self._value.encode(), f"tipoff {purpose}".encode(), hashlib.sha256).hexdigest()
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -349,6 +356,21 @@ def load_settings(
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
                     discord, delivery_settings, sources, http, websub, store_url, store_prefix, store_lease,
                     str(env.get("TIPOFF_WORKER") or socket.gethostname()), bool(env.get("TIPOFF_WORKER")))
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Everything that must never reach a log line: the bot tokens, what is derived
+    from them, and the destinations' URLs (a Discord webhook's holds its token, and
+    url_env says the operator keeps the URL secret)."""
+    out: list[str] = []
+    for token in (settings.telegram.token, settings.discord.token):
+        if token is not None:
+            out += [token.reveal(), token.derived("telegram webhook")]
+    for dest in settings.destinations.values():
+        url = dest.option("url")
+        if isinstance(url, str) and url:
+            out.append(url)
+    return out
 
 
 def redact_url(url: str) -> str:

@@ -49,6 +49,27 @@ class Rejected:
 SendResult = Union[Delivered, RetryAfter, Gone, Moved, Rejected]
 
 
+class StartError(RuntimeError):
+    """An adapter cannot start for a reason retrying will not mend (a rejected token):
+    the message says what to fix and holds no secret."""
+
+
+def describe_client_error(exc: BaseException) -> str:
+    """An HTTP client error in words that name no URL (a destination's URL may hold its
+    token: a Discord webhook's does): aiohttp's own messages often print the URL."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL"
+    return type(exc).__name__
+
+
 class Adapter(Protocol):
     kinds: tuple[str, ...]  # destination kinds this adapter delivers to
 

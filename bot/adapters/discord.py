@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from bot import destinations
-from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
+from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult, StartError
 from bot.commands import Commands, Invocation, Reply
 from bot.config import DiscordSettings
 from bot.model import Alert, Button, Destination, Digest, alert_buttons
@@ -189,7 +189,11 @@ class DiscordAdapter:
         if self._logged_in:
             return
         assert self.settings.token is not None
-        await self.client.login(self.settings.token.reveal())
+        try:
+            await self.client.login(self.settings.token.reveal())
+        except discord.LoginFailure:
+            raise StartError("Discord refused the bot token in TIPOFF_DISCORD_TOKEN: check it in the Developer "
+                             "Portal (Bot → Reset Token)") from None
         self._logged_in = True
         if self.commands is None:
             return  # sending only (`tipoff run --once`): no gateway

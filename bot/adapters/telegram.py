@@ -8,7 +8,7 @@ supergroup → Moved, network errors and 5xx → RetryAfter with backoff."""
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import hmac
 import json
 import logging
@@ -23,7 +23,7 @@ from telegram import error as tg
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot import destinations
-from bot.adapters.base import Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
+from bot.adapters.base import Delivered, Gone, Moved, Rejected, RetryAfter, SendResult, StartError
 from bot.commands import Commands, Invocation, Reply
 from bot.config import TelegramSettings
 from bot.model import Alert, Destination, Digest
@@ -33,6 +33,8 @@ log = logging.getLogger("tipoff.telegram")
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
+REFUSED_TOKEN = "Telegram refused the bot token in TIPOFF_TELEGRAM_TOKEN: check it with @BotFather"
+NOT_REACHED = RetryAfter(30.0, "Telegram's Bot API has not been reached yet")
 REPLY_CHUNK = 4000
 
 
@@ -97,6 +99,8 @@ class TelegramAdapter:
         self._groups: dict[int, AsyncLimiter] = {}
         self._admins: dict[tuple[int, int], tuple[bool, float]] = {}
         self._started = False
+        self._connecting: asyncio.Task[None] | None = None  # retrying to reach the Bot API
+        self._poll_when_up = False  # elected to poll while the Bot API was out of reach
         self.exclusive_polling = False  # several workers: polling starts only when this one is elected
 
     def attach(self, commands: Commands) -> None:
@@ -114,13 +118,42 @@ class TelegramAdapter:
         """The secret Telegram sends back with every update (X-Telegram-Bot-Api-Secret-Token):
         derived from the token, so every worker agrees on it without more configuration."""
         assert self.settings.token is not None
-        return hmac.new(self.settings.token.reveal().encode(), b"tipoff telegram webhook", hashlib.sha256).hexdigest()
+        return self.settings.token.derived("telegram webhook")
 
     async def start(self) -> None:
-        if self._started:
+        """Reach the Bot API. A rejected token is a StartError (nothing to retry); a Bot
+        API out of reach or failing (network, 5xx) is retried in the background with
+        backoff while the rest of tipoff runs, and alerts for Telegram wait in the outbox."""
+        if self._started or self._connecting is not None:
             return
+        try:
+            await self._connect()
+        except tg.InvalidToken:
+            raise StartError(REFUSED_TOKEN) from None
+        except tg.NetworkError as exc:
+            log.warning("telegram: the Bot API cannot be reached (%s); trying again in the background, and "
+                        "alerts for Telegram wait", exc)
+            self._connecting = asyncio.ensure_future(self._connect_later())
+
+    async def _connect_later(self) -> None:
+        delay = 2.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+                self._connecting = None
+                return
+            except tg.InvalidToken:
+                log.error("telegram: %s", REFUSED_TOKEN)
+                return
+            except tg.NetworkError as exc:
+                delay = min(delay * 2, 60.0)
+                log.warning("telegram: the Bot API still cannot be reached (%s); next try in %.0fs", exc, delay)
+
+    async def _connect(self) -> None:
         await self.app.initialize()
-        await self.app.start()
+        if not self.app.running:
+            await self.app.start()
         if self.commands is not None:
             await self.app.bot.set_my_commands([BotCommand(n, d[:256]) for n, d in self.commands.menu()])
             if self.settings.webhook:
@@ -128,8 +161,8 @@ class TelegramAdapter:
                 await self.app.bot.set_webhook(self.settings.webhook + self.webhook_path,
                                                secret_token=self._webhook_secret(), allowed_updates=ALLOWED_UPDATES)
                 log.info("telegram: updates arrive by webhook at %s%s", self.settings.webhook, self.webhook_path)
-            elif not self.exclusive_polling:
-                await self.start_polling()
+            elif not self.exclusive_polling or self._poll_when_up:
+                await self._poll()
         self._started = True
         log.info("telegram: connected as @%s", self.app.bot.username)
 
@@ -156,6 +189,12 @@ class TelegramAdapter:
 
     async def start_polling(self) -> None:
         """Receive updates (getUpdates long polling); one process per token at a time."""
+        if not self._started:  # once the Bot API is reached
+            self._poll_when_up = True
+            return
+        await self._poll()
+
+    async def _poll(self) -> None:
         assert self.app.updater is not None
         if not self.app.updater.running:
             await self.app.updater.start_polling(timeout=int(self.settings.poll_timeout),
@@ -163,11 +202,18 @@ class TelegramAdapter:
                                                  error_callback=self._on_polling_error)
 
     async def stop_polling(self) -> None:
+        self._poll_when_up = False
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
 
     async def close(self) -> None:
-        if not self._started:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
+        if not self._started:  # never reached the Bot API, or only half
+            if self.app.running:
+                await self.app.stop()
+            await self.app.shutdown()
             return
         self._started = False
         await self.stop_polling()
@@ -177,6 +223,8 @@ class TelegramAdapter:
     # -- alerts out ------------------------------------------------------------
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
+        if not self._started:
+            return NOT_REACHED
         chat_id, thread = self._where(destination)
         return await self._deliver(destination, alert_message(alert, chat_id, thread))
 
@@ -184,10 +232,14 @@ class TelegramAdapter:
         return split_digest(digest)
 
     async def send_digest(self, destination: Destination, digest: Digest) -> SendResult:
+        if not self._started:
+            return NOT_REACHED
         chat_id, thread = self._where(destination)
         return await self._deliver(destination, digest_message(digest, chat_id, thread))
 
     async def notify(self, destination: Destination, text: str) -> SendResult:
+        if not self._started:
+            return NOT_REACHED
         chat_id, thread = self._where(destination)
         params: dict[str, Any] = {"chat_id": chat_id, "text": text[:4000]}
         if thread:

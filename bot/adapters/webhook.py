@@ -12,7 +12,7 @@ import aiohttp
 import orjson
 
 from bot import __version__
-from bot.adapters.base import Delivered, Gone, RetryAfter, SendResult
+from bot.adapters.base import Delivered, Gone, RetryAfter, SendResult, describe_client_error
 from bot.adapters.http import HttpSession
 from bot.feeds.fetch import retry_after_seconds, status_text
 from bot.model import Alert, Destination, Digest
@@ -60,4 +60,4 @@ class WebhookAdapter(HttpSession):
         except asyncio.TimeoutError:
             return RetryAfter(None, f"no answer within {self.timeout:g}s")
         except aiohttp.ClientError as exc:
-            return RetryAfter(None, f"{type(exc).__name__}: {exc}"[:200])
+            return RetryAfter(None, describe_client_error(exc))

@@ -83,6 +83,7 @@ class FakeTelegram(LocalServer):
         self._polling = 0  # answerCallbackQuery: (query id, text, show_alert)
         self.failures: dict[int, list[tuple[int, dict[str, Any]]]] = {}  # chat → queued error answers
         self.down = False  # answer 502 to everything
+        self.updates_down = False  # answer 502 to getUpdates (python-telegram-bot backs off, up to 30 s)
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
         self.webhook: dict[str, Any] | None = None  # setWebhook's url, secret_token, allowed_updates
@@ -223,7 +224,7 @@ class FakeTelegram(LocalServer):
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         self.calls.append(method)
-        if self.down and method != "getUpdates":
+        if (self.down and method != "getUpdates") or (self.updates_down and method == "getUpdates"):
             return _error(502, "Bad Gateway")
         params = await self._params(request)
         handler = getattr(self, "_m_" + method, None)
