@@ -11,7 +11,7 @@ import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings, secrets_of
@@ -183,7 +183,7 @@ async def _run_with_signals(settings: Settings, once: bool) -> int:
 STOP_DEADLINE = 4.0  # SIGTERM → exit within 5 s, always: what is still busy then is cancelled
 
 
-async def _stop_deadline(stop: asyncio.Event, service: asyncio.Future[object]) -> None:
+async def _stop_deadline(stop: asyncio.Event, service: asyncio.Future[Any]) -> None:
     """Once stopping, give the parts STOP_DEADLINE seconds to finish (sends in flight,
     the store's last write); then cancel what is still busy (a library backing off,
     a platform that does not answer). Store writes are shielded and still complete."""
