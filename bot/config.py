@@ -8,6 +8,7 @@ import difflib
 import hashlib
 import hmac
 import logging
+import math
 import os
 import re
 import socket
@@ -37,9 +38,11 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a duration")
     if isinstance(text, (int, float)):
+        if not math.isfinite(text):
+            raise ValueError(f'{text} is not a duration (use s, m, h or d, e.g. "15m")')
         if text < 0:
             raise ValueError("a duration cannot be negative")
-        return float(text)
+        return _bounded(float(text))
     s = text.strip().lower().replace(" ", "")
     pos, total = 0, 0.0
     for m in _DURATION.finditer(s):
@@ -49,7 +52,17 @@ def parse_duration(text: str | int | float) -> float:
         pos = m.end()
     if pos != len(s) or not s:
         raise ValueError(f'"{text}" is not a duration (use s, m, h or d, e.g. "15m")')
-    return total
+    return _bounded(total)
+
+
+MAX_DURATION = 36500 * 86400.0  # a hundred years: far longer ones overflow date arithmetic
+
+
+def _bounded(seconds: float) -> float:
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{seconds / 86400:.0f}d is longer than 36500d (a hundred years), the longest duration "
+                         "tipoff takes")
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +240,8 @@ class _Reader:
             leaf = array.group(3)
         elif self._header_lines(key, double=False):
             return self._header_lines(key, double=False)[0] + 1
+        elif "." not in key and self._header_lines(key, double=True):  # [[key]] where [key.NAME] belongs
+            return self._header_lines(key, double=True)[0] + 1
         else:
             table, _, leaf = key.rpartition(".")
             heads = self._header_lines(table, double=False) if table else [-1]
@@ -253,13 +268,16 @@ class _Reader:
             raise self.fail(key, "must be a table")
         return value
 
-    def duration(self, data: Mapping[str, Any], name: str, key: str, default: float) -> float:
+    def duration(self, data: Mapping[str, Any], name: str, key: str, default: float, minimum: float = 0.0) -> float:
         if name not in data:
             return default
         try:
-            return parse_duration(data[name])
+            value = parse_duration(data[name])
         except ValueError as exc:
             raise self.fail(key, str(exc)) from None
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum:g}s")
+        return value
 
     def integer(self, data: Mapping[str, Any], name: str, key: str, default: int, minimum: int = 0) -> int:
         value = data.get(name, default)
@@ -285,6 +303,30 @@ def _closest(word: str, options: set[str]) -> str | None:
     return found[0] if found else None
 
 
+def locate(path: Path | None, key: str) -> str:
+    """"file:line" of a key in the config (for problems only found when acting on it)."""
+    try:
+        text = path.read_text(encoding="utf-8") if path else ""
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    reader = _Reader(text, path)
+    line = reader.line_of(key)
+    return f"{reader.where}:{line}" if line else reader.where
+
+
+def toml_error(message: str, path: Path | None) -> str:
+    """tomllib's message in the file:line shape of every other config error."""
+    where = str(path) if path else "<config>"
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if not found:
+        return f"{where}: not valid TOML: {message}"
+    what = message[:found.start()]
+    hint = ""
+    if what.startswith("Cannot declare"):
+        hint = ": each table is written once (a second [destinations.NAME] needs another NAME)"
+    return f"{where}:{found.group(1)}: not valid TOML: {what} (column {found.group(2)}){hint}"
+
+
 def load_settings(
     path: Path | None,
     *,
@@ -299,13 +341,19 @@ def load_settings(
             text = ""
         else:
             try:
-                text = path.read_text(encoding="utf-8")
+                data = path.read_bytes()
             except OSError as exc:
                 raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = data[:exc.start].count(b"\n") + 1
+                raise ConfigError(f"{path}:{line}: the file is not UTF-8 (byte 0x{data[exc.start]:02x}): save it "
+                                  "as UTF-8") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path or '<config>'}: {exc}") from None
+        raise ConfigError(toml_error(str(exc), path)) from None
     r = _Reader(text, path)
     r.unknown_keys(raw, {"poll", "fetch", "rules", "feeds", "destinations", "watches", "log", "store",
                          "limits", "telegram", "discord", "delivery", "http", "sources", "websub"}, "")
@@ -314,6 +362,9 @@ def load_settings(
     sources = _sources(r, r.table(raw, "sources"))
     fetch = _fetch(r, r.table(raw, "fetch"))
     rules = _rule_limits(r, r.table(raw, "rules"))
+    if isinstance(raw.get("destinations"), list):
+        raise r.fail("destinations", "write each destination as a table of its own, [destinations.NAME] "
+                                     "(e.g. [destinations.fans]), not [[destinations]]")
     destinations = _destinations(r, r.table(raw, "destinations"), env)
     feeds = _feeds(r, raw.get("feeds", []), poll, base_dir, sources)
     watches = _watches(r, raw.get("watches", []), destinations, rules)
@@ -326,26 +377,35 @@ def load_settings(
     r.unknown_keys(store, {"data", "url", "prefix", "lease"}, "store.")
     store_prefix = r.string(store, "prefix", "store.prefix", "tipoff:")
     store_lease = r.duration(store, "lease", "store.lease", 0.0)
+    if 0 < store_lease < 1:
+        raise r.fail("store.lease", "must be at least 1s (or left out: 4× the fetch timeout, at least 60s)")
     store_url = str(env.get("TIPOFF_STORE_URL") or "") or (r.string(store, "url", "store.url") if "url" in store else None)
     if store_url is not None and not store_url.startswith(("redis://", "rediss://", "unix://")):
         raise r.fail("store.url", f'"{redact_url(store_url)}" is not a redis:// URL (leave it out for the embedded store)')
     chosen_dir = data_dir or (Path(env["TIPOFF_DATA_DIR"]) if env.get("TIPOFF_DATA_DIR") else None)
     if chosen_dir is None:
         chosen_dir = Path(r.string(store, "data", "store.data")) if "data" in store else Path("data")
+        if chosen_dir.exists() and not chosen_dir.is_dir():
+            raise r.fail("store.data", f'"{chosen_dir}" is a file: give a directory (tipoff creates it if missing)')
+    elif chosen_dir.exists() and not chosen_dir.is_dir():
+        raise ConfigError(f'the data directory "{chosen_dir}" is a file: give a directory (--data or '
+                          "TIPOFF_DATA_DIR)")
     limits = _limits(r, r.table(raw, "limits"))
     telegram = _telegram(r, r.table(raw, "telegram"), env)
-    if telegram.token is None and any(d.kind == "telegram" for d in destinations.values()):
-        raise ConfigError("a telegram destination is configured but TIPOFF_TELEGRAM_TOKEN is not set")
     discord = _discord(r, r.table(raw, "discord"), env)
-    if discord.token is None and any(d.kind == "discord" for d in destinations.values()):
-        raise ConfigError("a discord destination is configured but TIPOFF_DISCORD_TOKEN is not set")
+    for platform, token, variable in (("telegram", telegram.token, "TIPOFF_TELEGRAM_TOKEN"),
+                                      ("discord", discord.token, "TIPOFF_DISCORD_TOKEN")):
+        needing = [d.name for d in destinations.values() if d.kind == platform]
+        if token is None and needing:
+            raise r.fail(f"destinations.{needing[0]}.kind", f"a {platform} destination needs the bot token: set "
+                                                            f"{variable} in the environment (never in this file)")
     delivery = r.table(raw, "delivery")
     r.unknown_keys(delivery, {"retry_base", "retry_max", "timeout"}, "delivery.")
     dd = DeliverySettings()
     delivery_settings = DeliverySettings(
-        retry_base=r.duration(delivery, "retry_base", "delivery.retry_base", dd.retry_base),
-        retry_max=r.duration(delivery, "retry_max", "delivery.retry_max", dd.retry_max),
-        timeout=r.duration(delivery, "timeout", "delivery.timeout", dd.timeout),
+        retry_base=r.duration(delivery, "retry_base", "delivery.retry_base", dd.retry_base, minimum=0.1),
+        retry_max=r.duration(delivery, "retry_max", "delivery.retry_max", dd.retry_max, minimum=1),
+        timeout=r.duration(delivery, "timeout", "delivery.timeout", dd.timeout, minimum=1),
     )
     http = _http(r, r.table(raw, "http"))
     websub = _websub(r, r.table(raw, "websub"))
@@ -385,7 +445,7 @@ def _websub(r: _Reader, t: Mapping[str, Any]) -> WebSubSettings:
     callback = r.string(t, "callback", "websub.callback") if "callback" in t else None
     if callback is not None and not callback.startswith(("http://", "https://")):
         raise r.fail("websub.callback", f'"{callback}" is not an http(s) URL')
-    return WebSubSettings(callback, r.duration(t, "lease", "websub.lease", d.lease),
+    return WebSubSettings(callback, r.duration(t, "lease", "websub.lease", d.lease, minimum=60),
                           r.duration(t, "poll_every", "websub.poll_every", d.poll_every),
                           r.duration(t, "quiet_after", "websub.quiet_after", d.quiet_after))
 
@@ -502,15 +562,15 @@ def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:
         raise r.fail("poll.jitter", "must be a fraction between 0 and 0.5")
     return PollSettings(
         every=every,
-        min_every=r.duration(t, "min_every", "poll.min_every", d.min_every),
+        min_every=r.duration(t, "min_every", "poll.min_every", d.min_every, minimum=1),
         jitter=float(jitter),
         max_age=r.duration(t, "max_age", "poll.max_age", d.max_age),
         backfill=r.integer(t, "backfill", "poll.backfill", d.backfill),
         retention=r.duration(t, "retention", "poll.retention", d.retention),
-        max_backoff=r.duration(t, "max_backoff", "poll.max_backoff", d.max_backoff),
+        max_backoff=r.duration(t, "max_backoff", "poll.max_backoff", d.max_backoff, minimum=1),
         pause_after=r.duration(t, "pause_after", "poll.pause_after", d.pause_after),
         adaptive=adaptive,
-        max_every=r.duration(t, "max_every", "poll.max_every", d.max_every),
+        max_every=r.duration(t, "max_every", "poll.max_every", d.max_every, minimum=1),
     )
 
 
@@ -523,8 +583,8 @@ def _fetch(r: _Reader, t: Mapping[str, Any]) -> FetchSettings:
         raise r.fail("fetch.allow", 'must be a list of hosts or networks, e.g. ["127.0.0.0/8"]')
     return FetchSettings(
         allow=tuple(allow),
-        timeout=r.duration(t, "timeout", "fetch.timeout", d.timeout),
-        connect_timeout=r.duration(t, "connect_timeout", "fetch.connect_timeout", d.connect_timeout),
+        timeout=r.duration(t, "timeout", "fetch.timeout", d.timeout, minimum=1),
+        connect_timeout=r.duration(t, "connect_timeout", "fetch.connect_timeout", d.connect_timeout, minimum=1),
         max_bytes=r.integer(t, "max_bytes", "fetch.max_bytes", d.max_bytes, minimum=1024),
         max_redirects=r.integer(t, "max_redirects", "fetch.max_redirects", d.max_redirects),
         concurrency=r.integer(t, "concurrency", "fetch.concurrency", d.concurrency, minimum=1),
@@ -642,7 +702,7 @@ def _watches(
 ) -> tuple[Watch, ...]:
     if not isinstance(items, list):
         raise r.fail("watches", "must be an array of tables: [[watches]]")
-    out = []
+    out: list[Watch] = []
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
     for i, t in enumerate(items, start=1):
         key = f"watches[{i}]"
@@ -663,5 +723,12 @@ def _watches(
             if n not in destinations:
                 raise r.fail(f"{key}.notify", f'no destination named "{n}" (defined: {", ".join(destinations)})')
         names = tuple(DestinationName(n) for n in dict.fromkeys(notify))
-        out.append(Watch(watch_id_for(rule, names), rule, names, epoch, str(t.get("label", ""))))
+        label = t.get("label", "")
+        if not isinstance(label, str):
+            raise r.fail(f"{key}.label", 'must be a string, e.g. label = "Gaga × Britney duet"')
+        wid = watch_id_for(rule, names)
+        same = next((n for n, w in enumerate(out, start=1) if w.id == wid), None)
+        if same is not None:
+            raise r.fail(f"{key}.rule", f"the same rule for the same destinations is already watches[{same}]")
+        out.append(Watch(wid, rule, names, epoch, label))
     return tuple(out)

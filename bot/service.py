@@ -8,11 +8,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from bot.adapters.base import Adapter
+from bot.adapters.base import Adapter, StartError
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.webhook import WebhookAdapter
 from bot.commands import Commands
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, locate
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
 from bot.store.base import SharedStore, Store
@@ -84,7 +84,13 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                         engine.websub = WebSub(settings.websub, engine, store)
                         engine.websub.start()
                     web = WebServer(*settings.http.listen, engine, store, websub=engine.websub)
-                    await web.start()
+                    try:
+                        await web.start()
+                    except OSError as exc:
+                        host, port = settings.http.listen
+                        raise StartError(f"{locate(settings.path, 'http.listen')}: http.listen: cannot listen on "
+                                         f"{host}:{port} ({exc.strerror or exc}): choose a free port and an "
+                                         "address of this machine") from None
                 elections: list[asyncio.Future[None]] = []
                 shared = store if not once and isinstance(store, SharedStore) else None
                 telegram, discord_ = adapters.get("telegram"), adapters.get("discord")

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import os
+
 import pytest
 
 from bot.config import ConfigError, load_settings, parse_duration
@@ -110,3 +112,69 @@ def test_telegram_webhook_with_http_listen():
     s = load('[http]\nlisten = "0.0.0.0:8080"\n[telegram]\nwebhook = "https://bot.example.com/"\n')
     assert s.telegram.webhook == "https://bot.example.com" and s.http.listen == ("0.0.0.0", 8080)
     assert load("").telegram.webhook is None
+
+
+BAD_CONFIGS = [
+    # (config text, the line it names, what the message says)
+    ('[poll]\nevery = \n', 2, "not valid TOML: Invalid value"),
+    ('[destinations.a]\nkind = "console"\n[destinations.a]\nkind = "console"\n', 3,
+     "Cannot declare ('destinations', 'a') twice"),
+    ('[destinations.t]\nkind = "telegram"\nchat_id = -100\n', 2, "set TIPOFF_TELEGRAM_TOKEN in the environment"),
+    ('[destinations.d]\nkind = "discord"\nchannel_id = 5\n', 2, "set TIPOFF_DISCORD_TOKEN in the environment"),
+    ('# destinations\n[[destinations]]\nkind = "console"\n', 2, "[destinations.NAME]"),
+    ('[poll]\nmax_age = "3000000d"\n', 2, "poll.max_age: 3000000d is longer than 36500d"),
+    ('[[feeds]]\nurl = "https://a.example/f"\nevery = nan\n', 3, "feeds[1].every: nan is not a duration"),
+    ('[[feeds]]\nurl = "https://a.example/f"\nevery = 1e300\n', 3, "feeds[1].every: "),
+    ('[fetch]\ntimeout = 0\n', 2, "fetch.timeout: must be at least 1s"),
+    ('[fetch]\ntimeout = "0s"\n', 2, "fetch.timeout: must be at least 1s"),
+    ('[[watches]]\nrule = "duet"\nlabel = 5\n', 3, "watches[1].label: must be a string"),
+    ('[[watches]]\nrule = "duet"\n[[watches]]\nrule = "duet"\n', 4, "already watches[1]"),
+    ('[store]\ndata = "{file}"\n', 2, "store.data: "),
+]
+
+
+@pytest.mark.parametrize("text, line, says", BAD_CONFIGS)
+def test_configs_that_used_to_pass_or_crash_are_refused_at_load_with_file_and_line(tmp_path, capsys, text, line,
+                                                                                   says):
+    from bot.cli import main
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    config = tmp_path / "bad.toml"
+    config.write_text(text.replace("{file}", str(a_file)))
+    with pytest.MonkeyPatch.context() as mp:
+        for k in [k for k in os.environ if k.startswith("TIPOFF_")]:
+            mp.delenv(k)
+        code = main(["run", "--config", str(config), "--once", "--data", str(tmp_path / "d")]
+                    if "store.data" not in says else ["run", "--config", str(config), "--once"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{config}:{line}: " in err and says in err, err
+    assert "Traceback" not in err
+
+
+def test_a_config_that_is_not_utf8_is_refused_with_its_line(tmp_path, capsys):
+    from bot.cli import main
+
+    config = tmp_path / "latin1.toml"
+    config.write_bytes(b'[poll]\nevery = "10m"\n# caf\xe9\n')
+    assert main(["run", "--config", str(config), "--once", "--data", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}:3: the file is not UTF-8" in err and "Traceback" not in err
+
+
+def test_a_listen_address_that_cannot_be_bound_is_a_clear_error(tmp_path, capsys, caplog):
+    import socket
+
+    from bot.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "listen.toml"
+        config.write_text(f'[poll]\nevery = "10m"\n\n[http]\nlisten = "127.0.0.1:{port}"\n')
+        code = main(["run", "--config", str(config), "--data", str(tmp_path / "d")])
+    err = capsys.readouterr().err + caplog.text  # the log goes to stderr; under pytest, to caplog
+    assert code == 2, err
+    assert f"{config}:5: http.listen: cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
