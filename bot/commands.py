@@ -55,6 +55,17 @@ class Reply:
     buttons: tuple[Button, ...] = ()
 
 
+def around_column(text: str, column: int, width: int = 30) -> tuple[str, str]:
+    """The part of `text` around a 1-based column (at most `width` characters each
+    side, "…" where cut) and a caret line pointing at it: a refused rule of thousands
+    of characters is not echoed back whole."""
+    at = max(0, min(column - 1, len(text)))
+    start, end = max(0, at - width), min(len(text), at + width)
+    head = "…" if start else ""
+    shown = head + text[start:end] + ("…" if end < len(text) else "")
+    return shown, " " * (len(head) + at - start) + "^"
+
+
 class UsageError(ValueError):
     """Bad arguments: the reply adds the command's usage and an example."""
 
@@ -237,8 +248,8 @@ class Commands:
         try:
             tree = parse_rule(args, self.settings.rules)
         except RuleError as exc:
-            pointer = " " * (exc.column - 1) + "^"
-            return Reply(f"I can't use that rule: {exc}\n{args}\n{pointer}\nExample: "
+            shown, pointer = around_column(args, exc.column)
+            return Reply(f"I can't use that rule: {exc}\n{shown}\n{pointer}\nExample: "
                          f'{self.commands["watch"].example}')
         mine = self._mine(inv)
         if self._watch_count(inv) >= self.settings.limits.watches_per_chat:
@@ -605,16 +616,19 @@ class Commands:
         dest = inv.destination.name
         have = {s.url for s in self.store.subscriptions(dest)} | {f.url for f in self.settings.feeds}
         added: list[str] = []
-        skipped: list[str] = []
+        here: list[str] = []
+        over_limit: list[str] = []
+        refused: list[str] = []
         invalid: list[str] = []
         room = self.settings.limits.feeds_per_chat - self._feed_count(inv)
         for _title, url in contents.feeds:
-            if not url.startswith(("http://", "https://")):
-                invalid.append(url)
+            problem = self.fetcher.refusal(url) if url.startswith(("http://", "https://")) else "not http(s)"
+            if problem is not None:
+                (invalid if problem.startswith("not ") else refused).append(f"{url[:200]} ({problem})")
             elif url in have:
-                skipped.append(url)
+                here.append(url)
             elif len(added) >= room:
-                skipped.append(url + " (feed limit reached)")
+                over_limit.append(url)
             else:
                 sub = Subscription(self._new_id("f"), dest, url, max(self.settings.poll.every,
                                                                      self.settings.poll.min_every),
@@ -625,10 +639,16 @@ class Commands:
         watches_added = await self._import_watches(inv, contents.watches)
         self.engine.feeds_changed()
         await self.store.flush()
-        lines = [f"Added {len(added)} feeds, skipped {len(skipped)} already here, {len(invalid)} invalid."]
+        parts = [f"Added {len(added)} feeds", f"skipped {len(here)} already here"]
+        if over_limit:
+            parts.append(f"{len(over_limit)} over the limit of {self.settings.limits.feeds_per_chat} feeds")
+        if refused:
+            parts.append(f"{len(refused)} refused")
+        parts.append(f"{len(invalid)} invalid")
+        lines = [", ".join(parts) + "."]
         if watches_added:
             lines.append(f"Added {watches_added} watches.")
-        lines += [f"invalid: {u}" for u in invalid[:10]]
+        lines += [f"refused: {u}" for u in refused[:10]] + [f"invalid: {u}" for u in invalid[:10]]
         return Reply("\n".join(lines))
 
     async def _import_watches(self, inv: Invocation, rules: list[str]) -> int:

@@ -349,3 +349,25 @@ async def test_a_chat_with_too_many_commands_in_line_is_told_to_wait(bot, feed_s
     replies = await asyncio.gather(*(bot(f"/test {slow}") for _ in range(8)))
     turned_away = [r for r in replies if r.startswith("I'm still working on this chat's earlier commands")]
     assert len(turned_away) == 2  # one running, five in line
+
+
+async def test_import_tells_the_limit_and_forbidden_addresses_apart_from_what_was_here(bot, feed_server):
+    """Feeds past the chat's limit are not "already here", and an address on the
+    operator's network (here a full-width form of one) is refused, not reported as added."""
+    urls = [("a", feed_server.url("/shared")), ("m", "http://１０.０.０.１/feed"), ("n", "http://169.254.169.254/"),
+            ("x", "https://x.example/1"), ("y", "https://y.example/2"), ("z", "https://z.example/3")]
+    reply = (await bot.commands.run(invocation(attachment=export_opml("x", urls)), "import", "")).text
+    assert reply.startswith("Added 2 feeds, skipped 1 already here, 1 over the limit of 2 feeds, 2 refused, "
+                            "0 invalid."), reply
+    assert "refused: http://１０.０.０.１/feed (" in reply and "private" in reply and "link-local" in reply
+    assert {s.url for s in bot.store.subscriptions(CHAT.name)} == {"https://x.example/1", "https://y.example/2"}
+
+
+async def test_a_refused_rule_is_shown_around_the_problem_not_echoed_whole(bot):
+    rule = "gaga " * 100 + "MARK" + " duet" * 500
+    reply = await bot(f"/watch {rule}")
+    assert "longer than 500 characters at column 501" in reply and len(reply) < 400, reply
+    shown, caret = reply.splitlines()[1:3]
+    assert shown.startswith("…") and shown.endswith("…") and shown[caret.index("^")] == "M"
+    short = await bot('/watch gaga "unclosed')
+    assert short.splitlines()[1:3] == ['gaga "unclosed', "     ^"]

@@ -232,6 +232,16 @@ class Fetcher:
         except aiohttp.ClientError as exc:
             raise FeedError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
 
+    def refusal(self, url: str) -> str | None:
+        """Why a chat may not add this address, as far as can be told without a
+        request ("not a valid address", a forbidden IP literal); None when it may be
+        tried (a name that resolves somewhere forbidden is refused when fetched)."""
+        try:
+            self._check_literal(url)
+        except FeedError as exc:
+            return exc.message
+        return None
+
     def _check_literal(self, url: str) -> None:
         """IP-literal hosts bypass resolvers, so they are checked here, on every hop, as
         the client reads the host (the socket check is the backstop)."""
