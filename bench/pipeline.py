@@ -169,6 +169,7 @@ async def run_tipoff(base: str, n_feeds: int, rules: list[str], cycles: int) -> 
 
     from bot.config import CONSOLE, FetchSettings, PollSettings, Settings, feed_id_for
     from bot.engine import Engine
+    from bot.service import settle_heap, tune_process
     from bot.feeds.fetch import Fetcher
     from bot.model import Destination, Feed, Watch, WatchId
     from bot.store.tinydb import TinyDBStore
@@ -187,7 +188,10 @@ async def run_tipoff(base: str, n_feeds: int, rules: list[str], cycles: int) -> 
         adapter = CountingAdapter()
         fetcher = Fetcher(settings.fetch)
         engine = Engine(settings, store, fetcher, {"console": adapter})  # type: ignore[dict-item]
+        tune_process()  # as `tipoff run` does
+        heap = asyncio.ensure_future(settle_heap(engine))
         await engine.poll_cycle(feeds)  # the first poll: everything is new, nothing announced
+        await heap
         walls, cpus = [], []
         with LoopMonitor() as monitor:
             for _ in range(cycles):

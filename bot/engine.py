@@ -9,8 +9,6 @@ config feeds; a chat's watch sees that chat's own feeds and every config feed.""
 from __future__ import annotations
 
 import asyncio
-import gc
-import sys
 import logging
 import random
 import time
@@ -49,11 +47,6 @@ IDLE_WAKEUP = 60.0
 SHARED_WAKEUP = 2.0  # with a shared store, other workers change what is due: look again this often
 FLUSH_DELAY = 0.5  # delivery outcomes are written at most this long after they happen
 STORE_RETRY_MAX = 60.0  # a store that cannot be written (full disk, Redis away) is retried at least this often
-# Parse threads hold the GIL in turns of this long; at CPython's default (5 ms) every
-# socket operation of the event loop could wait that long behind a parse, and at 10k
-# feeds the loop's worst stall grew by ~40 ms.
-GIL_SWITCH_INTERVAL = 0.001
-
 
 @dataclass(slots=True)
 class CycleReport:
@@ -125,7 +118,7 @@ class Engine:
         self.websub: WebSub | None = None  # set by the service when [websub] callback is configured
         self.stats = Stats()
         self.delivery.stats = self.stats
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        self.cycled = asyncio.Event()  # set after the first poll cycle (the service then settles the heap)
         for w in (*self.settings.watches, *self.store.watches()):
             self.add_watch(w)
         self.feeds_changed()
@@ -344,7 +337,7 @@ class Engine:
         self.stats.hits += report.alerts
         self.stats.observe_cycle(time.monotonic() - began)
         self.delivery.wake()
-        _settle_heap()
+        self.cycled.set()
         log.info("cycle: %s", report.line())
         return report
 
@@ -533,22 +526,6 @@ class Engine:
         except controls.ControlError as exc:  # a setting stored by an older version: send at once
             log.warning("ignoring a chat's delivery schedule: %s", exc)
             return controls.Hold(0.0, "")
-
-_heap_settled = False
-
-
-def _settle_heap() -> None:
-    """Once per process, after the first poll cycle: everything alive is long-lived (store, compiled watches,
-    feed list, modules): hand it to the collector's permanent generation once, so
-    the full collections that 10k fresh feed states per cycle trigger no longer walk
-    it. At 10k feeds this cut a full collection from ~50 ms of event-loop time to ~15.
-    Objects that die later are still freed by reference counting."""
-    global _heap_settled
-    if _heap_settled:
-        return
-    _heap_settled = True
-    gc.collect()
-    gc.freeze()
 
 
 def _hours(seconds: float) -> str:
