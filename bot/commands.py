@@ -454,13 +454,8 @@ class Commands:
             raise UsageError(str(exc)) from None
 
     async def _fetch(self, url: str) -> Found:
-        """A chat's address or source shortcut → a working feed (discovering it when
-        the address is a page). FeedError for a bad shortcut too."""
-        if sources.is_shortcut(url):
-            try:
-                url = sources.expand(url, self.settings.sources).url
-            except sources.SourceError as exc:
-                raise FeedError("not_a_feed", str(exc)) from None
+        """A chat's address (shortcuts are expanded by the callers) → a working feed,
+        discovering it when the address is a page; within the command's fetch budget."""
         budget = self.settings.limits.command_time
         try:
             return await asyncio.wait_for(

@@ -205,9 +205,6 @@ class Settings:
     worker: str = "tipoff"  # this process's name among workers (TIPOFF_WORKER, default the host name)
     worker_named: bool = False  # the name came from TIPOFF_WORKER (else the host name, suffixed when taken)
 
-    def destination(self, name: DestinationName) -> Destination:
-        return self.destinations[name]
-
 
 def feed_id_for(url: str) -> FeedId:
     return FeedId("f" + hashlib.blake2b(url.encode(), digest_size=8).hexdigest())

@@ -130,6 +130,10 @@ class Engine:
         self._matcher.add(watch)
         self._watches[watch.id] = watch
 
+    def watching(self, watch_id: str) -> Watch | None:
+        """The watch the engine matches under this id, as it has it now."""
+        return self._watches.get(WatchId(watch_id))
+
     def remove_watch(self, watch_id: WatchId) -> None:
         self._matcher.remove(watch_id)
         self._watches.pop(watch_id, None)

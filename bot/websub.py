@@ -92,10 +92,6 @@ def polled_interval(interval: float, state: FeedState | None, now: float, settin
     return max(interval, settings.poll_every) if push_active(state, now, settings) else interval
 
 
-def callback_token(feed_id: FeedId) -> str:
-    return str(feed_id)
-
-
 class WebSub:
     """Subscriptions of one tipoff process. The web server routes the hub's requests to
     `verify` and `receive`; the engine tells `consider` about every polled body."""
@@ -150,7 +146,7 @@ class WebSub:
         secret = secrets.token_hex(24)
         self._pending[feed.id] = (link.topic, secret, self.clock())
         form = {"hub.mode": "subscribe", "hub.topic": link.topic, "hub.secret": secret,
-                "hub.callback": f"{(self.settings.callback or '').rstrip('/')}/{callback_token(feed.id)}",
+                "hub.callback": f"{(self.settings.callback or '').rstrip('/')}/{feed.id}",
                 "hub.lease_seconds": str(int(self.settings.lease))}
         try:
             # the hub's address comes from the feed's content (the open web), whoever named the feed

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 from xml.sax.saxutils import escape
 
 from bot.config import CONSOLE, FetchSettings, LimitSettings, PollSettings, Settings, feed_id_for
 from bot.model import Destination, DestinationName, Entry, Feed, FeedId, Watch, WatchId
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
+    """Wait until `predicate()` is true (checked every 50 ms), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ago(minutes: float) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(minutes=minutes)
 
 
 def entry(title: str = "A title", *, feed: str = "f1", id: str | None = None, url: str = "",

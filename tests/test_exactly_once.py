@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.adapters.test_telegram import eventually
+from tests.factories import eventually
 from tests.conftest import PROJECT
 from tests.factories import item, rss
 from tests.fakes.discord import TOKEN as discord_token

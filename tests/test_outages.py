@@ -24,15 +24,9 @@ from bot.model import Destination, DestinationName, Subscription, Watch, WatchId
 from bot.service import run_service
 from bot.store import tinydb as tinydb_module
 from bot.store.redis import RedisStore
-from tests.adapters.test_telegram import eventually
-from tests.factories import feed, item, redis_prefix, rss, settings, watch
+from tests.factories import eventually
+from tests.factories import feed, free_port, item, redis_prefix, rss, settings, watch
 from tests.fakes.server import LocalServer
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hook(LocalServer):

@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.config import DeliverySettings
 from bot.model import Destination, DestinationName
 from bot.service import run_service
-from tests.adapters.test_telegram import eventually
+from tests.factories import eventually
 from tests.conftest import PROJECT
 from tests.factories import feed, item, rss, settings, watch
 from tests.fakes.server import LocalServer

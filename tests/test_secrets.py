@@ -9,12 +9,11 @@ import os
 import signal
 import sys
 
-from tests.adapters.test_telegram import eventually
+from tests.factories import eventually, free_port
 from tests.conftest import PROJECT
 from tests.factories import item, rss
 from tests.fakes.feed_server import Served
 from tests.fakes.telegram import TOKEN, FakeTelegram
-from tests.test_outages import free_port
 
 
 async def tipoff_run(config, data, *args, env=None):

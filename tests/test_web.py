@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import ConfigError, load_settings
 from bot.web import WebServer
-from tests.adapters.test_telegram import eventually
+from tests.factories import eventually
 from tests.factories import feed, item, rss, watch
 from tests.fakes.feed_server import Served
 from tests.harness import DUET, STORY

@@ -14,7 +14,7 @@ from bot.feeds.schedule import poll_interval
 from bot.web import WebServer
 from bot.websub import HubLink, WebSub, discover, polled_interval, signature_ok
 from bot.store.base import FeedState
-from tests.adapters.test_telegram import eventually
+from tests.factories import eventually
 from tests.factories import feed, item, rss, watch
 from tests.fakes.websub_hub import FakeHub
 from tests.harness import DUET, STORY

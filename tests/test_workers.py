@@ -18,7 +18,7 @@ from collections import defaultdict
 
 from aiohttp import web
 
-from tests.adapters.test_telegram import eventually
+from tests.factories import eventually
 from tests.conftest import PROJECT
 from tests.factories import item, rss
 from tests.fakes.server import LocalServer

@@ -1194,9 +1194,6 @@ class RedisStore(Records):
                 removed += len(stale)
         return removed
 
-    def counts(self) -> dict[str, int]:
-        return {"feeds": len(self._feeds), "known_entries": sum(len(k) for k in self._known.values()),
-                "announced_keys": -1, "outbox": len(self._outbox)}
 
 
 async def roll_call(r: Any, prefix: str) -> tuple[int, dict[str, int], list[tuple[str, int, int]]]:

@@ -395,15 +395,6 @@ class TinyDBStore(Records):
                 "destinations": list(self._dests.values()), "subscriptions": list(self._subs.values()),
                 "watches": list(self._watches.values())}
 
-    def counts(self) -> dict[str, int]:
-        return {
-            "feeds": len(self._feeds),
-            "known_entries": sum(len(k) for k in self._known.values()),
-            "announced_keys": sum(len(a) for a in self._announced.values()),
-            "outbox": len(self._outbox),
-        }
-
-
 def _outbox_doc(item: OutboxItem) -> dict[str, Any]:
     return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
             "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error}

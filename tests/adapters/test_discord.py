@@ -11,7 +11,7 @@ import pytest
 from bot.config import DiscordSettings, Secret
 from bot.model import Destination, DestinationName
 from bot.service import run_service
-from tests.adapters.test_telegram import ago, eventually
+from tests.factories import ago, eventually
 from tests.factories import as_worker, feed, item, redis_prefix, rss, settings, watch
 from tests.fakes.discord import SEND_MESSAGES, TOKEN, FakeDiscord, Posted, validate_message
 

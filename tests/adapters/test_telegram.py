@@ -12,24 +12,11 @@ import pytest
 
 from bot.config import Secret, TelegramSettings
 from bot.service import run_service
-from tests.factories import as_worker, item, redis_prefix, rss, settings
+from tests.factories import ago, as_worker, eventually, item, redis_prefix, rss, settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
 GROUP, OTHER, ADMIN, MEMBER = -1001, -1002, 11, 22
 STORY = "Lady Gaga and Britney Spears are preparing a duet"
-
-
-async def eventually(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def ago(minutes):
-    return datetime.now(timezone.utc) - timedelta(minutes=minutes)
 
 
 class World:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.model import Entry, Watch
@@ -96,11 +97,10 @@ def test_watches_can_be_added_and_removed_incrementally():
 
 def test_invalid_rule_is_refused_and_changes_nothing():
     matcher = compile_watches([watch("gaga", id="a")])
-    try:
+    with pytest.raises(RuleError, match="unclosed quote"):
         matcher.add(watch('"unclosed', id="bad"))
-    except RuleError:
-        pass
     assert "bad" not in matcher and len(matcher) == 1
+    assert [m.watch_id for m in matcher.match(entry("Gaga unclosed"))] == ["a"]
 
 
 def test_only_triggered_watches_are_evaluated(monkeypatch):
