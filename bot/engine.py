@@ -300,12 +300,6 @@ class Engine:
     def _states(self) -> dict[FeedId, FeedState]:
         return {f.id: s for f in self.feeds if (s := self.store.feed_state(f.id)) is not None}
 
-    async def deliver(self) -> int:
-        """Deliver everything that is due now and wait for it; returns alerts delivered."""
-        sent = await self.delivery.settle()
-        await self.write_store()
-        return sent
-
     # -- polling ---------------------------------------------------------------
 
     async def poll_cycle(self, feeds: Iterable[Feed]) -> CycleReport:

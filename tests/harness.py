@@ -52,5 +52,11 @@ class Harness:
 
     async def cycle(self):
         report = await self.engine.poll_cycle(self.engine.feeds)
-        await self.engine.deliver()
+        await self.deliver()
         return report
+
+    async def deliver(self):
+        """Deliver everything due now, as the running loop would, and write the store."""
+        sent = await self.engine.delivery.settle()
+        await self.engine.write_store()
+        return sent

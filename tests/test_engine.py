@@ -179,10 +179,10 @@ async def test_retry_after_postpones_and_keeps_order(feed_server, harness):
     feed_server.serve("/f", rss([item(f"duet {i}", published=ago(10 - i)) for i in range(3)]))
     await h.cycle()
     assert adapter.delivered == [] and len(h.store.pending()) == 3
-    await h.engine.deliver()  # too early: nothing is tried
+    await h.deliver()  # too early: nothing is tried
     assert len(adapter.attempts) == 1
     h.clock.advance(31)
-    await h.engine.deliver()
+    await h.deliver()
     assert adapter.titles() == ["duet 0", "duet 1", "duet 2"]
     assert h.store.pending() == []
 
@@ -194,7 +194,7 @@ async def test_gone_destination_is_deactivated_and_keeps_its_alerts(feed_server,
     await h.cycle()
     feed_server.serve("/f", rss([item("duet one"), item("duet two")]))
     await h.cycle()
-    await h.engine.deliver()
+    await h.deliver()
     assert len(adapter.attempts) == 1
     assert not h.store.destination_state("console").active
     assert len(h.store.pending()) == 2
@@ -209,5 +209,5 @@ async def test_undelivered_alerts_survive_a_restart(feed_server, harness):
     await h.cycle()
     await h.restart()
     h.clock.advance(3600)
-    await h.engine.deliver()
+    await h.deliver()
     assert adapter.titles() == ["duet now"]

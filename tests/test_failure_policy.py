@@ -91,7 +91,7 @@ async def test_410_stops_the_feed_and_tells_its_chats_once(feed_server, harness)
         due = due_feeds(h.engine.feeds, h.engine._states(), h.clock())
         assert due == []  # the scheduler never offers a stopped feed again
         await h.engine.poll_cycle(due)
-        await h.engine.deliver()
+        await h.deliver()
     assert len(feed_server.hits("/f")) == 1 and len(h.adapter.notices) == 1
 
 

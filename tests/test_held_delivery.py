@@ -38,14 +38,14 @@ async def test_an_hourly_digest_holds_alerts_and_sends_them_as_one_message(feed_
 
     await h.restart()  # held alerts survive a restart
     h.clock.advance(3600)
-    await h.engine.deliver()
+    await h.deliver()
     [(dest, digest)] = h.adapter.digests
     assert dest == CONSOLE and digest.why == "digest"
     assert sorted(a.entry.title for a in digest.alerts) == sorted(f"{STORY} #{i}" for i in range(3))
     assert h.store.pending(CONSOLE) == []
     await h.restart()
     h.clock.advance(3600)
-    await h.engine.deliver()
+    await h.deliver()
     assert len(h.adapter.delivered) == 3  # nothing twice
 
 
@@ -74,7 +74,7 @@ async def test_a_single_alert_held_by_quiet_hours_arrives_as_a_normal_alert(feed
     feed_server.serve("/f", rss(stories(1)))
     await h.cycle()
     h.clock.advance(700)
-    await h.engine.deliver()
+    await h.deliver()
     assert h.adapter.digests == [] and h.adapter.titles() == [f"{STORY} #0"]
 
 
@@ -109,7 +109,7 @@ async def test_held_alerts_do_not_block_later_ones_but_a_failed_send_does(feed_s
     await h.cycle()
     assert h.adapter.titles() == ["Tour dates"]  # the failed one waits, and what came after it waits too
     h.clock.advance(31)
-    await h.engine.deliver()
+    await h.deliver()
     assert h.adapter.titles() == ["Tour dates", "Tour bus", "Tour end"]
     assert h.adapter.digests == []  # the held one is still waiting for its hour
 
@@ -124,9 +124,9 @@ async def test_a_digest_too_big_for_one_message_goes_in_parts_each_acknowledged(
     await h.cycle()
     h.clock.advance(3600)
     h.adapter.script = [RetryAfter(10, "busy")]  # the first part fails once: retried, nothing lost or doubled
-    await h.engine.deliver()
+    await h.deliver()
     h.clock.advance(11)
-    await h.engine.deliver()
+    await h.deliver()
     assert [len(d.alerts) for _, d in h.adapter.digests] == [2, 2, 2, 1]
     assert len(h.adapter.delivered) == 5 and len(set(a.id for _, a in h.adapter.delivered)) == 5
 

@@ -100,7 +100,7 @@ async def test_a_hub_push_alerts_without_a_poll_and_a_forged_push_is_ignored(fee
         forged = hubbed([item(STORY + " (forged)", guid="forged")], hub.url, topic)
         assert await hub.publish(topic, forged, secret="not the secret") == 202  # accepted, and ignored
         assert await hub.publish(topic, forged, method="sha1", secret="guess") == 202
-        await h.engine.deliver()
+        await h.deliver()
         assert h.adapter.titles() == [STORY]
 
         # while push works, the feed is polled only as a safety net

@@ -240,7 +240,8 @@ async def test_the_whole_pipeline_runs_on_redis(redis_url, feed_server, tmp_path
         async with Fetcher(s.fetch) as fetcher:
             engine = Engine(s, store, fetcher, {"console": adapter})
             await engine.poll_cycle(engine.feeds)
-            await engine.deliver()
+            await engine.delivery.settle()
+            await engine.write_store()
         await store.close()
 
     await run_once()
