@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from bot.model import Alert, DestinationName, Entry, FeedId, FiredWatch, Subscription, Watch, WatchId
+from bot.store.base import OutboxItem
 
 
 def _time(dt: datetime | None) -> str | None:
@@ -79,3 +80,9 @@ def subscription_from_dict(d: Mapping[str, Any]) -> Subscription:
     assert added is not None
     return Subscription(d["id"], DestinationName(d["dest"]), d["url"], float(d["every"]), added,
                         d.get("added_by", ""), str(d.get("group") or ""))
+
+
+def outbox_doc(item: OutboxItem) -> dict[str, Any]:
+    """An outbox item as both stores write it."""
+    return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
+            "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error}

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from bot import dedupe
 from bot.store.codec import subscription_to_dict, watch_to_dict
-from bot.store.redis import GROUP, TITLE_TTL, item_json
+from bot.store.redis import GROUP, TITLE_TTL, Keys, item_json
 from bot.store.tinydb import TinyDBStore
 
 
@@ -52,9 +52,7 @@ async def copy(src: TinyDBStore, url: str, prefix: str, retention: float, now: f
     now = time.time() if now is None else now
     d = src.dump()
     r: Any = aioredis.from_url(url)
-
-    def k(*parts: str) -> str:
-        return prefix + ":".join(parts)
+    k = Keys(prefix)
     try:
         async with r.pipeline(transaction=False) as pipe:
             pipe.hset(k("meta"), "schema", d["schema"])
@@ -90,9 +88,7 @@ async def copy(src: TinyDBStore, url: str, prefix: str, retention: float, now: f
 
 async def target_counts(url: str, prefix: str) -> Counts:
     r: Any = aioredis.from_url(url)
-
-    def k(*parts: str) -> str:
-        return prefix + ":".join(parts)
+    k = Keys(prefix)
     try:
         fids = [f.decode() for f in await r.hkeys(k("feeds"))]
         async with r.pipeline(transaction=False) as pipe:
@@ -113,7 +109,7 @@ async def existing_keys(url: str, prefix: str) -> int:
     r: Any = aioredis.from_url(url)
     try:
         n = 0
-        async for _ in r.scan_iter(match=prefix + "*", count=1000):
+        async for _ in r.scan_iter(match=Keys(prefix)("*"), count=1000):
             n += 1
         return n
     finally:

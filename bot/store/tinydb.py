@@ -33,7 +33,7 @@ from bot.store.base import (
     StoreError,
 )
 from bot.store.records import Records
-from bot.store.codec import subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
+from bot.store.codec import outbox_doc, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 log = logging.getLogger("tipoff.store")
 
@@ -210,7 +210,7 @@ class TinyDBStore(Records):
             ("announced", list(self._announced.items()), lambda r: {"dest": r[0], "keys": r[1]}),
             ("destinations", list(self._dests.values()),
              lambda d: {"name": d.name, "active": d.active, "reason": d.reason, "since": d.since, "extra": d.extra}),
-            ("outbox", sorted(self._outbox.values(), key=lambda i: i.seq), _outbox_doc),
+            ("outbox", sorted(self._outbox.values(), key=lambda i: i.seq), outbox_doc),
             ("subscriptions", list(self._subs.values()), subscription_to_dict),
             ("watches", list(self._watches.values()), watch_to_dict),
         ]
@@ -394,11 +394,6 @@ class TinyDBStore(Records):
                 "announced": self._announced, "outbox": sorted(self._outbox.values(), key=lambda i: i.seq),
                 "destinations": list(self._dests.values()), "subscriptions": list(self._subs.values()),
                 "watches": list(self._watches.values())}
-
-def _outbox_doc(item: OutboxItem) -> dict[str, Any]:
-    return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
-            "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error}
-
 
 WRITE_CHUNK = 500  # documents serialised per step of a flush, between yields to the loop
 
