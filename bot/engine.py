@@ -18,7 +18,7 @@ from typing import Awaitable, Callable, Iterable, Mapping
 
 from bot import controls, dedupe, destinations
 from bot.adapters.base import Adapter
-from bot.config import Settings, feed_id_for
+from bot.config import Settings, WebSubSettings, feed_id_for
 from bot.delivery import Delivery
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
@@ -30,13 +30,13 @@ from bot.feeds.schedule import (
     next_wakeup,
     observed_gap,
     poll_interval,
+    polled_interval,
 )
 from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
 from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
 from bot.store.codec import alert_to_dict
-from bot.websub import WebSub, polled_interval
 
 log = logging.getLogger("tipoff.engine")
 
@@ -115,7 +115,8 @@ class Engine:
         # work is spread over a hundred iterations instead of holding one for all of it.
         self._turn = asyncio.Lock()
         self._last_prune = 0.0
-        self.websub: WebSub | None = None  # set by the service when [websub] callback is configured
+        self.on_body: list[Callable[[Feed, bytes, str | None], None]] = []  # shown every polled body (WebSub)
+        self.push: WebSubSettings | None = None  # WebSub is on: feeds it pushes are polled as a safety net
         self.stats = Stats()
         self.delivery.stats = self.stats
         self.cycled = asyncio.Event()  # set after the first poll cycle (the service then settles the heap)
@@ -421,8 +422,9 @@ class Engine:
         self.store.put_feed_state(self._schedule(feed, replace(
             state, polls=state.polls + 1, body_hash=fetched.body_hash, last_changed=stamp,
             title=p.parsed.title or state.title), now))
-        if self.websub is not None and fetched.body:
-            self.websub.consider(feed, fetched.body, fetched.link_header)
+        if fetched.body:
+            for show in self.on_body:
+                show(feed, fetched.body, fetched.link_header)
         report.new_entries += len(fresh.fresh)
         for entry in fresh.fresh:
             self._route(entry, feed, p.parsed.title or feed.title or state.title, now, report)
@@ -453,8 +455,8 @@ class Engine:
 
     def _schedule(self, feed: Feed, state: FeedState, now: float) -> FeedState:
         interval = poll_interval(feed, state.gap, state.lower_bound, self.settings.poll)
-        if self.websub is not None:
-            interval = polled_interval(interval, state, now, self.websub.settings)
+        if self.push is not None:
+            interval = polled_interval(interval, state, now, self.push)
         return replace(state, next_due=next_poll_after_success(feed, now, self.settings.poll, self.rng, interval))
 
     def _feed_failed(self, feed: Feed, state: FeedState, error: FeedError, now: float) -> None:

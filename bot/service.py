@@ -16,6 +16,7 @@ from bot.adapters.webhook import WebhookAdapter
 from bot.commands import Commands
 from bot.config import ConfigError, Settings, locate
 from bot.engine import Engine
+from bot.websub import WebSub
 from bot.feeds.fetch import Fetcher
 from bot.store.base import SharedStore, Store
 from bot.store.lock import DataDirLock
@@ -101,15 +102,15 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                      len(settings.watches), where)
             started: list[Adapter] = []
             web = None
+            websub: WebSub | None = None
             try:
                 if settings.http.listen is not None and not once:
                     from bot.web import WebServer
-                    from bot.websub import WebSub
 
                     if settings.websub.callback:
-                        engine.websub = WebSub(settings.websub, engine, store)
-                        engine.websub.start()
-                    web = WebServer(*settings.http.listen, engine, store, websub=engine.websub)
+                        websub = WebSub(settings.websub, engine, store, fetcher)
+                        websub.start()
+                    web = WebServer(*settings.http.listen, engine, store, websub=websub)
                     try:
                         await web.start()
                     except OSError as exc:
@@ -151,8 +152,8 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                     await adapter.close()
                 if web is not None:
                     await web.close()
-                if engine.websub is not None:
-                    await engine.websub.close()
+                if websub is not None:
+                    await websub.close()
         return engine
     finally:
         await store.close()

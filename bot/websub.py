@@ -17,16 +17,27 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Coroutine
+from typing import Any, Callable, Coroutine, Protocol
 from urllib.parse import urlsplit
 
 from bot.config import WebSubSettings
 from bot.feeds.errors import FeedError
+from bot.feeds.fetch import Fetcher
 from bot.model import Feed, FeedId
-from bot.store.base import FeedState, Store
+from bot.store.base import Store
 
-if TYPE_CHECKING:
-    from bot.engine import Engine
+
+class PushTarget(Protocol):
+    """What WebSub needs of the engine it feeds (the engine has it; neither imports the
+    other): its feeds, absorbing a pushed body like a polled one, a store write soon, and
+    the two hooks WebSub sets: every polled body is shown to it, and push-aware polling."""
+
+    feeds: tuple[Feed, ...]
+    on_body: list[Callable[[Feed, bytes, str | None], None]]
+    push: WebSubSettings | None
+
+    async def absorb_pushed(self, feed: Feed, body: bytes) -> object: ...
+    def flush_soon(self) -> None: ...
 
 log = logging.getLogger("tipoff.websub")
 
@@ -79,28 +90,18 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, given.strip().lower())
 
 
-def push_active(state: FeedState | None, now: float, settings: WebSubSettings) -> bool:
-    """True while a verified subscription is live and push has shown life recently."""
-    if state is None or not state.push_until or state.push_until <= now:
-        return False
-    return now - (state.last_push or 0.0) < settings.quiet_after
-
-
-def polled_interval(interval: float, state: FeedState | None, now: float, settings: WebSubSettings) -> float:
-    """A feed's poll interval given its push state: the long safety-net interval while
-    push works, the normal one otherwise."""
-    return max(interval, settings.poll_every) if push_active(state, now, settings) else interval
-
-
 class WebSub:
     """Subscriptions of one tipoff process. The web server routes the hub's requests to
-    `verify` and `receive`; the engine tells `consider` about every polled body."""
+    `verify` and `receive`; the engine shows `consider` every polled body."""
 
-    def __init__(self, settings: WebSubSettings, engine: "Engine", store: Store,
+    def __init__(self, settings: WebSubSettings, engine: PushTarget, store: Store, fetcher: Fetcher,
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.engine = engine
         self.store = store
+        self.fetcher = fetcher
+        engine.on_body.append(self.consider)
+        engine.push = settings
         self.clock = clock
         self._pending: dict[FeedId, tuple[str, str, float]] = {}  # feed → (topic, secret, asked at)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -150,7 +151,7 @@ class WebSub:
                 "hub.lease_seconds": str(int(self.settings.lease))}
         try:
             # the hub's address comes from the feed's content (the open web), whoever named the feed
-            status = await self.engine.fetcher.post_form(link.hub, form, trusted=False)
+            status = await self.fetcher.post_form(link.hub, form, trusted=False)
             if status not in (202, 204):
                 raise FeedError("http", f"the hub answered {status}")
         except FeedError as exc:

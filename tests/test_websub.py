@@ -12,7 +12,8 @@ import pytest
 from bot.config import ConfigError, WebSubSettings, load_settings
 from bot.feeds.schedule import poll_interval
 from bot.web import WebServer
-from bot.websub import HubLink, WebSub, discover, polled_interval, signature_ok
+from bot.feeds.schedule import polled_interval
+from bot.websub import HubLink, WebSub, discover, signature_ok
 from bot.store.base import FeedState
 from tests.factories import eventually
 from tests.factories import feed, item, rss, watch
@@ -78,8 +79,7 @@ async def test_a_hub_push_alerts_without_a_poll_and_a_forged_push_is_ignored(fee
     web = WebServer("127.0.0.1", 0, h.engine, h.store, clock=h.clock)
     await web.start()
     ws = WebSub(WebSubSettings(f"http://127.0.0.1:{web.port}/websub", lease=86400, poll_every=21600,
-                               quiet_after=3600), h.engine, h.store, clock=h.clock)
-    h.engine.websub = ws
+                               quiet_after=3600), h.engine, h.store, h.fetcher, clock=h.clock)
     web.websub = ws
     try:
         await h.cycle()  # the poll finds the hub and subscribes
@@ -147,8 +147,7 @@ async def test_a_hub_on_the_operators_network_is_not_contacted_even_for_a_config
     h = Harness(tmp_path, [feed(url, every=600)], [watch(DUET)])
     h.settings = replace(h.settings, fetch=FetchSettings(timeout=5.0))  # no [fetch] allow: 127.0.0.1 forbidden
     await h.start()
-    ws = WebSub(WebSubSettings("https://tipoff.example/websub"), h.engine, h.store, clock=h.clock)
-    h.engine.websub = ws
+    ws = WebSub(WebSubSettings("https://tipoff.example/websub"), h.engine, h.store, h.fetcher, clock=h.clock)
     try:
         await h.cycle()
         assert feed_server.hits("/f")  # the config feed itself is trusted

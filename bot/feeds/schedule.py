@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Iterable, Mapping
 
-from bot.config import PollSettings
+from bot.config import PollSettings, WebSubSettings
 from bot.model import Feed, FeedId
 from bot.store.base import FeedState
 
@@ -83,3 +83,16 @@ def next_wakeup(feeds: Iterable[Feed], states: Mapping[FeedId, FeedState], now: 
             return now
         earliest = min(earliest, state.next_due)
     return earliest
+
+
+def push_active(state: FeedState | None, now: float, settings: WebSubSettings) -> bool:
+    """True while a verified subscription is live and push has shown life recently."""
+    if state is None or not state.push_until or state.push_until <= now:
+        return False
+    return now - (state.last_push or 0.0) < settings.quiet_after
+
+
+def polled_interval(interval: float, state: FeedState | None, now: float, settings: WebSubSettings) -> float:
+    """A feed's poll interval given its push state: the long safety-net interval while
+    push works, the normal one otherwise."""
+    return max(interval, settings.poll_every) if push_active(state, now, settings) else interval
