@@ -4,325 +4,38 @@ Nothing else in tipoff reads the environment or the config file."""
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import hmac
 import logging
-import math
 import os
 import re
 import socket
 import tomllib
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from bot.model import Destination, DestinationName, Feed, FeedId, Watch, WatchId
+from bot.config.reader import _Reader, toml_error
+from bot.config.settings import (
+    CONSOLE,
+    DESTINATION_KINDS,
+    ConfigError,
+    DeliverySettings,
+    DiscordSettings,
+    FetchSettings,
+    HttpSettings,
+    LimitSettings,
+    PollSettings,
+    Secret,
+    Settings,
+    TelegramSettings,
+    WebSubSettings,
+    feed_id_for,
+    redact_url,
+    watch_id_for,
+)
+from bot.model import Destination, DestinationName, Feed, Watch
 from bot.rules.syntax import Limits, RuleError, parse_rule
 from bot.sources import SourceError, SourceSettings, is_shortcut
 from bot.sources import expand as expand_source
-
-DESTINATION_KINDS = ("console", "webhook", "telegram", "discord", "discord_webhook")
-CONSOLE = DestinationName("console")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
-
-
-class ConfigError(ValueError):
-    pass
-
-
-def parse_duration(text: str | int | float) -> float:
-    """'90s', '10m', '1.5h', '7d', '1h30m' → seconds; bare numbers are seconds."""
-    if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a duration")
-    if isinstance(text, (int, float)):
-        if not math.isfinite(text):
-            raise ValueError(f'{text} is not a duration (use s, m, h or d, e.g. "15m")')
-        if text < 0:
-            raise ValueError("a duration cannot be negative")
-        return _bounded(float(text))
-    s = text.strip().lower().replace(" ", "")
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or not s:
-        raise ValueError(f'"{text}" is not a duration (use s, m, h or d, e.g. "15m")')
-    return _bounded(total)
-
-
-MAX_DURATION = 36500 * 86400.0  # a hundred years: far longer ones overflow date arithmetic
-
-
-def _bounded(seconds: float) -> float:
-    if seconds > MAX_DURATION:
-        raise ValueError(f"{seconds / 86400:.0f}d is longer than 36500d (a hundred years), the longest duration "
-                         "tipoff takes")
-    return seconds
-
-
-@dataclass(frozen=True, slots=True)
-class PollSettings:
-    every: float = 600.0
-    min_every: float = 300.0
-    jitter: float = 0.1  # fraction of the interval
-    max_age: float = 7 * 86400.0
-    backfill: int = 0
-    retention: float = 90 * 86400.0
-    max_backoff: float = 6 * 3600.0
-    pause_after: float = 24 * 3600.0  # a feed failing this long is paused and its chats told
-    adaptive: bool = True  # poll feeds that rarely change less often, up to max_every
-    max_every: float = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class FetchSettings:
-    allow: tuple[str, ...] = ()
-    timeout: float = 30.0
-    connect_timeout: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    concurrency: int = 50
-    per_host: int = 4
-    max_entries: int = 500
-    user_agent: str = ""
-
-
-class Secret:
-    """A token from the environment. Its repr and str never show the value, so a
-    Settings object can be logged or printed safely."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def tag(self) -> str:
-        """A short name for what this token opens that reveals nothing of it: the same
-        for every worker with the token (lock names, the webhook path)."""
-        return hashlib.blake2b(self._value.encode(), digest_size=8).hexdigest()
-
-    def derived(self, purpose: str) -> str:
-        """A secret of its own for `purpose`, derived from this one (HMAC), so every
-        worker with the token agrees on it without more configuration (Telegram's
-        webhook secret token)."""
-        return hmac.new(self._value.encode(), f"tipoff {purpose}".encode(), hashlib.sha256).hexdigest()
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    retry_base: float = 5.0  # first retry after a failed send; doubles per attempt
-    retry_max: float = 900.0
-    timeout: float = 15.0  # one webhook POST, whole
-
-
-@dataclass(frozen=True, slots=True)
-class LimitSettings:
-    feeds_per_chat: int = 100
-    watches_per_chat: int = 100
-    commands_per_minute: int = 20  # one chat's commands, all its people together
-    user_commands_per_minute: int = 10  # one person's, in any chat
-    command_time: float = 20.0  # seconds one command may spend fetching (/add, /test URL)
-    queued_commands: int = 5  # a chat's commands waiting behind a slow one; more are turned away
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramSettings:
-    token: Secret | None = None  # from TIPOFF_TELEGRAM_TOKEN only
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str = "https://api.telegram.org/file/bot"
-    admin_cache: float = 60.0  # seconds a getChatMember answer is trusted
-    rate_global: float = 30.0  # messages per second, all chats together
-    rate_chat: float = 1.0  # messages per second to one chat
-    rate_group_per_minute: float = 20.0  # messages per minute to one group
-    poll_timeout: float = 30.0  # getUpdates long-poll seconds
-    webhook: str | None = None  # public base URL reaching [http] listen: updates by webhook, not polling
-
-
-@dataclass(frozen=True, slots=True)
-class DiscordSettings:
-    token: Secret | None = None  # from TIPOFF_DISCORD_TOKEN only
-    api_base: str = "https://discord.com/api/v10"
-    gateway: str = "wss://gateway.discord.gg/"
-    guild: int | None = None  # sync slash commands to this guild only (instant, for testing)
-    manager_role: str | None = None  # members with this role may change feeds and watches too
-    shards: int | None = None  # gateway shards in all; None ("auto"): as many as Discord recommends
-    identify_interval: float = 5.0  # Discord allows one IDENTIFY per 5 s per concurrency bucket
-
-
-@dataclass(frozen=True, slots=True)
-class WebSubSettings:
-    callback: str | None = None  # public base URL that reaches [http] listen's /websub; off when None
-    lease: float = 10 * 86400.0  # lease we ask hubs for
-    poll_every: float = 6 * 3600.0  # safety-net polling while push works
-    quiet_after: float = 86400.0  # no push for this long: back to the feed's normal interval
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    listen: tuple[str, int] | None = None  # (host, port) of /healthz and /metrics; off when None
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    path: Path | None
-    poll: PollSettings = PollSettings()
-    fetch: FetchSettings = FetchSettings()
-    rules: Limits = Limits()
-    feeds: tuple[Feed, ...] = ()
-    destinations: Mapping[DestinationName, Destination] = field(default_factory=dict)
-    watches: tuple[Watch, ...] = ()
-    log_level: str = "INFO"
-    data_dir: Path = Path("data")
-    limits: LimitSettings = LimitSettings()
-    telegram: TelegramSettings = TelegramSettings()
-    discord: DiscordSettings = DiscordSettings()
-    delivery: DeliverySettings = DeliverySettings()
-    sources: SourceSettings = SourceSettings()
-    http: HttpSettings = HttpSettings()
-    websub: WebSubSettings = WebSubSettings()
-    store_url: str | None = None  # redis://… selects the Redis store; None: TinyDB in data_dir
-    store_prefix: str = "tipoff:"  # every Redis key starts with it (several instances on one Redis)
-    store_lease: float = 0.0  # how long a worker holds a feed or an alert; 0: 4× the fetch timeout, ≥ 60 s
-    worker: str = "tipoff"  # this process's name among workers (TIPOFF_WORKER, default the host name)
-    worker_named: bool = False  # the name came from TIPOFF_WORKER (else the host name, suffixed when taken)
-
-
-def feed_id_for(url: str) -> FeedId:
-    return FeedId("f" + hashlib.blake2b(url.encode(), digest_size=8).hexdigest())
-
-
-def watch_id_for(rule: str, notify: tuple[str, ...]) -> WatchId:
-    return WatchId("w" + hashlib.blake2b(f"{rule}\x00{','.join(notify)}".encode(), digest_size=5).hexdigest())
-
-
-class _Reader:
-    """Walks the parsed TOML, turning problems into ConfigErrors with key and line."""
-
-    def __init__(self, text: str, path: Path | None) -> None:
-        self.text = text
-        self.lines = text.splitlines()
-        self.where = str(path) if path else "<config>"
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        line = self.line_of(key)
-        loc = f"{self.where}:{line}" if line else self.where
-        return ConfigError(f"{loc}: {key}: {message}")
-
-    def line_of(self, key: str) -> int | None:
-        """Best effort: the line where a key like `feeds[2].every` or `poll.every` is set."""
-        array = re.fullmatch(r"([\w.-]+)\[(\d+)\](?:\.(.+))?", key)
-        if array:
-            heads = self._header_lines(array.group(1), double=True)
-            nth = int(array.group(2))
-            start = heads[nth - 1] if 0 < nth <= len(heads) else None
-            leaf = array.group(3)
-        elif self._header_lines(key, double=False):
-            return self._header_lines(key, double=False)[0] + 1
-        elif "." not in key and self._header_lines(key, double=True):  # [[key]] where [key.NAME] belongs
-            return self._header_lines(key, double=True)[0] + 1
-        else:
-            table, _, leaf = key.rpartition(".")
-            heads = self._header_lines(table, double=False) if table else [-1]
-            start = heads[0] if heads else None
-        if start is None:
-            return None
-        if leaf:
-            leaf_re = re.compile(r"^\s*" + re.escape(leaf.split(".")[0]) + r"\s*=")
-            for i in range(start + 1, len(self.lines)):
-                if self.lines[i].lstrip().startswith("["):
-                    break
-                if leaf_re.match(self.lines[i]):
-                    return i + 1
-        return start + 1 if start >= 0 else None
-
-    def _header_lines(self, table: str, *, double: bool) -> list[int]:
-        open_, close = (r"\[\[", r"\]\]") if double else (r"\[", r"\]")
-        pattern = re.compile(r"^\s*" + open_ + r"\s*" + re.escape(table) + r"\s*" + close)
-        return [i for i, line in enumerate(self.lines) if pattern.match(line)]
-
-    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-        value = data.get(key.rsplit(".", 1)[-1], {})
-        if not isinstance(value, Mapping):
-            raise self.fail(key, "must be a table")
-        return value
-
-    def duration(self, data: Mapping[str, Any], name: str, key: str, default: float, minimum: float = 0.0) -> float:
-        if name not in data:
-            return default
-        try:
-            value = parse_duration(data[name])
-        except ValueError as exc:
-            raise self.fail(key, str(exc)) from None
-        if value < minimum:
-            raise self.fail(key, f"must be at least {minimum:g}s")
-        return value
-
-    def integer(self, data: Mapping[str, Any], name: str, key: str, default: int, minimum: int = 0) -> int:
-        value = data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, f"must be a whole number of at least {minimum}")
-        return value
-
-    def string(self, data: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
-        value = data.get(name, default)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "must be a non-empty string" if name in data else "is required")
-        return value.strip()
-
-    def unknown_keys(self, data: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
-        for k in data:
-            if k not in allowed:
-                hint = _closest(k, allowed)
-                raise self.fail(f"{prefix}{k}", "unknown key" + (f' (did you mean "{hint}"?)' if hint else ""))
-
-
-def _closest(word: str, options: set[str]) -> str | None:
-    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.7)
-    return found[0] if found else None
-
-
-def locate(path: Path | None, key: str) -> str:
-    """"file:line" of a key in the config (for problems only found when acting on it)."""
-    try:
-        text = path.read_text(encoding="utf-8") if path else ""
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    reader = _Reader(text, path)
-    line = reader.line_of(key)
-    return f"{reader.where}:{line}" if line else reader.where
-
-
-def toml_error(message: str, path: Path | None) -> str:
-    """tomllib's message in the file:line shape of every other config error."""
-    where = str(path) if path else "<config>"
-    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
-    if not found:
-        return f"{where}: not valid TOML: {message}"
-    what = message[:found.start()]
-    hint = ""
-    if what.startswith("Cannot declare"):
-        hint = ": each table is written once (a second [destinations.NAME] needs another NAME)"
-    return f"{where}:{found.group(1)}: not valid TOML: {what} (column {found.group(2)}){hint}"
-
 
 def load_settings(
     path: Path | None,
@@ -414,26 +127,6 @@ def load_settings(
                     discord, delivery_settings, sources, http, websub, store_url, store_prefix, store_lease,
                     str(env.get("TIPOFF_WORKER") or socket.gethostname()), bool(env.get("TIPOFF_WORKER")))
 
-
-def secrets_of(settings: Settings) -> list[str]:
-    """Everything that must never reach a log line: the bot tokens, what is derived
-    from them, and the destinations' URLs (a Discord webhook's holds its token, and
-    url_env says the operator keeps the URL secret)."""
-    out: list[str] = []
-    for token in (settings.telegram.token, settings.discord.token):
-        if token is not None:
-            out += [token.reveal(), token.derived("telegram webhook")]
-    for dest in settings.destinations.values():
-        url = dest.option("url")
-        if isinstance(url, str) and url:
-            out.append(url)
-    return out
-
-
-def redact_url(url: str) -> str:
-    """A URL without its password, for messages."""
-    head, sep, tail = url.rpartition("@")
-    return f"{url.split('://')[0]}://…@{tail}" if sep and "://" in url else url
 
 
 def _websub(r: _Reader, t: Mapping[str, Any]) -> WebSubSettings:

@@ -1,0 +1,30 @@
+"""The configuration: settings.py (the records the rest of tipoff reads), load.py (TOML +
+environment → Settings, validated once), reader.py (errors with file, line and key)."""
+
+from bot.config.load import load_settings
+from bot.config.reader import locate
+from bot.config.settings import (
+    CONSOLE,
+    DESTINATION_KINDS,
+    ConfigError,
+    DeliverySettings,
+    DiscordSettings,
+    FetchSettings,
+    HttpSettings,
+    LimitSettings,
+    PollSettings,
+    Secret,
+    Settings,
+    TelegramSettings,
+    WebSubSettings,
+    feed_id_for,
+    parse_duration,
+    redact_url,
+    secrets_of,
+    watch_id_for,
+)
+
+__all__ = ["CONSOLE", "DESTINATION_KINDS", "ConfigError", "DeliverySettings", "DiscordSettings", "FetchSettings",
+           "HttpSettings", "LimitSettings", "PollSettings", "Secret", "Settings", "TelegramSettings",
+           "WebSubSettings", "feed_id_for", "load_settings", "locate", "parse_duration", "redact_url", "secrets_of",
+           "watch_id_for"]
