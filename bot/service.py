@@ -8,7 +8,7 @@ import asyncio
 import gc
 import logging
 import sys
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from bot.adapters.base import Adapter, StartError
 from bot.adapters.console import ConsoleAdapter
@@ -20,10 +20,8 @@ from bot.websub import WebSub
 from bot.feeds.fetch import Fetcher
 from bot.store.base import SharedStore, Store
 from bot.store.lock import DataDirLock
+from bot.sharding import lock_ttl
 from bot.store.tinydb import TinyDBStore
-
-if TYPE_CHECKING:
-    from bot.adapters.discord import DiscordAdapter
 
 log = logging.getLogger("tipoff")
 
@@ -138,8 +136,11 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                         telegram.start_polling, telegram.stop_polling)))  # type: ignore[attr-defined]
                 if shared is not None and discord_ is not None:
                     assert settings.discord.token is not None
+                    from bot.adapters.discord import DiscordAdapter, share_shards
+
+                    assert isinstance(discord_, DiscordAdapter)
                     elections.append(asyncio.ensure_future(share_shards(
-                        shared, discord_, settings.discord.token.tag(), settings, stop)))  # type: ignore[arg-type]
+                        shared, discord_, settings.discord.token.tag(), settings, stop)))
                 try:
                     await engine.run(stop, once=once)
                 finally:
@@ -162,11 +163,6 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
 
 
 
-def lock_ttl(settings: Settings) -> float:
-    """How long an election's lock lasts without renewal (renewed every third of it)."""
-    return max(3.0, min(30.0, settings.store_lease or 30.0))
-
-
 async def elect(store: SharedStore, role: str, bot: str, settings: Settings, stop: asyncio.Event,
                 begin: Callable[[], Awaitable[None]], end: Callable[[], Awaitable[None]]) -> None:
     """One worker per bot token holds `role` (Telegram's getUpdates poller: Telegram
@@ -174,7 +170,7 @@ async def elect(store: SharedStore, role: str, bot: str, settings: Settings, sto
     its lifetime.
     When it stops or dies, another takes over once the lock has run out. All send."""
     name = f"{role}:{bot}"
-    ttl = lock_ttl(settings)
+    ttl = lock_ttl(settings.store_lease)
     holding = False
     try:
         while not stop.is_set():
@@ -201,111 +197,3 @@ async def elect(store: SharedStore, role: str, bot: str, settings: Settings, sto
                 await store.release_lock(name)
             except Exception:
                 pass
-
-
-async def share_shards(shared: SharedStore, adapter: DiscordAdapter, bot: str, settings: Settings,
-                       stop: asyncio.Event) -> None:
-    """Share Discord's gateway shards out between the workers on one Redis: each shard
-    is one connection, held by the worker holding its lock (renewed every third of its
-    lifetime), each worker up to its fair share (bot.sharding). The shard count is agreed
-    between the workers; IDENTIFYs are spaced across all of them, as Discord requires.
-    A worker that stops lets its shards go at once; a dead one's are taken over when its
-    locks run out. Any worker can send."""
-    from bot import sharding
-
-    ttl = lock_ttl(settings)
-    locks = f"discord-shard:{bot}:"
-    count = await shared.agree_count(f"discord-shards:{bot}", adapter.shard_count, locks)
-    if count != adapter.shard_count:
-        log.info("discord: the running workers use %d shards (this one would use %d); restart them all to change",
-                 count, adapter.shard_count)
-        adapter.shard_count = count
-    adapter.identify_pacer = SharedPacer(shared, bot, settings.discord.identify_interval, adapter.max_concurrency)
-    mine: set[int] = set()
-    connecting: dict[int, asyncio.Task[None]] = {}
-    failures: dict[int, int] = {}
-    not_before: dict[int, float] = {}  # shards whose connection failed here: left to others until then
-    loop = asyncio.get_running_loop()
-
-    async def connect(shard_id: int) -> None:
-        try:
-            await adapter.connect_shard(shard_id)
-            failures.pop(shard_id, None)
-        except Exception as exc:
-            failures[shard_id] = failures.get(shard_id, 0) + 1
-            wait = sharding.retry_delay(failures[shard_id])
-            not_before[shard_id] = loop.time() + wait
-            log.error("%s; this worker tries shard %d again in %.0f s at the earliest", exc, shard_id, wait)
-            await let_go(shard_id)
-
-    async def let_go(shard_id: int) -> None:
-        mine.discard(shard_id)
-        task = connecting.pop(shard_id, None)
-        if task is not None and task is not asyncio.current_task() and not task.done():
-            task.cancel()
-        await adapter.disconnect_shard(shard_id)
-        try:
-            await shared.release_lock(locks + str(shard_id))
-        except Exception:
-            pass
-
-    order = sharding.preference(count, settings.worker)
-    try:
-        while not stop.is_set():
-            try:
-                alive = await shared.workers_alive(ttl)
-                for i in sorted(mine):
-                    if not await shared.hold_lock(locks + str(i), ttl):
-                        log.warning("discord: shard %d was taken over (this worker stalled past its lock)", i)
-                        await let_go(i)
-                change = sharding.moves(count, len(mine), alive)
-                if change < 0:
-                    i = max(mine)
-                    log.info("discord: shard %d goes to another worker (%d workers share %d shards)", i, alive, count)
-                    await let_go(i)
-                for i in order:
-                    if change <= 0:
-                        break
-                    if i in mine or not_before.get(i, 0.0) > loop.time():
-                        continue
-                    if await shared.hold_lock(locks + str(i), ttl):
-                        log.info("discord: this worker (%s) takes shard %d of %d", settings.worker, i, count)
-                        mine.add(i)
-                        connecting[i] = asyncio.ensure_future(connect(i))
-                        change -= 1
-            except Exception as exc:  # Redis unreachable: step back rather than risk two connections
-                log.warning("discord shards: %s", exc)
-                for i in sorted(mine):
-                    await let_go(i)
-            try:
-                await asyncio.wait_for(stop.wait(), ttl / 3)
-            except asyncio.TimeoutError:
-                pass
-    finally:
-        for i in sorted(mine):
-            await let_go(i)
-        try:
-            await shared.leave()
-        except Exception:
-            pass
-
-
-class SharedPacer:
-    """Spaces IDENTIFYs across every worker of one bot (the Pacer protocol of
-    bot.adapters.discord): a turn, and the moment of sending, are each an expiring
-    Redis key per concurrency bucket that only one worker can set per interval."""
-
-    def __init__(self, store: SharedStore, bot: str, interval: float, max_concurrency: int) -> None:
-        self.store, self.bot, self.interval = store, bot, interval
-        self.max_concurrency = max_concurrency
-
-    async def _take(self, what: str, shard_id: int) -> None:
-        name = f"discord-identify:{self.bot}:{shard_id % max(1, self.max_concurrency)}:{what}"
-        while not await self.store.take_turn(name, self.interval):
-            await asyncio.sleep(min(0.5, self.interval / 20))
-
-    async def turn(self, shard_id: int) -> None:
-        await self._take("turn", shard_id)
-
-    async def sent(self, shard_id: int) -> None:
-        await self._take("sent", shard_id)

@@ -1,5 +1,5 @@
 """How workers share out Discord's gateway shards: plain arithmetic, no I/O (the
-election that acts on it is service.share_shards).
+election that acts on it is bot.adapters.discord.shards.share_shards).
 
 Each shard is one gateway connection, held by one worker at a time through a Redis lock.
 A worker holds at most its fair share, ceil(shards / live workers): when a worker joins,
@@ -36,3 +36,9 @@ def retry_delay(failures: int) -> float:
     times in a row: a minute, doubling, at most an hour. Every attempt is an IDENTIFY,
     and Discord allows 1,000 a day before it resets the bot's token."""
     return min(3600.0, 60.0 * 2.0 ** max(0, failures - 1))
+
+
+def lock_ttl(store_lease: float) -> float:
+    """How long an election's lock lasts without renewal (renewed every third of it):
+    `[store] lease`, between 3 and 30 s (30 s when the lease is left to its default)."""
+    return max(3.0, min(30.0, store_lease or 30.0))

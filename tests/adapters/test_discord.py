@@ -352,7 +352,7 @@ async def test_auto_sharding_connects_every_shard_once_and_paces_identify(world,
 async def test_shards_waiting_long_for_their_identify_turn_do_not_time_out(world, fake, monkeypatch):
     """Many shards queue for their IDENTIFY turns (Discord's 5 s each, one bucket): a
     shard's connection timeout starts when its turn comes, not when it joined the queue."""
-    from bot.adapters import discord as adapter_module
+    from bot.adapters.discord import adapter as adapter_module
 
     # discord.py's READY takes 2 s (it waits that long after the last GUILD_CREATE); the
     # third shard's turn comes 5 s after the first's
