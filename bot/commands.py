@@ -74,18 +74,56 @@ Handler = Callable[[Invocation, str], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument of a command, typed, so that each platform offers it its own way: a
+    word after a Telegram command, a Discord option (with autocomplete for ids)."""
+
+    name: str  # the Discord option's name
+    shown: str  # how Telegram's usage writes it: RULE, ID, [every 15m]
+    describe: str  # the Discord option's description
+    example: str = ""
+    kind: str = "text"  # text | watch (a watch's id) | feed (a feed's id) | role | file
+    required: bool = True
+    prefix: str = ""  # written before the value in the command's text ("every " for /add)
+
+    @property
+    def in_text(self) -> bool:
+        """Part of the command's text (a role goes in the options, a file as the attachment)."""
+        return self.kind not in ("role", "file")
+
+
+PLATFORM_PREFIX = {"discord": "/tipoff "}  # how a command is called there; "/" elsewhere
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     name: str
-    args: str
+    params: tuple[Arg, ...]
     summary: str
-    example: str
     manage: bool  # changes what the chat gets: admins only in groups
     handler: Handler
     private: bool = False  # the answer only matters to the one who asked
 
-    @property
-    def usage(self) -> str:
-        return f"/{self.name} {self.args}".rstrip()
+    def call(self, platform: str = "telegram") -> str:
+        return PLATFORM_PREFIX.get(platform, "/") + self.name
+
+    def usage(self, platform: str = "telegram") -> str:
+        if platform == "discord":
+            words = [f"{a.name}:" if a.required else f"[{a.name}:]" for a in self.params]
+        else:
+            words = [a.shown for a in self.params if a.in_text]
+        return " ".join([self.call(platform), *words])
+
+    def example(self, platform: str = "telegram") -> str:
+        if platform == "discord":
+            words = [f"{a.name}:{a.example}" for a in self.params if a.example]
+        else:
+            words = [a.prefix + a.example for a in self.params if a.example and a.in_text]
+        return " ".join([self.call(platform), *words])
+
+    def text_of(self, values: Mapping[str, str]) -> str:
+        """The command's text from its arguments' values (a platform with typed options)."""
+        return " ".join(a.prefix + values[a.name] for a in self.params if a.in_text and values.get(a.name))
 
 
 class Commands:
@@ -103,37 +141,52 @@ class Commands:
         self._queues: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # chat → its lock, commands in line
 
     def _table(self) -> list[Command]:
+        watch_id = Arg("id", "WATCH", "the watch's id (see watches)", "w4k2p", kind="watch")
         return [
-            Command("start", "", "what tipoff does", "/start", False, self.help, private=True),
-            Command("help", "", "every command, with an example", "/help", False, self.help, private=True),
-            Command("watch", "RULE", "alert this chat when new entries match RULE",
-                    '/watch "lady gaga" AND "britney spears" AND duet', True, self.watch),
-            Command("unwatch", "ID", "stop a watch", "/unwatch w4k2p", True, self.unwatch),
-            Command("watches", "", "this chat's watches", "/watches", False, self.list_watches, private=True),
-            Command("add", "URL or SOURCE [every 15m]", "watch a feed here (besides the shared ones)",
-                    "/add https://www.billboard.com/feed/ every 15m", True, self.add),
-            Command("sources", "", "shortcuts /add understands instead of a feed URL", "/sources", False,
-                    self.sources, private=True),
-            Command("snooze", "WATCH 24h", "no alerts from a watch for a while (off to end it)", "/snooze w4k2p 24h",
-                    True, self.snooze),
-            Command("label", "WATCH TEXT", "a name shown on a watch's alerts instead of its rule",
-                    "/label w4k2p Gaga x Britney", True, self.label),
-            Command("digest", "hourly | daily 09:00 [TZ] [WATCH] | off", "gather alerts into one message",
-                    "/digest daily 09:00 Europe/Berlin", True, self.digest),
-            Command("quiet", "23:00-07:00 TZ | off", "hold alerts during these hours, deliver them after",
-                    "/quiet 23:00-07:00 Europe/Berlin", True, self.quiet),
-            Command("remove", "ID", "remove a feed you added", "/remove f7q3x", True, self.remove),
-            Command("feeds", "", "this chat's feeds, with their last poll and error", "/feeds", False, self.feeds,
+            Command("start", (), "what tipoff does", False, self.help, private=True),
+            Command("help", (), "every command, with an example", False, self.help, private=True),
+            Command("watch", (Arg("rule", "RULE", 'e.g. "lady gaga" AND "britney spears" AND duet',
+                                  '"lady gaga" AND "britney spears" AND duet'),
+                              Arg("mention", "", "a role to mention on this watch's alerts", kind="role",
+                                  required=False)),
+                    "alert this chat when new entries match a rule", True, self.watch),
+            Command("unwatch", (replace(watch_id, shown="ID"),), "stop a watch", True, self.unwatch),
+            Command("watches", (), "this chat's watches", False, self.list_watches, private=True),
+            Command("add", (Arg("url", "URL or SOURCE", 'the feed\'s address, or a source: news:"lady gaga" duet, '
+                                "reddit:r/popheads, …", "https://www.billboard.com/feed/"),
+                            Arg("every", "[every 15m]", "how often to check it, e.g. 15m", "15m", required=False,
+                                prefix="every ")),
+                    "watch a feed here (besides the shared ones)", True, self.add),
+            Command("sources", (), "shortcuts add understands instead of a feed URL", False, self.sources,
                     private=True),
-            Command("test", "TEXT or URL", "which watches would fire (nothing is sent)",
-                    "/test Lady Gaga and Britney Spears record a duet", False, self.test, private=True),
-            Command("pause", "", "stop alerts here until /resume", "/pause", True, self.pause),
-            Command("resume", "", "start alerts again", "/resume", True, self.resume),
-            Command("status", "", "feeds, watches, alerts sent today, last error", "/status", False, self.status,
+            Command("snooze", (watch_id, Arg("duration", "24h", "e.g. 8h, 24h, 3d, or off", "24h")),
+                    "no alerts from a watch for a while (off to end it)", True, self.snooze),
+            Command("label", (watch_id, Arg("text", "TEXT", "the label (empty: show the rule)", "Gaga x Britney",
+                                            required=False)),
+                    "a name shown on a watch's alerts instead of its rule", True, self.label),
+            Command("digest", (Arg("schedule", "hourly | daily 09:00 [TZ] | off",
+                                   "hourly | daily 09:00 Europe/Berlin | off", "daily 09:00 Europe/Berlin"),
+                               replace(watch_id, shown="[WATCH]", example="", required=False,
+                                       describe="only this watch (default: the whole chat)")),
+                    "gather alerts into one message", True, self.digest),
+            Command("quiet", (Arg("hours", "23:00-07:00 TZ | off", "e.g. 23:00-07:00 Europe/Berlin, or off",
+                                  "23:00-07:00 Europe/Berlin"),),
+                    "hold alerts during these hours, deliver them after", True, self.quiet),
+            Command("remove", (Arg("id", "ID", "the feed's id (see feeds)", "f7q3x", kind="feed"),),
+                    "remove a feed you added", True, self.remove),
+            Command("feeds", (), "this chat's feeds, with their last poll and error", False, self.feeds,
                     private=True),
-            Command("export", "", "this chat's feeds (OPML) and watches as a file", "/export", False, self.export,
+            Command("test", (Arg("text", "TEXT or URL", "a headline, or a feed's address",
+                                 "Lady Gaga and Britney Spears record a duet"),),
+                    "which watches would fire (nothing is sent)", False, self.test, private=True),
+            Command("pause", (), "stop alerts here until resume", True, self.pause),
+            Command("resume", (), "start alerts again", True, self.resume),
+            Command("status", (), "feeds, watches, alerts sent today, last error", False, self.status,
                     private=True),
-            Command("import", "", "reply to an OPML file to add all its feeds", "/import", True, self.import_),
+            Command("export", (), "this chat's feeds (OPML) and watches as a file", False, self.export,
+                    private=True),
+            Command("import", (Arg("file", "", "an OPML file exported from a feed reader", kind="file"),),
+                    "add every feed of an OPML file (on Telegram: as a reply to the file)", True, self.import_),
         ]
 
     def suggest(self, destination: str, kind: str, typed: str) -> list[tuple[str, str]]:
@@ -192,13 +245,16 @@ class Commands:
         if cmd is None:
             return Reply(f"I don't know /{name}. Send /help to see what I can do.")
         if cmd.manage and not await inv.can_manage():
-            return Reply(f"Only the chat's admins can use /{cmd.name} here. Anyone can use /watches, "
-                         "/feeds, /test, /status and /help.", private=True)
+            platform = inv.destination.kind
+            anyone = ", ".join(self.commands[n].call(platform) for n in ("watches", "feeds", "test", "status"))
+            return Reply(f"Only the chat's admins can use {cmd.call(platform)} here. Anyone can use {anyone} "
+                         f"and {self.commands['help'].call(platform)}.", private=True)
         try:
             reply = await cmd.handler(inv, args.strip())
             return replace(reply, private=reply.private or cmd.private)
         except UsageError as exc:
-            return Reply(f"{exc}\nUsage: {cmd.usage}\nExample: {cmd.example}", private=True)
+            platform = inv.destination.kind
+            return Reply(f"{exc}\nUsage: {cmd.usage(platform)}\nExample: {cmd.example(platform)}", private=True)
         except Exception:
             log.exception("command /%s failed in %s", cmd.name, inv.destination.name)
             return Reply("Sorry, something went wrong on my side. The operator's log has the details.", private=True)
@@ -226,14 +282,18 @@ class Commands:
     # -- help ------------------------------------------------------------------
 
     async def help(self, inv: Invocation, args: str) -> Reply:
+        """Every command in the syntax of the platform asking (Discord's `/tipoff watch
+        rule:`, Telegram's `/watch RULE`)."""
+        platform = inv.destination.kind
         lines = ["tipoff watches news feeds and tips this chat off when an entry matches one of its "
                  "watches. Rules work like a search box: words, \"exact phrases\", OR, -exclude, "
                  "(groups), title:word, duet*.", ""]
         for c in self.commands.values():
             if c.name == "start":
                 continue
-            lines.append(f"{c.usage} — {c.summary}" + (" (admins)" if c.manage else ""))
-            lines.append(f"    e.g. {c.example}")
+            lines.append(f"{c.usage(platform)} — {c.summary}" + (" (admins)" if c.manage else ""))
+            if c.example(platform) != c.call(platform):
+                lines.append(f"    e.g. {c.example(platform)}")
         lines += ["", "Your watches also cover every feed the operator shares with all chats."]
         return Reply("\n".join(lines))
 
@@ -250,7 +310,7 @@ class Commands:
         except RuleError as exc:
             shown, pointer = around_column(args, exc.column)
             return Reply(f"I can't use that rule: {exc}\n{shown}\n{pointer}\nExample: "
-                         f'{self.commands["watch"].example}')
+                         f'{self.commands["watch"].example(inv.destination.kind)}')
         mine = self._mine(inv)
         if self._watch_count(inv) >= self.settings.limits.watches_per_chat:
             return Reply(f"{self._where(inv)} has reached its limit of {self.settings.limits.watches_per_chat} "
@@ -290,7 +350,7 @@ class Commands:
     async def list_watches(self, inv: Invocation, args: str) -> Reply:
         mine = self._mine(inv)
         if not mine:
-            return Reply("No watches here yet. Add one: " + self.commands["watch"].example)
+            return Reply("No watches here yet. Add one: " + self.commands["watch"].example(inv.destination.kind))
         return Reply("Watches here:\n" + "\n".join(f"{w.id}  {w.rule}" for w in mine))
 
     def _own_watch(self, inv: Invocation, wid: str) -> Watch | None:
@@ -506,7 +566,8 @@ class Commands:
             raise UsageError("Give me a text or a feed address to test.")
         mine = self._mine(inv)
         if not mine:
-            return Reply("This chat has no watches to test yet. Add one: " + self.commands["watch"].example)
+            return Reply("This chat has no watches to test yet. Add one: " +
+                         self.commands["watch"].example(inv.destination.kind))
         matcher = Matcher(self.settings.rules)
         for w in mine:
             matcher.add(w)

@@ -52,9 +52,23 @@ async def test_help_lists_every_command_with_an_example(bot):
     names = [n for n in bot.commands.commands if n != "start"]
     assert len(names) >= 18
     for name in names:  # each as a word of its own: "/watches" does not count for "/watch"
+        command = bot.commands.commands[name]
         assert re.search(rf"(^|\s)/{name}(\s|$)", text, re.M), name
-        assert f"e.g. {bot.commands.commands[name].example}" in text, name
+        if command.params and any(a.example for a in command.params):
+            assert f"e.g. {command.example()}" in text, name
+    assert "e.g. /watch \"lady gaga\" AND \"britney spears\" AND duet" in text
+    assert "/add URL or SOURCE [every 15m]" in text and "e.g. /add https://www.billboard.com/feed/ every 15m" in text
     assert await bot("/start") == text
+
+
+async def test_help_on_discord_is_in_discords_syntax(bot):
+    discord_channel = destinations.discord(42)
+    text = await bot("/help", dest=discord_channel)
+    assert "/tipoff watch rule: [mention:]" in text
+    assert 'e.g. /tipoff watch rule:"lady gaga" AND "britney spears" AND duet' in text
+    assert "e.g. /tipoff add url:https://www.billboard.com/feed/ every:15m" in text
+    assert "/watch RULE" not in text and "/tipoff start" not in text
+    assert len(text) <= 2000  # one Discord message
 
 
 async def test_watch_then_list_then_unwatch(bot):

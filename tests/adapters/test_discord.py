@@ -120,7 +120,7 @@ async def test_the_configured_manager_role_may_manage(world, fake):
 
 async def test_listing_and_help_are_ephemeral_changes_are_public(world, fake):
     w = await world()
-    token, _ = await w.slash("help", expect="/watch RULE")
+    token, _ = await w.slash("help", expect="/tipoff watch rule:")
     assert all(f & 64 for f in fake.flags_of(token))
     token, _ = await w.slash("watch", {"rule": "gaga"}, "Watching as")
     assert not any(f & 64 for f in fake.flags_of(token))
@@ -312,7 +312,7 @@ async def test_with_several_workers_one_holds_the_gateway_and_another_takes_over
     try:
         await asyncio.sleep(2.0)
         assert len(fake._sockets) == 1  # one gateway connection for the token
-        token, _ = await worlds[0].slash("help", expect="/watch RULE")
+        token, _ = await worlds[0].slash("help", expect="/tipoff watch rule:")
         await asyncio.sleep(1.0)
         assert len([r for r in fake.replies if r.get("interaction") == token.removeprefix("itoken-")]) == 1
         await worlds[0].stop()
@@ -328,7 +328,7 @@ THIRD_GUILD, THIRD_CHANNEL = "800000000008388609", "800000000008388610"  # on sh
 
 
 async def answered_once(fake, w, channel):
-    token, _ = await w.slash("help", expect="/watch RULE", channel=channel)
+    token, _ = await w.slash("help", expect="/tipoff watch rule:", channel=channel)
     await asyncio.sleep(0.5)  # a second connection serving that server would answer again by now
     return len([r for r in fake.replies if r.get("interaction") == token.removeprefix("itoken-")])
 

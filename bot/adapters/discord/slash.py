@@ -4,15 +4,16 @@ where only the invoker needs it)."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import logging
-from typing import Any
+from typing import Any, Callable, Coroutine, Optional
 
 import discord
 from discord import app_commands
 
 from bot import destinations
-from bot.commands import Commands, Invocation, Reply
+from bot.commands import Command, Commands, Invocation, Reply
 from bot.config import DiscordSettings
 from bot.model import Button
 
@@ -21,6 +22,9 @@ log = logging.getLogger("tipoff.discord")
 BUTTON_PREFIX = "tipoff:"
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 CONTENT_MAX = 2000
+# a command argument's kind → the option type discord.py offers for it
+OPTION_TYPES: dict[str, Any] = {"text": str, "watch": str, "feed": str, "role": discord.Role,
+                                "file": discord.Attachment}
 
 
 def button_view(buttons: tuple[Button, ...]) -> discord.ui.View:
@@ -42,107 +46,50 @@ class SlashCommands:
     settings: DiscordSettings
 
     def command_group(self) -> app_commands.Group:
+        """`/tipoff …`: one subcommand per command of the table (bot/commands.py), its
+        options from the command's typed arguments, ids with autocomplete."""
+        assert self.commands is not None
         group = app_commands.Group(name="tipoff", description="tipoff: news alerts for this channel",
                                    guild_only=True)
-        run = self._run
-
-        @group.command(name="help", description="every command, with an example")
-        async def help_(interaction: discord.Interaction) -> None:
-            await run(interaction, "help", "")
-
-        @group.command(name="watch", description="alert this channel when new entries match a rule")
-        @app_commands.describe(rule='e.g. "lady gaga" AND "britney spears" AND duet',
-                               mention="a role to mention on this watch's alerts")
-        async def watch(interaction: discord.Interaction, rule: str, mention: discord.Role | None = None) -> None:
-            await run(interaction, "watch", rule, options={"mention": str(mention.id)} if mention else {})
-
-        @group.command(name="unwatch", description="stop a watch")
-        @app_commands.describe(id="the watch's id (see /tipoff watches)")
-        async def unwatch(interaction: discord.Interaction, id: str) -> None:
-            await run(interaction, "unwatch", id)
-
-        @group.command(name="watches", description="this channel's watches")
-        async def watches(interaction: discord.Interaction) -> None:
-            await run(interaction, "watches", "")
-
-        @group.command(name="add", description="watch a feed in this channel")
-        @app_commands.describe(url='the feed\'s address, or a source: news:"lady gaga" duet, reddit:r/popheads, …',
-                               every="how often to check it, e.g. 15m")
-        async def add(interaction: discord.Interaction, url: str, every: str | None = None) -> None:
-            await run(interaction, "add", f"{url} every {every}" if every else url)
-
-        @group.command(name="remove", description="remove a feed this channel added")
-        @app_commands.describe(id="the feed's id (see /tipoff feeds)")
-        async def remove(interaction: discord.Interaction, id: str) -> None:
-            await run(interaction, "remove", id)
-
-        @group.command(name="feeds", description="this channel's feeds, with their last poll and error")
-        async def feeds(interaction: discord.Interaction) -> None:
-            await run(interaction, "feeds", "")
-
-        @group.command(name="test", description="which watches would fire on a text or a feed (nothing is sent)")
-        @app_commands.describe(text="a headline, or a feed's address")
-        async def test(interaction: discord.Interaction, text: str) -> None:
-            await run(interaction, "test", text)
-
-        @group.command(name="pause", description="stop alerts in this channel until resume")
-        async def pause(interaction: discord.Interaction) -> None:
-            await run(interaction, "pause", "")
-
-        @group.command(name="resume", description="start alerts in this channel again")
-        async def resume(interaction: discord.Interaction) -> None:
-            await run(interaction, "resume", "")
-
-        @group.command(name="status", description="feeds, watches, alerts sent today, last error")
-        async def status(interaction: discord.Interaction) -> None:
-            await run(interaction, "status", "")
-
-        @group.command(name="export", description="this channel's feeds (OPML) and watches as a file")
-        async def export(interaction: discord.Interaction) -> None:
-            await run(interaction, "export", "")
-
-        @group.command(name="import", description="add every feed of an OPML file")
-        @app_commands.describe(file="an OPML file exported from a feed reader")
-        async def import_(interaction: discord.Interaction, file: discord.Attachment) -> None:
-            await run(interaction, "import", "", attachment=file)
-
-        @group.command(name="sources", description="shortcuts add understands instead of a feed URL")
-        async def sources(interaction: discord.Interaction) -> None:
-            await run(interaction, "sources", "")
-
-        @group.command(name="snooze", description="no alerts from a watch for a while")
-        @app_commands.describe(id="the watch's id", duration="e.g. 8h, 24h, 3d, or off")
-        async def snooze(interaction: discord.Interaction, id: str, duration: str) -> None:
-            await run(interaction, "snooze", f"{id} {duration}")
-
-        @group.command(name="label", description="a name shown on a watch's alerts instead of its rule")
-        @app_commands.describe(id="the watch's id", text="the label (empty: show the rule)")
-        async def label(interaction: discord.Interaction, id: str, text: str = "") -> None:
-            await run(interaction, "label", f"{id} {text}".strip())
-
-        @group.command(name="digest", description="gather alerts into one message: hourly, daily 09:00 TZ, or off")
-        @app_commands.describe(schedule="hourly | daily 09:00 Europe/Berlin | off",
-                               id="only this watch (default: the whole channel)")
-        async def digest(interaction: discord.Interaction, schedule: str, id: str | None = None) -> None:
-            await run(interaction, "digest", f"{schedule} {id}" if id else schedule)
-
-        @group.command(name="quiet", description="hold alerts during these hours, deliver them after")
-        @app_commands.describe(hours="e.g. 23:00-07:00 Europe/Berlin, or off")
-        async def quiet(interaction: discord.Interaction, hours: str) -> None:
-            await run(interaction, "quiet", hours)
-
-        @unwatch.autocomplete("id")
-        @snooze.autocomplete("id")
-        @label.autocomplete("id")
-        @digest.autocomplete("id")
-        async def watch_ids(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-            return self._choices(interaction, "watch", current)
-
-        @remove.autocomplete("id")
-        async def feed_ids(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-            return self._choices(interaction, "feed", current)
-
+        for command in self.commands.commands.values():
+            if command.name != "start":  # Telegram's greeting; Discord has help
+                group.add_command(self._slash(command))
         return group
+
+    def _slash(self, command: Command) -> app_commands.Command[Any, ..., None]:
+        """One subcommand: a callback whose signature discord.py reads its options from."""
+        params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=discord.Interaction)]
+        for arg in command.params:
+            kind = OPTION_TYPES[arg.kind]
+            params.append(inspect.Parameter(arg.name, inspect.Parameter.KEYWORD_ONLY,
+                                            annotation=kind if arg.required else Optional[kind],
+                                            default=inspect.Parameter.empty if arg.required else None))
+
+        async def callback(interaction: discord.Interaction, **values: Any) -> None:
+            text = command.text_of({a.name: str(values[a.name]) for a in command.params
+                                    if a.in_text and values.get(a.name) is not None})
+            options = {a.name: str(values[a.name].id) for a in command.params
+                       if a.kind == "role" and values.get(a.name) is not None}
+            files = [values[a.name] for a in command.params if a.kind == "file" and values.get(a.name)]
+            await self._run(interaction, command.name, text, options=options,
+                            attachment=files[0] if files else None)
+
+        callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        callback.__name__ = command.name
+        described = app_commands.describe(**{a.name: a.describe[:100] for a in command.params})(callback)
+        slash: app_commands.Command[Any, ..., None] = app_commands.Command(
+            name=command.name, description=command.summary[:100], callback=described)
+        for arg in command.params:
+            if arg.kind in ("watch", "feed"):
+                slash.autocomplete(arg.name)(self._completer(arg.kind))
+        return slash
+
+    def _completer(self, kind: str) -> Callable[[discord.Interaction, str],
+                                                 Coroutine[Any, Any, list[app_commands.Choice[str]]]]:
+        async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return self._choices(interaction, kind, current)
+        return complete
 
     async def on_button(self, interaction: discord.Interaction) -> None:
         """A tipoff button was pressed (under an alert or a reply): run its action as the
