@@ -25,6 +25,7 @@ from bot.opml import OpmlError, export_opml, parse_opml
 from bot.render.text import ago, excerpt
 from bot.rules.matcher import Matcher
 from bot.rules.syntax import RuleError, describe, parse_rule
+from bot.chats import ChatSetup
 from bot.store.base import Store
 from bot.throttle import RateWindow
 
@@ -134,6 +135,7 @@ class Commands:
         self.engine = engine
         self.fetcher = fetcher
         self.clock = clock
+        self.chats = ChatSetup(store, engine)  # every change a chat makes goes through it
         self.commands: dict[str, Command] = {c.name: c for c in self._table()}
         limits = settings.limits
         self._per_chat = RateWindow(limits.commands_per_minute)
@@ -195,9 +197,9 @@ class Commands:
         typed = typed.lower()
         items: list[tuple[str, str]]
         if kind == "watch":
-            items = [(str(w.id), f"{w.id}  {w.rule}") for w in self.store.watches(DestinationName(destination))]
+            items = [(str(w.id), f"{w.id}  {w.rule}") for w in self.chats.watches(DestinationName(destination))]
         else:
-            items = [(s.id, f"{s.id}  {s.url}") for s in self.store.subscriptions(DestinationName(destination))]
+            items = [(s.id, f"{s.id}  {s.url}") for s in self.chats.feeds(DestinationName(destination))]
         return [(value, label[:100]) for value, label in items if typed in label.lower()][:25]
 
     def menu(self) -> list[tuple[str, str]]:
@@ -300,7 +302,7 @@ class Commands:
     # -- watches ---------------------------------------------------------------
 
     def _mine(self, inv: Invocation) -> list[Watch]:
-        return sorted(self.store.watches(inv.destination.name), key=lambda w: w.created_at)
+        return self.chats.watches(inv.destination.name)
 
     async def watch(self, inv: Invocation, args: str) -> Reply:
         if not args:
@@ -322,10 +324,8 @@ class Commands:
         mention = inv.options.get("mention", "")
         watch = Watch(WatchId(self._new_id("w")), args, (dest,), self._now(), owner=dest, mention=mention,
                       group=inv.group)
-        self.engine.add_watch(watch)
-        self.store.put_watch(watch)
-        await self.store.flush()
-        own = len(self.store.subscriptions(dest))
+        await self.chats.add_watch(watch)
+        own = len(self.chats.feeds(dest))
         feeds = own + len(self.settings.feeds)
         also = f", mentioning <@&{mention}>" if mention else ""
         text = (f"Watching as {watch.id}: {describe(tree)}\n"
@@ -342,9 +342,7 @@ class Commands:
         watch = next((w for w in self._mine(inv) if w.id == args.split()[0]), None)
         if watch is None:
             return Reply(f"There is no watch {args.split()[0]} in this chat. /watches lists them.")
-        self.engine.remove_watch(watch.id)
-        self.store.remove_watch(watch.id)
-        await self.store.flush()
+        await self.chats.remove_watch(watch.id)
         return Reply(f"Stopped watching {watch.id}: {watch.rule}")
 
     async def list_watches(self, inv: Invocation, args: str) -> Reply:
@@ -356,12 +354,6 @@ class Commands:
     def _own_watch(self, inv: Invocation, wid: str) -> Watch | None:
         return next((w for w in self._mine(inv) if w.id == wid), None)
 
-    async def _replace_watch(self, watch: Watch) -> None:
-        self.engine.remove_watch(watch.id)
-        self.engine.add_watch(watch)
-        self.store.put_watch(watch)
-        await self.store.flush()
-
     async def snooze(self, inv: Invocation, args: str) -> Reply:
         parts = args.split()
         if len(parts) != 2:
@@ -370,14 +362,14 @@ class Commands:
         if watch is None:
             return Reply(f"There is no watch {parts[0]} in this chat. /watches lists them.")
         if parts[1].lower() == "off":
-            await self._replace_watch(replace(watch, snoozed_until=0.0))
+            await self.chats.change_watch(replace(watch, snoozed_until=0.0))
             return Reply(f"{watch.id} is awake again: {watch.label or watch.rule}")
         try:
             seconds = controls.snooze_seconds(parts[1])
         except controls.ControlError as exc:
             raise UsageError(str(exc)) from None
         until = self.clock() + seconds
-        await self._replace_watch(replace(watch, snoozed_until=until))
+        await self.chats.change_watch(replace(watch, snoozed_until=until))
         return Reply(f"Snoozed {watch.id} ({watch.label or watch.rule}) until "
                      f"{datetime.fromtimestamp(until, timezone.utc):%Y-%m-%d %H:%M} UTC. "
                      f"Entries that appear meanwhile will not be announced. /snooze {watch.id} off ends it.")
@@ -390,7 +382,7 @@ class Commands:
         if watch is None:
             return Reply(f"There is no watch {wid} in this chat. /watches lists them.")
         text = " ".join(text.split())[:100]
-        await self._replace_watch(replace(watch, label=text))
+        await self.chats.change_watch(replace(watch, label=text))
         return Reply(f"{watch.id} alerts now say: {text}" if text else f"{watch.id} alerts show its rule again.")
 
     async def digest(self, inv: Invocation, args: str) -> Reply:
@@ -400,7 +392,7 @@ class Commands:
         watch = self._own_watch(inv, parts[-1]) if parts else None
         if watch is not None:
             parts = parts[:-1]
-        state = self.store.destination_state(inv.destination.name)
+        state = self.chats.settings(inv.destination.name)
         quiet = str(state.extra.get("quiet") or "")
         default_tz = quiet.split()[-1] if quiet else "UTC"
         try:
@@ -409,28 +401,24 @@ class Commands:
             raise UsageError(str(exc)) from None
         spec = str(schedule) if schedule else ""
         if watch is not None:
-            await self._replace_watch(replace(watch, digest=spec or "off"))
+            await self.chats.change_watch(replace(watch, digest=spec or "off"))
             return Reply(f"{watch.id}: " + (f"alerts gathered into a digest, {spec}." if spec else
                                             "alerts go out at once, whatever the chat's digest."))
-        self.store.put_destination_state(replace(state, extra={**state.extra, "digest": spec}))
-        await self.store.flush()
+        await self.chats.set(inv.destination.name, digest=spec)
         if not spec:
             return Reply("Digest off: alerts come here as they are found.")
         return Reply(f"Alerts here are now gathered into one message, {spec}, grouped by watch. "
                      "/digest off to get them one by one again.")
 
     async def quiet(self, inv: Invocation, args: str) -> Reply:
-        state = self.store.destination_state(inv.destination.name)
         if args.strip().lower() == "off":
-            self.store.put_destination_state(replace(state, extra={**state.extra, "quiet": ""}))
-            await self.store.flush()
+            await self.chats.set(inv.destination.name, quiet="")
             return Reply("Quiet hours off.")
         try:
             quiet = controls.parse_quiet(args)
         except controls.ControlError as exc:
             raise UsageError(str(exc)) from None
-        self.store.put_destination_state(replace(state, extra={**state.extra, "quiet": str(quiet)}))
-        await self.store.flush()
+        await self.chats.set(inv.destination.name, quiet=str(quiet))
         return Reply(f"Quiet hours {quiet}: alerts found then wait, and arrive together when they end.")
 
     # -- feeds -----------------------------------------------------------------
@@ -448,7 +436,7 @@ class Commands:
 
     async def _add_url(self, inv: Invocation, url: str, every: float, named: str = "") -> Reply:
         dest = inv.destination.name
-        mine = self.store.subscriptions(dest)
+        mine = self.chats.feeds(dest)
         if any(s.url == url for s in mine):
             same = next(s for s in mine if s.url == url)
             return Reply(f"This chat already has that feed ({same.id}).")
@@ -469,9 +457,7 @@ class Commands:
             note = f" (raised to the minimum of {_duration(self.settings.poll.min_every)})"
             every = self.settings.poll.min_every
         sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user, inv.group)
-        self.store.put_subscription(sub)
-        self.engine.feeds_changed()
-        await self.store.flush()
+        await self.chats.add_feeds([sub])
         page = f"{named}: " if named else ""
         if found.page and not named:
             page = f"That page is not a feed; I found its feed {url}."
@@ -533,16 +519,14 @@ class Commands:
     async def remove(self, inv: Invocation, args: str) -> Reply:
         if not args:
             raise UsageError("Which feed? /feeds lists their ids.")
-        sub = next((s for s in self.store.subscriptions(inv.destination.name) if s.id == args.split()[0]), None)
+        sub = next((s for s in self.chats.feeds(inv.destination.name) if s.id == args.split()[0]), None)
         if sub is None:
             return Reply(f"There is no feed {args.split()[0]} in this chat. /feeds lists them.")
-        self.store.remove_subscription(sub.id)
-        self.engine.feeds_changed()
-        await self.store.flush()
+        await self.chats.remove_feed(sub.id)
         return Reply(f"Removed {sub.url}")
 
     async def feeds(self, inv: Invocation, args: str) -> Reply:
-        mine = self.store.subscriptions(inv.destination.name)
+        mine = self.chats.feeds(inv.destination.name)
         now = self._now()
         lines = []
         for s in mine:
@@ -599,38 +583,24 @@ class Commands:
         return await self._set_paused(inv, False, "Resumed: alerts come here again.")
 
     async def _set_paused(self, inv: Invocation, paused: bool, text: str) -> Reply:
-        state = self.store.destination_state(inv.destination.name)
-        if not paused and not state.active:  # delivery had stopped (bot removed, no permission): try again
-            state = replace(state, active=True, reason=None)
-            self.engine.delivery.wake([inv.destination.name])
+        dest = inv.destination.name
+        if not paused and not self.chats.settings(dest).active:  # delivery had stopped (bot removed): try again
+            await self.chats.reactivate(dest)
         if not paused:
-            restarted = self._restart_stopped_feeds(inv)
+            restarted = await self.chats.restart_stopped_feeds(dest)
             if restarted:
                 text += f" Checking again: {', '.join(restarted)}."
-        self.store.put_destination_state(replace(state, extra={**state.extra, "paused": paused}))
-        await self.store.flush()
+        await self.chats.set(dest, paused=paused)
         return Reply(text)
-
-    def _restart_stopped_feeds(self, inv: Invocation) -> list[str]:
-        """Feeds of this chat that tipoff stopped (gone, failing too long) get another try."""
-        restarted = []
-        for sub in self.store.subscriptions(inv.destination.name):
-            state = self.store.feed_state(feed_id_for(sub.url))
-            if state is not None and state.stopped:
-                self.store.put_feed_state(replace(state, stopped=None, failures=0, failing_since=None, next_due=None))
-                restarted.append(state.title or sub.url)
-        if restarted:
-            self.engine.feeds_changed()
-        return restarted
 
     async def status(self, inv: Invocation, args: str) -> Reply:
         dest = inv.destination.name
-        state = self.store.destination_state(dest)
+        state = self.chats.settings(dest)
         now = self._now()
         today = now.strftime("%Y-%m-%d")
         sent = state.extra.get("sent_today", 0) if state.extra.get("day") == today else 0
         waiting = len(self.store.pending(dest))
-        own = self.store.subscriptions(dest)
+        own = self.chats.feeds(dest)
         errors = [(s.url, fs.last_error, fs.last_polled or 0) for s in own
                   if (fs := self.store.feed_state(feed_id_for(s.url))) is not None and fs.last_error]
         lines = [
@@ -654,7 +624,7 @@ class Commands:
     async def export(self, inv: Invocation, args: str) -> Reply:
         dest = inv.destination.name
         feeds = []
-        for s in self.store.subscriptions(dest):
+        for s in self.chats.feeds(dest):
             state = self.store.feed_state(feed_id_for(s.url))
             feeds.append((state.title if state else "", s.url))
         watches = [w.rule for w in self._mine(inv)]
@@ -670,8 +640,8 @@ class Commands:
         except OpmlError as exc:
             return Reply(f"I couldn't read that file: {exc}")
         dest = inv.destination.name
-        have = {s.url for s in self.store.subscriptions(dest)} | {f.url for f in self.settings.feeds}
-        added: list[str] = []
+        have = {s.url for s in self.chats.feeds(dest)} | {f.url for f in self.settings.feeds}
+        added: list[Subscription] = []
         here: list[str] = []
         over_limit: list[str] = []
         refused: list[str] = []
@@ -686,15 +656,13 @@ class Commands:
             elif len(added) >= room:
                 over_limit.append(url)
             else:
-                sub = Subscription(self._new_id("f"), dest, url, max(self.settings.poll.every,
-                                                                     self.settings.poll.min_every),
+                sub = Subscription(self._new_id("f", {s.id for s in added}), dest, url,
+                                   max(self.settings.poll.every, self.settings.poll.min_every),
                                    self._now(), inv.user, inv.group)
-                self.store.put_subscription(sub)
                 have.add(url)
-                added.append(url)
+                added.append(sub)
+        await self.chats.add_feeds(added)
         watches_added = await self._import_watches(inv, contents.watches)
-        self.engine.feeds_changed()
-        await self.store.flush()
         parts = [f"Added {len(added)} feeds", f"skipped {len(here)} already here"]
         if over_limit:
             parts.append(f"{len(over_limit)} over the limit of {self.settings.limits.feeds_per_chat} feeds")
@@ -710,33 +678,32 @@ class Commands:
     async def _import_watches(self, inv: Invocation, rules: list[str]) -> int:
         dest = inv.destination.name
         existing = {w.rule for w in self._mine(inv)}
-        added = 0
+        room = self.settings.limits.watches_per_chat - self._watch_count(inv)
+        batch: list[Watch] = []
         for rule in rules:
-            if rule in existing or self._watch_count(inv) >= self.settings.limits.watches_per_chat:
+            if rule in existing or len(batch) >= room:
                 continue
             try:
                 parse_rule(rule, self.settings.rules)
             except RuleError:
                 continue
-            watch = Watch(WatchId(self._new_id("w")), rule, (dest,), self._now(), owner=dest, group=inv.group)
-            self.engine.add_watch(watch)
-            self.store.put_watch(watch)
+            batch.append(Watch(WatchId(self._new_id("w", {w.id for w in batch})), rule, (dest,), self._now(),
+                               owner=dest, group=inv.group))
             existing.add(rule)
-            added += 1
-        return added
+        return await self.chats.add_watches(batch)
 
     # -- helpers ---------------------------------------------------------------
 
     def _watch_count(self, inv: Invocation) -> int:
         """Watches counted against the limit: the chat's own, or its whole server's."""
         if inv.group:
-            return sum(1 for w in self.store.watches() if w.group == inv.group)
+            return sum(1 for w in self.chats.watches() if w.group == inv.group)
         return len(self._mine(inv))
 
     def _feed_count(self, inv: Invocation) -> int:
         if inv.group:
-            return sum(1 for s in self.store.subscriptions() if s.group == inv.group)
-        return len(self.store.subscriptions(inv.destination.name))
+            return sum(1 for s in self.chats.feeds() if s.group == inv.group)
+        return len(self.chats.feeds(inv.destination.name))
 
     @staticmethod
     def _where(inv: Invocation) -> str:
@@ -745,8 +712,8 @@ class Commands:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), timezone.utc)
 
-    def _new_id(self, prefix: str) -> str:
-        taken = {w.id for w in self.store.watches()} | {s.id for s in self.store.subscriptions()}
+    def _new_id(self, prefix: str, also: set[str] | frozenset[str] = frozenset()) -> str:
+        taken = {w.id for w in self.chats.watches()} | {s.id for s in self.chats.feeds()} | set(also)
         while True:
             candidate = prefix + "".join(secrets.choice("23456789abcdefghjkmnpqrstuvwxyz") for _ in range(4))
             if candidate not in taken:

@@ -145,6 +145,10 @@ class Engine:
         for w in watches:
             self.add_watch(w)
 
+    def wake(self, names: Iterable[DestinationName]) -> None:
+        """Deliver to these destinations now (a chat resumed, a destination back)."""
+        self.delivery.wake(list(names))
+
     def feeds_changed(self) -> None:
         """Re-read which feeds exist and who subscribes to them (after /add, /remove)."""
         self.feeds = chat_feeds(self.settings, self.store)
