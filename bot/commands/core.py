@@ -1,0 +1,179 @@
+"""Chat commands, written once for every platform: parse the arguments, check the
+permission, act through the chat setup (bot/chats.py), and reply in plain text. An
+adapter turns a platform event into `Commands.run` and the Reply back into a platform
+message; nothing here knows Telegram or Discord but their syntax (Command.usage)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Callable
+
+from bot.chats import ChatSetup, Listener
+from bot.config import Settings
+from bot.feeds.fetch import Fetcher
+from bot.model import DestinationName
+from bot.rules.syntax import parse_rule
+from bot.sources import news
+from bot.store.base import Store
+from bot.throttle import RateWindow
+from bot.commands.base import Arg, Command, Invocation, Reply, UsageError, log
+from bot.commands.chat import ChatCommands
+from bot.commands.feeds import FeedCommands
+from bot.commands.watches import WatchCommands
+
+
+class Commands(WatchCommands, FeedCommands, ChatCommands):
+    def __init__(self, settings: Settings, store: Store, engine: Listener, fetcher: Fetcher,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.fetcher = fetcher
+        self.clock = clock
+        self.chats = ChatSetup(store, engine)  # every change a chat makes goes through it
+        self.commands: dict[str, Command] = {c.name: c for c in self._table()}
+        limits = settings.limits
+        self._per_chat = RateWindow(limits.commands_per_minute)
+        self._per_user = RateWindow(limits.user_commands_per_minute)
+        self._queues: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # chat → its lock, commands in line
+
+    def _table(self) -> list[Command]:
+        watch_id = Arg("id", "WATCH", "the watch's id (see watches)", "w4k2p", kind="watch")
+        return [
+            Command("start", (), "what tipoff does", False, self.help, private=True),
+            Command("help", (), "every command, with an example", False, self.help, private=True),
+            Command("watch", (Arg("rule", "RULE", 'e.g. "lady gaga" AND "britney spears" AND duet',
+                                  '"lady gaga" AND "britney spears" AND duet'),
+                              Arg("mention", "", "a role to mention on this watch's alerts", kind="role",
+                                  required=False)),
+                    "alert this chat when new entries match a rule", True, self.watch),
+            Command("unwatch", (replace(watch_id, shown="ID"),), "stop a watch", True, self.unwatch),
+            Command("watches", (), "this chat's watches", False, self.list_watches, private=True),
+            Command("add", (Arg("url", "URL or SOURCE", 'the feed\'s address, or a source: news:"lady gaga" duet, '
+                                "reddit:r/popheads, …", "https://www.billboard.com/feed/"),
+                            Arg("every", "[every 15m]", "how often to check it, e.g. 15m", "15m", required=False,
+                                prefix="every ")),
+                    "watch a feed here (besides the shared ones)", True, self.add),
+            Command("sources", (), "shortcuts add understands instead of a feed URL", False, self.sources,
+                    private=True),
+            Command("snooze", (watch_id, Arg("duration", "24h", "e.g. 8h, 24h, 3d, or off", "24h")),
+                    "no alerts from a watch for a while (off to end it)", True, self.snooze),
+            Command("label", (watch_id, Arg("text", "TEXT", "the label (empty: show the rule)", "Gaga x Britney",
+                                            required=False)),
+                    "a name shown on a watch's alerts instead of its rule", True, self.label),
+            Command("digest", (Arg("schedule", "hourly | daily 09:00 [TZ] | off",
+                                   "hourly | daily 09:00 Europe/Berlin | off", "daily 09:00 Europe/Berlin"),
+                               replace(watch_id, shown="[WATCH]", example="", required=False,
+                                       describe="only this watch (default: the whole chat)")),
+                    "gather alerts into one message", True, self.digest),
+            Command("quiet", (Arg("hours", "23:00-07:00 TZ | off", "e.g. 23:00-07:00 Europe/Berlin, or off",
+                                  "23:00-07:00 Europe/Berlin"),),
+                    "hold alerts during these hours, deliver them after", True, self.quiet),
+            Command("remove", (Arg("id", "ID", "the feed's id (see feeds)", "f7q3x", kind="feed"),),
+                    "remove a feed you added", True, self.remove),
+            Command("feeds", (), "this chat's feeds, with their last poll and error", False, self.feeds,
+                    private=True),
+            Command("test", (Arg("text", "TEXT or URL", "a headline, or a feed's address",
+                                 "Lady Gaga and Britney Spears record a duet"),),
+                    "which watches would fire (nothing is sent)", False, self.test, private=True),
+            Command("pause", (), "stop alerts here until resume", True, self.pause),
+            Command("resume", (), "start alerts again", True, self.resume),
+            Command("status", (), "feeds, watches, alerts sent today, last error", False, self.status,
+                    private=True),
+            Command("export", (), "this chat's feeds (OPML) and watches as a file", False, self.export,
+                    private=True),
+            Command("import", (Arg("file", "", "an OPML file exported from a feed reader", kind="file"),),
+                    "add every feed of an OPML file (on Telegram: as a reply to the file)", True, self.import_),
+        ]
+
+    def suggest(self, destination: str, kind: str, typed: str) -> list[tuple[str, str]]:
+        """(id, label) of this chat's watches or feeds whose id or text contains `typed`,
+        for a platform's autocomplete."""
+        typed = typed.lower()
+        items: list[tuple[str, str]]
+        if kind == "watch":
+            items = [(str(w.id), f"{w.id}  {w.rule}") for w in self.chats.watches(DestinationName(destination))]
+        else:
+            items = [(s.id, f"{s.id}  {s.url}") for s in self.chats.feeds(DestinationName(destination))]
+        return [(value, label[:100]) for value, label in items if typed in label.lower()][:25]
+
+    def menu(self) -> list[tuple[str, str]]:
+        """(command, description) pairs for a platform's command menu."""
+        return [(c.name, c.summary) for c in self.commands.values() if c.name != "start"]
+
+    async def run(self, inv: Invocation, name: str, args: str) -> Reply:
+        """Run one command. Chats are served at once, each its own commands one at a
+        time in order (a slow /test in one chat holds up no other); each chat and each
+        person may send so many a minute."""
+        chat = inv.group or inv.destination.name
+        busy = self._too_many(chat, inv.user)
+        if busy is not None:
+            return busy
+        lock, waiting = self._queues.setdefault(chat, (asyncio.Lock(), [0]))
+        if lock.locked() and waiting[0] >= self.settings.limits.queued_commands:
+            return Reply("I'm still working on this chat's earlier commands; send this again in a moment.",
+                         private=True)
+        waiting[0] += 1
+        try:
+            async with lock:
+                waiting[0] -= 1
+                return await self._run(inv, name, args)
+        finally:
+            if not lock.locked() and self._queues.get(chat, (None,))[0] is lock and waiting[0] == 0:
+                del self._queues[chat]
+
+    def _too_many(self, chat: str, user: str) -> Reply | None:
+        """A reply turning the command away when this chat or person sent too many in
+        the last minute; else None, and the command is counted."""
+        now = self.clock()
+        limits = self.settings.limits
+        for window, key, who, limit in ((self._per_user, user, "you", limits.user_commands_per_minute),
+                                        (self._per_chat, chat, "this chat", limits.commands_per_minute)):
+            wait = window.wait(key, now)
+            if wait > 0:
+                return Reply(f"Slow down: {who} sent {limit} commands in the last minute. "
+                             f"Try again in {max(1, round(wait))} s.", private=True)
+        self._per_user.note(user, now)
+        self._per_chat.note(chat, now)
+        return None
+
+    async def _run(self, inv: Invocation, name: str, args: str) -> Reply:
+        cmd = self.commands.get(name.lower())
+        if cmd is None:
+            return Reply(f"I don't know /{name}. Send /help to see what I can do.")
+        if cmd.manage and not await inv.can_manage():
+            platform = inv.destination.kind
+            anyone = ", ".join(self.commands[n].call(platform) for n in ("watches", "feeds", "test", "status"))
+            return Reply(f"Only the chat's admins can use {cmd.call(platform)} here. Anyone can use {anyone} "
+                         f"and {self.commands['help'].call(platform)}.", private=True)
+        try:
+            reply = await cmd.handler(inv, args.strip())
+            return replace(reply, private=reply.private or cmd.private)
+        except UsageError as exc:
+            platform = inv.destination.kind
+            return Reply(f"{exc}\nUsage: {cmd.usage(platform)}\nExample: {cmd.example(platform)}", private=True)
+        except Exception:
+            log.exception("command /%s failed in %s", cmd.name, inv.destination.name)
+            return Reply("Sorry, something went wrong on my side. The operator's log has the details.", private=True)
+
+    async def press(self, inv: Invocation, action: str) -> Reply:
+        """A button was pressed: run what it stands for, as the one who pressed it
+        (so the same permission check applies)."""
+        verb, _, rest = action.partition(":")
+        if verb == "snooze" and rest.count(":") == 1:
+            wid, duration = rest.split(":")
+            return await self.run(inv, "snooze", f"{wid} {duration}")
+        if verb == "unwatch" and rest:
+            return await self.run(inv, "unwatch", rest)
+        if verb == "addnews" and rest:
+            if not await inv.can_manage():
+                return Reply("Only the chat's admins can add feeds here.", private=True)
+            watch = self._own_watch(inv, rest)
+            if watch is None:
+                return Reply(f"The watch {rest} is gone.", private=True)
+            query = news.query_for_rule(parse_rule(watch.rule, self.settings.rules))
+            return await self.run(inv, "add", f"news:{query}")
+        log.warning("unknown button action %r", action[:80])
+        return Reply("That button no longer does anything.", private=True)

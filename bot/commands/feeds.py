@@ -1,0 +1,238 @@
+"""/add, /remove, /feeds, /sources, /test, /export, /import: a chat's feeds."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import sources
+from bot.config import feed_id_for, parse_duration
+from bot.feeds.errors import FeedError
+from bot.feeds.intake import Found, find_feed
+from bot.model import Subscription, Watch, WatchId
+from bot.opml import OpmlError, export_opml, parse_opml
+from bot.render.text import ago, excerpt
+from bot.rules.matcher import Matcher
+from bot.rules.syntax import RuleError, parse_rule
+from bot.commands.base import (
+    _EVERY_TAIL,
+    CommandsBase,
+    Invocation,
+    Reply,
+    UsageError,
+    _at,
+    _duration,
+)
+
+
+class FeedCommands(CommandsBase):
+    async def add(self, inv: Invocation, args: str) -> Reply:
+        url, every = self._feed_args(args)
+        named = ""
+        if sources.is_shortcut(url):
+            try:
+                source = sources.expand(url, self.settings.sources)
+            except sources.SourceError as exc:
+                return Reply(f"I can't use {url}: {exc}")
+            url, named = source.url, source.title
+        return await self._add_url(inv, url, every, named)
+
+    async def _add_url(self, inv: Invocation, url: str, every: float, named: str = "") -> Reply:
+        dest = inv.destination.name
+        mine = self.chats.feeds(dest)
+        if any(s.url == url for s in mine):
+            same = next(s for s in mine if s.url == url)
+            return Reply(f"This chat already has that feed ({same.id}).")
+        if any(f.url == url for f in self.settings.feeds):
+            return Reply("That feed is already watched for every chat: your watches see it.")
+        if self._feed_count(inv) >= self.settings.limits.feeds_per_chat:
+            return Reply(f"{self._where(inv)} has reached its limit of {self.settings.limits.feeds_per_chat} "
+                         "feeds. Remove one with /remove ID first.")
+        try:
+            found = await self._fetch(url)
+        except FeedError as exc:
+            return Reply(f"I couldn't add {url}: {exc.message}")
+        if found.url != url and any(s.url == found.url for s in mine):
+            return Reply(f"That page's feed is already here: {found.url}")
+        url, parsed = found.url, found.parsed
+        note = ""
+        if every < self.settings.poll.min_every:
+            note = f" (raised to the minimum of {_duration(self.settings.poll.min_every)})"
+            every = self.settings.poll.min_every
+        sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user, inv.group)
+        await self.chats.add_feeds([sub])
+        page = f"{named}: " if named else ""
+        if found.page and not named:
+            page = f"That page is not a feed; I found its feed {url}."
+            if found.others:
+                page += " It also offers: " + ", ".join(f"{o.url} ({o.kind})" for o in found.others[:5])
+            page += "\n"
+        return Reply(f"{page}Added {parsed.title or url} as {sub.id}: {parsed.kind}, {len(parsed.entries)} entries "
+                     f"now; checked every {_duration(every)}{note}. Only entries published from now on will alert.")
+
+    def _feed_args(self, args: str) -> tuple[str, float]:
+        parts = args.split()
+        if not parts:
+            raise UsageError("Which feed? Give its address.")
+        every = self.settings.poll.every
+        if sources.is_shortcut(args):
+            tail = _EVERY_TAIL.search(args)
+            spec = args[:tail.start()] if tail else args
+            if tail:
+                every = self._duration_arg(tail.group(1))
+            return spec.strip(), every
+        url = parts[0]
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"{url!r} is not a web address (http:// or https://) nor a source shortcut "
+                             "(/sources lists them).")
+        rest = parts[1:]
+        if rest:
+            if rest[0].lower() != "every" or len(rest) != 2:
+                raise UsageError(f"I don't understand {' '.join(rest)!r}.")
+            try:
+                every = parse_duration(rest[1])
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        return url, every
+
+    async def _fetch(self, url: str) -> Found:
+        """A chat's address (shortcuts are expanded by the callers) → a working feed,
+        discovering it when the address is a page; within the command's fetch budget."""
+        budget = self.settings.limits.command_time
+        try:
+            return await asyncio.wait_for(
+                find_feed(self.fetcher, url, trusted=False, max_entries=self.settings.fetch.max_entries), budget)
+        except asyncio.TimeoutError:
+            raise FeedError("timeout", f"gave up after {budget:g}s: a command may spend that long fetching") from None
+
+    async def sources(self, inv: Invocation, args: str) -> Reply:
+        lines = ["Instead of a feed address, /add understands these:"]
+        for prefix, what, examples in sources.catalogue():
+            lines.append(f"{prefix}: {what}")
+            lines += [f"    /add {e}" for e in examples]
+        return Reply("\n".join(lines))
+
+    async def remove(self, inv: Invocation, args: str) -> Reply:
+        if not args:
+            raise UsageError("Which feed? /feeds lists their ids.")
+        sub = next((s for s in self.chats.feeds(inv.destination.name) if s.id == args.split()[0]), None)
+        if sub is None:
+            return Reply(f"There is no feed {args.split()[0]} in this chat. /feeds lists them.")
+        await self.chats.remove_feed(sub.id)
+        return Reply(f"Removed {sub.url}")
+
+    async def feeds(self, inv: Invocation, args: str) -> Reply:
+        mine = self.chats.feeds(inv.destination.name)
+        now = self._now()
+        lines = []
+        for s in mine:
+            state = self.store.feed_state(feed_id_for(s.url))
+            title = state.title if state and state.title else s.url
+            ok = f"last polled {ago(_at(state.last_ok), now)}" if state and state.last_ok else "not polled yet"
+            err = f"; last error: {state.last_error}" if state and state.last_error else ""
+            moved = f"\n    moved to {state.moved_to}" if state and state.moved_to else ""
+            stopped = f"\n    STOPPED: {state.stopped} (resume to try again)" if state and state.stopped else ""
+            lines.append(f"{s.id}  {title}\n    {s.url}{moved}\n    every {_duration(s.every)}, {ok}{err}{stopped}")
+        shared = len(self.settings.feeds)
+        head = f"Feeds added here ({len(mine)}):" if mine else "No feeds added here yet (/add URL)."
+        tail = f"\nPlus {shared} shared feed{'s' if shared != 1 else ''} the operator set up for every chat." \
+            if shared else ""
+        return Reply("\n".join([head, *lines]) + tail)
+
+    async def test(self, inv: Invocation, args: str) -> Reply:
+        if not args:
+            raise UsageError("Give me a text or a feed address to test.")
+        mine = self._mine(inv)
+        if not mine:
+            return Reply("This chat has no watches to test yet. Add one: " +
+                         self.commands["watch"].example(inv.destination.kind))
+        matcher = Matcher(self.settings.rules)
+        for w in mine:
+            matcher.add(w)
+        if args.startswith(("http://", "https://")) and " " not in args:
+            try:
+                parsed = (await self._fetch(args)).parsed
+            except FeedError as exc:
+                return Reply(f"I couldn't read {args}: {exc.message}")
+            lines = []
+            for entry in parsed.entries:
+                for m in matcher.match(entry):
+                    lines.append(f"• {excerpt(entry.title or entry.link, 120)}\n    {m.watch_id} matched "
+                                 f"{', '.join(m.terms)}")
+            head = f"{parsed.title or args}: {len(parsed.entries)} entries, {len(lines)} would alert."
+            return Reply("\n".join([head, *lines[:15]]) + ("\n…" if len(lines) > 15 else ""))
+        fired = matcher.match_fields({"title": args})
+        if not fired:
+            return Reply("None of this chat's watches would fire on that.")
+        return Reply("Would fire:\n" + "\n".join(
+            f"{m.watch_id}  matched {', '.join(m.terms)}" for m in sorted(fired, key=lambda m: m.watch_id)))
+
+    async def export(self, inv: Invocation, args: str) -> Reply:
+        dest = inv.destination.name
+        feeds = []
+        for s in self.chats.feeds(dest):
+            state = self.store.feed_state(feed_id_for(s.url))
+            feeds.append((state.title if state else "", s.url))
+        watches = [w.rule for w in self._mine(inv)]
+        data = export_opml(f"tipoff: {dest}", feeds, watches)
+        return Reply(f"{len(feeds)} feeds and {len(watches)} watches.", document=("tipoff-export.opml", data),
+                     private=True)
+
+    async def import_(self, inv: Invocation, args: str) -> Reply:
+        if inv.attachment is None:
+            raise UsageError("Send /import as a reply to an OPML file (most feed readers can export one).")
+        try:
+            contents = parse_opml(inv.attachment)
+        except OpmlError as exc:
+            return Reply(f"I couldn't read that file: {exc}")
+        dest = inv.destination.name
+        have = {s.url for s in self.chats.feeds(dest)} | {f.url for f in self.settings.feeds}
+        added: list[Subscription] = []
+        here: list[str] = []
+        over_limit: list[str] = []
+        refused: list[str] = []
+        invalid: list[str] = []
+        room = self.settings.limits.feeds_per_chat - self._feed_count(inv)
+        for _title, url in contents.feeds:
+            problem = self.fetcher.refusal(url) if url.startswith(("http://", "https://")) else "not http(s)"
+            if problem is not None:
+                (invalid if problem.startswith("not ") else refused).append(f"{url[:200]} ({problem})")
+            elif url in have:
+                here.append(url)
+            elif len(added) >= room:
+                over_limit.append(url)
+            else:
+                sub = Subscription(self._new_id("f", {s.id for s in added}), dest, url,
+                                   max(self.settings.poll.every, self.settings.poll.min_every),
+                                   self._now(), inv.user, inv.group)
+                have.add(url)
+                added.append(sub)
+        await self.chats.add_feeds(added)
+        watches_added = await self._import_watches(inv, contents.watches)
+        parts = [f"Added {len(added)} feeds", f"skipped {len(here)} already here"]
+        if over_limit:
+            parts.append(f"{len(over_limit)} over the limit of {self.settings.limits.feeds_per_chat} feeds")
+        if refused:
+            parts.append(f"{len(refused)} refused")
+        parts.append(f"{len(invalid)} invalid")
+        lines = [", ".join(parts) + "."]
+        if watches_added:
+            lines.append(f"Added {watches_added} watches.")
+        lines += [f"refused: {u}" for u in refused[:10]] + [f"invalid: {u}" for u in invalid[:10]]
+        return Reply("\n".join(lines))
+
+    async def _import_watches(self, inv: Invocation, rules: list[str]) -> int:
+        dest = inv.destination.name
+        existing = {w.rule for w in self._mine(inv)}
+        room = self.settings.limits.watches_per_chat - self._watch_count(inv)
+        batch: list[Watch] = []
+        for rule in rules:
+            if rule in existing or len(batch) >= room:
+                continue
+            try:
+                parse_rule(rule, self.settings.rules)
+            except RuleError:
+                continue
+            batch.append(Watch(WatchId(self._new_id("w", {w.id for w in batch})), rule, (dest,), self._now(),
+                               owner=dest, group=inv.group))
+            existing.add(rule)
+        return await self.chats.add_watches(batch)
