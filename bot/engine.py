@@ -13,26 +13,17 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Iterable, Mapping
 
-from bot import controls, dedupe, destinations
+from bot import destinations, pipeline
 from bot.adapters.base import Adapter
 from bot.config import Settings, WebSubSettings, feed_id_for
 from bot.delivery import Delivery
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import charset_of, parse_feed
-from bot.feeds.schedule import (
-    due_feeds,
-    next_poll_after_failure,
-    next_poll_after_success,
-    next_wakeup,
-    observed_gap,
-    poll_interval,
-    polled_interval,
-)
-from bot.model import Alert, Destination, DestinationName, Entry, Feed, FeedId, FiredWatch, ParsedFeed, Watch, WatchId
+from bot.feeds.schedule import due_feeds, next_wakeup
+from bot.model import Destination, DestinationName, Entry, Feed, FeedId, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
 from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
@@ -69,6 +60,7 @@ class Polled:
     """What one feed's poll produced, before it is absorbed into the store."""
 
     feed: Feed
+    state: FeedState  # the feed's state as the poll found it (read once per poll)
     fetched: FetchResult | None = None
     parsed: ParsedFeed | None = None
     error: FeedError | None = None
@@ -324,7 +316,7 @@ class Engine:
                     self._absorb(polled, self.clock(), report)  # not modified, unchanged, failed: cheap
                 else:
                     async with self._turn:  # parsing and matching: one feed per loop iteration
-                        self._absorb(self._parse_now(polled), self.clock(), report)
+                        self._absorb(await self._parse(polled), self.clock(), report)
                         await asyncio.sleep(0)  # the turn passes on only in the next iteration
                 self.stats.alive_at = self.clock()
 
@@ -346,191 +338,120 @@ class Engine:
 
 
     async def _poll(self, feed: Feed) -> Polled:
-        state = self.store.feed_state(feed.id)
-        validators = Validators(state.etag, state.last_modified) if state and state.url == feed.url else Validators()
-        target = replace(feed, url=state.moved_to) if state and state.moved_to and state.url == feed.url else feed
+        known = self.store.feed_state(feed.id)
+        state = known if known is not None and known.url == feed.url else FeedState(
+            feed.id, feed.url, polls=known.polls if known else 0)
+        validators = Validators(state.etag, state.last_modified)
+        target = replace(feed, url=state.moved_to) if state.moved_to else feed
         try:
             fetched = await self.fetcher.fetch(target, validators)
-            if fetched.not_modified or (state and state.polls and fetched.body_hash == state.body_hash):
-                return Polled(feed, fetched)
-            cap = self.settings.fetch.max_entries
-            charset = charset_of(fetched.content_type)
-            if len(fetched.body) <= THREAD_PARSE_BYTES:
-                return Polled(feed, fetched, parse_later=True)  # parsed on the loop, in its turn
-            async with self._parse_slots:
-                parsed = await asyncio.to_thread(parse_feed, fetched.body, feed.id, fetched.url,
-                                                 max_entries=cap, charset=charset)
-            return Polled(feed, fetched, parsed)
         except FeedError as exc:
-            return Polled(feed, error=exc)
+            return Polled(feed, state, error=exc)
         except Exception as exc:  # a bug must cost one feed one poll, not the loop
             log.exception("unexpected error polling %s", feed.url)
-            return Polled(feed, error=FeedError("malformed", f"internal error: {type(exc).__name__}"))
+            return Polled(feed, state, error=FeedError("malformed", f"internal error: {type(exc).__name__}"))
+        if fetched.not_modified or (state.polls and fetched.body_hash == state.body_hash):
+            return Polled(feed, state, fetched)
+        if len(fetched.body) <= THREAD_PARSE_BYTES:
+            return Polled(feed, state, fetched, parse_later=True)  # parsed on the loop, in its turn
+        return await self._parse(Polled(feed, state, fetched), in_thread=True)
 
-    def _parse_now(self, p: Polled) -> Polled:
-        """Parse a small body that _poll left for the loop."""
-        if not p.parse_later or p.fetched is None:
-            return p
-        fetched = p.fetched
+    async def _parse(self, p: Polled, *, in_thread: bool = False) -> Polled:
+        """The one parse path (polled bodies, small ones on the loop in their turn, big
+        ones in a thread; pushed bodies the same way)."""
+        assert p.fetched is not None
+        body, url, charset = p.fetched.body, p.fetched.url, charset_of(p.fetched.content_type)
+        cap = self.settings.fetch.max_entries
         try:
-            parsed = parse_feed(fetched.body, p.feed.id, fetched.url, max_entries=self.settings.fetch.max_entries,
-                                charset=charset_of(fetched.content_type))
-            return Polled(p.feed, fetched, parsed)
+            if in_thread:
+                async with self._parse_slots:
+                    parsed = await asyncio.to_thread(parse_feed, body, p.feed.id, url, max_entries=cap, charset=charset)
+            else:
+                parsed = parse_feed(body, p.feed.id, url, max_entries=cap, charset=charset)
+            return replace(p, parsed=parsed, parse_later=False)
         except FeedError as exc:
-            return Polled(p.feed, error=exc)
+            return replace(p, error=exc, parse_later=False)
         except Exception as exc:  # a bug must cost one feed one poll, not the loop
             log.exception("unexpected error parsing %s", p.feed.url)
-            return Polled(p.feed, error=FeedError("malformed", f"internal error: {type(exc).__name__}"))
+            return replace(p, error=FeedError("malformed", f"internal error: {type(exc).__name__}"), parse_later=False)
 
     def _absorb(self, p: Polled, now: float, report: CycleReport) -> None:
-        feed = p.feed
-        state = self.store.feed_state(feed.id) or FeedState(feed.id, feed.url)
-        if state.url != feed.url:
-            state = FeedState(feed.id, feed.url, polls=state.polls)
-        state = replace(state, last_polled=now)
+        """Write what the pipeline decided about one poll, and queue the alerts of its
+        new entries."""
+        feed, state = p.feed, replace(p.state, last_polled=now)
+        poll = self.settings.poll
         if p.error is not None:
             report.errors += 1
             self.stats.errors[p.error.kind] += 1
-            self._feed_failed(feed, state, p.error, now)
+            if p.error.message != state.last_error:
+                log.warning("feed %s: %s", feed.url, p.error.message)
+            decided = pipeline.absorb_failure(feed, state, p.error, now, poll, self.rng)
+            if decided.stopped:
+                self._tell_stopped(feed, decided.state, decided.stopped, now)
+            self.store.put_feed_state(decided.state)
             return
         fetched = p.fetched
         assert fetched is not None
         if fetched.permanent_url and fetched.permanent_url != state.moved_to:
             log.warning("feed %s moved permanently to %s; polling the new address", feed.url, fetched.permanent_url)
-            state = replace(state, moved_to=fetched.permanent_url)
-        ttl = p.parsed.ttl if p.parsed is not None else None
-        bound = max(fetched.max_age or 0.0, ttl or 0.0) or (state.lower_bound if p.parsed is None else None)
-        state = replace(
-            state, last_ok=now, failures=0, last_error=None, error_kind=None, failing_since=None, lower_bound=bound,
-            etag=fetched.etag or (state.etag if fetched.not_modified else None),
-            last_modified=fetched.last_modified or (state.last_modified if fetched.not_modified else None),
-        )
-        if p.parsed is None:
-            state = self._schedule(feed, state, now)
+        known = self.store.known_entries(feed.id) if p.parsed is not None else frozenset[str]()
+        decided = pipeline.absorb(feed, state, fetched, p.parsed, known, now, poll, self.rng, self.push)
+        self.store.put_feed_state(decided.state)
+        if not decided.changed:
             report.not_modified += fetched.not_modified
             report.unchanged += not fetched.not_modified
-            self.store.put_feed_state(replace(state, polls=state.polls + 1))
             return
+        assert p.parsed is not None
         self.stats.entries_parsed += len(p.parsed.entries)
-        fresh = dedupe.fresh_entries(
-            p.parsed.entries, self.store.known_entries(feed.id), first_poll=state.polls == 0,
-            backfill=feed.backfill, now=datetime.fromtimestamp(now, timezone.utc),
-            max_age=timedelta(seconds=self.settings.poll.max_age),
-        )
-        stamp = float(int(now))
-        self.store.remember_entries(feed.id, fresh.present, stamp)
-        if fresh.fresh and state.polls > 0:
-            state = replace(state, gap=observed_gap(state.gap, state.last_new, now), last_new=now)
-        elif state.last_new is None:
-            state = replace(state, last_new=now)
-        self.store.put_feed_state(self._schedule(feed, replace(
-            state, polls=state.polls + 1, body_hash=fetched.body_hash, last_changed=stamp,
-            title=p.parsed.title or state.title), now))
+        self.store.remember_entries(feed.id, decided.present, float(int(now)))
         if fetched.body:
             for show in self.on_body:
                 show(feed, fetched.body, fetched.link_header)
-        report.new_entries += len(fresh.fresh)
-        for entry in fresh.fresh:
-            self._route(entry, feed, p.parsed.title or feed.title or state.title, now, report)
+        report.new_entries += len(decided.fresh)
+        title = p.parsed.title or feed.title or decided.state.title
+        for entry in decided.fresh:
+            self._route(entry, feed, title, now, report)
 
     async def absorb_pushed(self, feed: Feed, body: bytes) -> CycleReport:
         """Content a WebSub hub pushed for a feed: parsed and absorbed exactly like a
         polled body (same dedupe, matching, outbox), then written and delivered."""
         report = CycleReport(polled=0)
-        state = self.store.feed_state(feed.id)
-        fetched = FetchResult(feed.url, 200, body, state.etag if state else None,
-                              state.last_modified if state else None, "application/xml")
-        cap = self.settings.fetch.max_entries
-        try:
-            if len(body) > THREAD_PARSE_BYTES:
-                async with self._parse_slots:
-                    parsed = await asyncio.to_thread(parse_feed, body, feed.id, feed.url, max_entries=cap)
-            else:
-                parsed = parse_feed(body, feed.id, feed.url, max_entries=cap)
-        except FeedError as exc:
-            log.warning("websub: pushed content for %s was unreadable: %s", feed.url, exc.message)
+        state = self.store.feed_state(feed.id) or FeedState(feed.id, feed.url)
+        pushed = FetchResult(feed.url, 200, body, state.etag, state.last_modified, "application/xml")
+        polled = await self._parse(Polled(feed, state, pushed), in_thread=len(body) > THREAD_PARSE_BYTES)
+        if polled.error is not None:
+            log.warning("websub: pushed content for %s was unreadable: %s", feed.url, polled.error.message)
             return report
-        self._absorb(Polled(feed, fetched, parsed), self.clock(), report)
+        self._absorb(polled, self.clock(), report)
         await self.write_store()
         self.stats.hits += report.alerts
         self.delivery.wake()
         log.info("push for %s: %d new entries, %d alerts queued", feed.url, report.new_entries, report.alerts)
         return report
 
-    def _schedule(self, feed: Feed, state: FeedState, now: float) -> FeedState:
-        interval = poll_interval(feed, state.gap, state.lower_bound, self.settings.poll)
-        if self.push is not None:
-            interval = polled_interval(interval, state, now, self.push)
-        return replace(state, next_due=next_poll_after_success(feed, now, self.settings.poll, self.rng, interval))
-
-    def _feed_failed(self, feed: Feed, state: FeedState, error: FeedError, now: float) -> None:
-        failures = state.failures + 1
-        since = state.failing_since or now
-        if error.message != state.last_error:
-            log.warning("feed %s: %s", feed.url, error.message)
-        state = replace(state, failures=failures, last_error=error.message, error_kind=error.kind,
-                        failing_since=since,
-                        next_due=next_poll_after_failure(feed, failures, now, self.settings.poll, self.rng,
-                                                         error.retry_after))
-        if error.kind == "gone":
-            state = self._stop(feed, state, "the server says it is gone for good (HTTP 410)", now)
-        elif now - since >= self.settings.poll.pause_after:
-            state = self._stop(feed, state, f"it has failed for {_hours(now - since)}", now)
-        self.store.put_feed_state(state)
-
-    def _stop(self, feed: Feed, state: FeedState, why: str, now: float) -> FeedState:
-        """Stop polling a feed and tell, once, every chat that added it."""
+    def _tell_stopped(self, feed: Feed, state: FeedState, why: str, now: float) -> None:
+        """A feed stopped being polled: say so in the log, and once to every chat that added it."""
         log.error("feed %s stopped: %s (last error: %s)", feed.url, why, state.last_error)
         name = state.title or feed.url
         for dest in sorted(self._subscribers.get(feed.id, ())):
             text = (f"I stopped checking {name} ({feed.url}): {why}. Last error: {state.last_error}. "
                     "Use the resume command here to try it again, or remove the feed.")
             self.store.enqueue(dest, {"kind": "notice", "text": text}, f"{dest}:notice:{feed.id}:{int(now)}")
-        return replace(state, stopped=why)
 
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> None:
-        """Match one new entry and queue one alert per destination that wants it, held
-        until the chat's digest or the end of its quiet hours when those apply."""
-        fired: dict[DestinationName, list[FiredWatch]] = {}
-        for match in self._matcher.match(entry, f"{feed_title} {feed.url}"):
-            watch = self._watches[match.watch_id]
-            if not self._applies(watch, feed) or watch.snoozed_until > now:
-                continue
-            for dest in watch.notify:
-                spans = tuple((h.field, h.start, h.end) for h in match.hits)
-                fired.setdefault(dest, []).append(
-                    FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans, watch.mention,
-                               owned=watch.owner == dest))
+        """Match one new entry, and queue one alert per destination that wants it (and
+        has not announced its story), held for a digest or quiet hours where those apply."""
+        matches = self._matcher.match(entry, f"{feed_title} {feed.url}")
+        fired = pipeline.fired_watches(matches, self._watches, lambda w: self._applies(w, feed), now)
         if not fired:
             return
-        keys = dedupe.story_keys(entry)
-        created = datetime.fromtimestamp(now, timezone.utc)
-        for dest, watches in fired.items():
-            state = self.store.destination_state(dest)
-            if not state.active or state.extra.get("paused"):
-                continue
-            if not self.store.claim_story(dest, keys, now):
+        settings = {dest: self.store.destination_state(dest) for dest in fired}
+        for planned in pipeline.plan(entry, feed, feed_title, fired, settings, self._watches, now):
+            if not self.store.claim_story(planned.destination, planned.alert.story_keys, now):
                 report.repeats += 1
                 continue
-            alert = Alert(
-                id=f"{dest}:{dedupe.entry_key(entry)}", destination=dest, entry=entry, feed_title=feed_title,
-                feed_url=feed.url, watches=tuple(watches), created_at=created, story_keys=keys,
-            )
-            hold = self._hold(state.extra, watches, now)
-            data = alert_to_dict(alert)
-            if hold.until:
-                data["hold"] = hold.why
-            self.store.enqueue(dest, data, alert.id, not_before=hold.until)
+            data = alert_to_dict(planned.alert)
+            if planned.hold.until:
+                data["hold"] = planned.hold.why
+            self.store.enqueue(planned.destination, data, planned.alert.id, not_before=planned.hold.until)
             report.alerts += 1
-
-    def _hold(self, extra: Mapping[str, object], watches: list[FiredWatch], now: float) -> controls.Hold:
-        digests = [w.digest for f in watches if (w := self._watches.get(f.watch_id)) is not None]
-        try:
-            return controls.release(now, str(extra.get("digest") or ""), digests, str(extra.get("quiet") or ""))
-        except controls.ControlError as exc:  # a setting stored by an older version: send at once
-            log.warning("ignoring a chat's delivery schedule: %s", exc)
-            return controls.Hold(0.0, "")
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.0f} hours" if seconds >= 7200 else f"{seconds / 60:.0f} minutes"

@@ -1,0 +1,149 @@
+"""The decisions of the data path, as plain functions over plain records: what a poll's
+result means for its feed (the state to write, the entries new in it), which watches a
+new entry fires for which destination, and what each destination is to be sent. The
+engine (bot/engine.py) does the I/O around them: fetching, the store, delivery. Pure."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Mapping
+
+from bot import controls, dedupe
+from bot.config import PollSettings, WebSubSettings
+from bot.feeds.errors import FeedError
+from bot.feeds.fetch import FetchResult
+from bot.feeds.schedule import (
+    next_poll_after_failure,
+    next_poll_after_success,
+    observed_gap,
+    poll_interval,
+    polled_interval,
+)
+from bot.model import Alert, DestinationName, Entry, Feed, FiredWatch, Match, ParsedFeed, Watch, WatchId
+from bot.store.base import DestinationState, FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class Absorbed:
+    """What one poll of a feed decided, before anything is written."""
+
+    state: FeedState  # the feed's state to write, its next poll scheduled
+    fresh: tuple[Entry, ...] = ()  # entries new in the feed, oldest first: to match
+    present: tuple[str, ...] = ()  # keys of every entry in the body: remembered as known
+    changed: bool = False  # a new body was parsed
+    stopped: str | None = None  # why polling stops now (410, failing too long), to tell its chats
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An alert one destination is to get (once its story is claimed there)."""
+
+    destination: DestinationName
+    alert: Alert
+    hold: controls.Hold  # until when it waits (a digest, quiet hours), and why
+
+
+def schedule(feed: Feed, state: FeedState, now: float, poll: PollSettings, rng: random.Random,
+             push: WebSubSettings | None = None) -> FeedState:
+    """The state with its next poll after a success: the feed's interval, adapted to how
+    often it changes, bounded by what the server asked, long while WebSub pushes it."""
+    interval = poll_interval(feed, state.gap, state.lower_bound, poll)
+    if push is not None:
+        interval = polled_interval(interval, state, now, push)
+    return replace(state, next_due=next_poll_after_success(feed, now, poll, rng, interval))
+
+
+def absorb_failure(feed: Feed, state: FeedState, error: FeedError, now: float, poll: PollSettings,
+                   rng: random.Random) -> Absorbed:
+    """A failed poll: back off (honouring Retry-After); stop for good on 410 Gone or after
+    failing for `[poll] pause_after`."""
+    failures = state.failures + 1
+    since = state.failing_since or now
+    state = replace(state, failures=failures, last_error=error.message, error_kind=error.kind, failing_since=since,
+                    next_due=next_poll_after_failure(feed, failures, now, poll, rng, error.retry_after))
+    stopped = None
+    if error.kind == "gone":
+        stopped = "the server says it is gone for good (HTTP 410)"
+    elif now - since >= poll.pause_after:
+        stopped = f"it has failed for {_hours(now - since)}"
+    return Absorbed(replace(state, stopped=stopped) if stopped else state, stopped=stopped)
+
+
+def absorb(feed: Feed, state: FeedState, fetched: FetchResult, parsed: ParsedFeed | None,
+           known: Mapping[str, float] | frozenset[str], now: float, poll: PollSettings, rng: random.Random,
+           push: WebSubSettings | None = None) -> Absorbed:
+    """A successful poll: the state to write (validators, cache bounds, a move, the next
+    poll) and, for a parsed body, the entries new in the feed. `state` is the feed's
+    state before the poll, with `last_polled` set."""
+    if fetched.permanent_url and fetched.permanent_url != state.moved_to:
+        state = replace(state, moved_to=fetched.permanent_url)
+    ttl = parsed.ttl if parsed is not None else None
+    bound = max(fetched.max_age or 0.0, ttl or 0.0) or (state.lower_bound if parsed is None else None)
+    state = replace(
+        state, last_ok=now, failures=0, last_error=None, error_kind=None, failing_since=None, lower_bound=bound,
+        etag=fetched.etag or (state.etag if fetched.not_modified else None),
+        last_modified=fetched.last_modified or (state.last_modified if fetched.not_modified else None),
+    )
+    if parsed is None:  # not modified, or the same body again
+        return Absorbed(schedule(feed, replace(state, polls=state.polls + 1), now, poll, rng, push))
+    fresh = dedupe.fresh_entries(parsed.entries, known, first_poll=state.polls == 0, backfill=feed.backfill,
+                                 now=datetime.fromtimestamp(now, timezone.utc),
+                                 max_age=timedelta(seconds=poll.max_age))
+    if fresh.fresh and state.polls > 0:
+        state = replace(state, gap=observed_gap(state.gap, state.last_new, now), last_new=now)
+    elif state.last_new is None:
+        state = replace(state, last_new=now)
+    state = replace(state, polls=state.polls + 1, body_hash=fetched.body_hash, last_changed=float(int(now)),
+                    title=parsed.title or state.title)
+    return Absorbed(schedule(feed, state, now, poll, rng, push), fresh.fresh, fresh.present, changed=True)
+
+
+def fired_watches(matches: Iterable[Match], watches: Mapping[WatchId, Watch], applies: Callable[[Watch], bool],
+                  now: float) -> dict[DestinationName, list[FiredWatch]]:
+    """Which destinations an entry's matches alert, with the watches that fired for each:
+    only watches that apply to the entry's feed and are not snoozed."""
+    fired: dict[DestinationName, list[FiredWatch]] = {}
+    for match in matches:
+        watch = watches.get(match.watch_id)
+        if watch is None or not applies(watch) or watch.snoozed_until > now:
+            continue
+        spans = tuple((h.field, h.start, h.end) for h in match.hits)
+        for dest in watch.notify:
+            fired.setdefault(dest, []).append(
+                FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans, watch.mention,
+                           owned=watch.owner == dest))
+    return fired
+
+
+def plan(entry: Entry, feed: Feed, feed_title: str, fired: Mapping[DestinationName, list[FiredWatch]],
+         settings: Mapping[DestinationName, DestinationState], watches: Mapping[WatchId, Watch],
+         now: float) -> list[Planned]:
+    """The alert each destination is to get for a new entry: none where the destination
+    is gone or paused; held for its digest or quiet hours where those apply."""
+    keys = dedupe.story_keys(entry)
+    created = datetime.fromtimestamp(now, timezone.utc)
+    out = []
+    for dest, fired_here in fired.items():
+        state = settings.get(dest) or DestinationState(dest)
+        if not state.active or state.extra.get("paused"):
+            continue
+        alert = Alert(id=f"{dest}:{dedupe.entry_key(entry)}", destination=dest, entry=entry, feed_title=feed_title,
+                      feed_url=feed.url, watches=tuple(fired_here), created_at=created, story_keys=keys)
+        digests = [w.digest for f in fired_here if (w := watches.get(f.watch_id)) is not None]
+        out.append(Planned(dest, alert, hold_for(state, digests, now)))
+    return out
+
+
+def hold_for(state: DestinationState, digests: list[str], now: float) -> controls.Hold:
+    """Until when an alert to this destination waits (0: not at all); a setting an
+    older version stored that no longer parses means no hold."""
+    try:
+        return controls.release(now, str(state.extra.get("digest") or ""), digests, str(state.extra.get("quiet") or ""))
+    except controls.ControlError:
+        return controls.Hold(0.0, "")
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.0f} hours" if seconds >= 7200 else f"{seconds / 60:.0f} minutes"
