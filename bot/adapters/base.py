@@ -54,24 +54,20 @@ class StartError(RuntimeError):
     the message says what to fix and holds no secret."""
 
 
-def describe_client_error(exc: BaseException) -> str:
-    """An HTTP client error in words that name no URL (a destination's URL may hold its
-    token: a Discord webhook's does): aiohttp's own messages often print the URL."""
-    import aiohttp
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a platform takes, declared by each adapter as class data (apprise's style):
+    the renderers and the command replies keep within it."""
 
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        return "too many redirects"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"HTTP {exc.status}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
-    if isinstance(exc, aiohttp.InvalidURL):
-        return "invalid URL"
-    return type(exc).__name__
+    message_chars: int | None = None  # the longest message (None: no limit)
+    messages_per_second: float | None = None  # overall, by default (Telegram's are configurable)
+    messages_per_chat_second: float | None = None
+    import_bytes: int = 2 * 1024 * 1024  # the largest OPML file /import reads
 
 
 class Adapter(Protocol):
     kinds: tuple[str, ...]  # destination kinds this adapter delivers to
+    limits: Limits
 
     async def start(self) -> None: ...
     async def send(self, destination: Destination, alert: Alert) -> SendResult: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.adapters.base import Delivered, SendResult
+from bot.adapters.base import Delivered, Limits, SendResult
 from bot.model import Alert, Destination, Digest
 from bot.render.digest import digest_text
 from bot.render.text import alert_block
@@ -13,6 +13,7 @@ from bot.render.text import alert_block
 
 class ConsoleAdapter:
     kinds: tuple[str, ...] = ("console",)
+    limits = Limits()  # a terminal takes anything
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream

@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult
+from bot.adapters.base import Delivered, Gone, Limits, Rejected, RetryAfter, SendResult
 from bot.adapters.http import HttpSession
-from bot.feeds.fetch import status_text
+from bot.http_answers import status_text
 from bot.model import Alert, Destination, Digest
 from bot.render.discord import alert_payload, digest_payload, split_digest
 
@@ -32,6 +32,7 @@ def _retry_after(body: Any, headers: Any) -> float | None:
 
 class DiscordWebhookAdapter(HttpSession):
     kinds: tuple[str, ...] = ("discord_webhook",)
+    limits = Limits(message_chars=2000, messages_per_chat_second=5 / 2)  # 5 per 2 s per webhook
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
         return await self._post(destination, alert_payload(alert))

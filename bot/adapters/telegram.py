@@ -23,15 +23,14 @@ from telegram import error as tg
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot import destinations
-from bot.adapters.base import Delivered, Gone, Moved, Rejected, RetryAfter, SendResult, StartError
+from bot.adapters.base import Delivered, Gone, Limits, Moved, Rejected, RetryAfter, SendResult, StartError
 from bot.commands import Commands, Invocation, Reply
 from bot.config import TelegramSettings
 from bot.model import Alert, Destination, Digest
-from bot.render.telegram import alert_message, digest_message, inline_keyboard, split_digest, visible_text
+from bot.render.telegram import MAX_TEXT, alert_message, digest_message, inline_keyboard, split_digest, visible_text
 
 log = logging.getLogger("tipoff.telegram")
 
-MAX_IMPORT_BYTES = 2 * 1024 * 1024
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 REFUSED_TOKEN = "Telegram refused the bot token in TIPOFF_TELEGRAM_TOKEN: check it with @BotFather"
 NOT_REACHED = RetryAfter(30.0, "Telegram's Bot API has not been reached yet")
@@ -74,6 +73,8 @@ def send_kwargs(params: dict[str, Any]) -> dict[str, Any]:
 
 class TelegramAdapter:
     kinds: tuple[str, ...] = ("telegram",)
+    # Telegram's defaults; the rates are configurable under [telegram] (TelegramSettings)
+    limits = Limits(message_chars=MAX_TEXT, messages_per_second=30.0, messages_per_chat_second=1.0)
 
     def __init__(self, settings: TelegramSettings, clock: Callable[[], float] = time.monotonic) -> None:
         if settings.token is None:
@@ -375,8 +376,8 @@ class TelegramAdapter:
         document = message.document or (message.reply_to_message.document if message.reply_to_message else None)
         if document is None:
             return None
-        if document.file_size and document.file_size > MAX_IMPORT_BYTES:
-            return Reply(f"That file is too large to import (over {MAX_IMPORT_BYTES // 1024 // 1024} MB).")
+        if document.file_size and document.file_size > self.limits.import_bytes:
+            return Reply(f"That file is too large to import (over {self.limits.import_bytes // 1024 // 1024} MB).")
         file = await document.get_file()
         return bytes(await file.download_as_bytearray())
 

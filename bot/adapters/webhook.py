@@ -12,9 +12,9 @@ import aiohttp
 import orjson
 
 from bot import __version__
-from bot.adapters.base import Delivered, Gone, RetryAfter, SendResult, describe_client_error
+from bot.adapters.base import Delivered, Gone, Limits, RetryAfter, SendResult
 from bot.adapters.http import HttpSession
-from bot.feeds.fetch import retry_after_seconds, status_text
+from bot.http_answers import describe_client_error, retry_after_seconds, status_text
 from bot.model import Alert, Destination, Digest
 from bot.render.digest import digest_json
 from bot.render.json import alert_json
@@ -26,6 +26,7 @@ def hash_key(text: str) -> str:
 
 class WebhookAdapter(HttpSession):
     kinds: tuple[str, ...] = ("webhook",)
+    limits = Limits()  # one JSON POST per alert, any size; pacing is the receiver's 429
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
         # a timed-out POST may have arrived: the key lets the receiver drop the retry

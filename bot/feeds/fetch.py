@@ -10,13 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
-import re
 import socket
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urljoin, urlsplit
@@ -30,6 +26,7 @@ from bot import __version__
 from bot.config import FetchSettings
 from bot.feeds.address import AddressPolicy, AddressRefused
 from bot.feeds.errors import FeedError
+from bot.http_answers import cache_max_age, retry_after_seconds, status_text
 from bot.model import Feed
 
 DEFAULT_USER_AGENT = f"tipoff/{__version__} (self-hosted feed watcher; +https://pypi.org/project/tipoff/)"
@@ -64,40 +61,6 @@ class FetchResult:
     @property
     def body_hash(self) -> str:
         return hashlib.blake2b(self.body, digest_size=16).hexdigest()
-
-
-def status_text(status: int) -> str:
-    try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
-
-
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
-
-
-def cache_max_age(value: str | None) -> float | None:
-    """Cache-Control max-age in seconds (None for no-cache/no-store or none given)."""
-    if not value or "no-cache" in value.lower() or "no-store" in value.lower():
-        return None
-    found = _MAX_AGE.search(value)
-    return float(found.group(1)) if found else None
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class GuardedResolver(AbstractResolver):

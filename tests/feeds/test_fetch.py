@@ -5,7 +5,8 @@ from aiohttp import web
 
 from bot.config import FetchSettings
 from bot.feeds.errors import FeedError
-from bot.feeds.fetch import DEFAULT_USER_AGENT, Fetcher, Validators, retry_after_seconds
+from bot.feeds.fetch import DEFAULT_USER_AGENT, Fetcher, Validators
+from bot.http_answers import retry_after_seconds
 from bot.model import Feed
 from tests.factories import feed, rss, item
 from tests.fakes.feed_server import Served

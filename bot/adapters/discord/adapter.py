@@ -18,7 +18,7 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
-from bot.adapters.base import Delivered, Gone, Rejected, RetryAfter, SendResult, StartError
+from bot.adapters.base import Delivered, Gone, Limits, Rejected, RetryAfter, SendResult, StartError
 from bot.adapters.discord.shards import GatewayShard, IdentifyPacer, Pacer, gateway_problem, intents
 from bot.adapters.discord.slash import CONTENT_MAX, SlashCommands, button_view
 from bot.commands import Commands
@@ -45,6 +45,7 @@ def point_at(settings: DiscordSettings) -> None:
 
 class DiscordAdapter(SlashCommands):
     kinds: tuple[str, ...] = ("discord",)
+    limits = Limits(message_chars=CONTENT_MAX, messages_per_chat_second=5 / 5)  # discord.py paces by route
 
     def __init__(self, settings: DiscordSettings) -> None:
         if settings.token is None:

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 
 from bot import destinations
+from bot.adapters.base import Limits
 from bot.commands import Command, Commands, Invocation, Reply
 from bot.config import DiscordSettings
 from bot.model import Button
@@ -20,7 +21,6 @@ from bot.model import Button
 log = logging.getLogger("tipoff.discord")
 
 BUTTON_PREFIX = "tipoff:"
-MAX_IMPORT_BYTES = 2 * 1024 * 1024
 CONTENT_MAX = 2000
 # a command argument's kind → the option type discord.py offers for it
 OPTION_TYPES: dict[str, Any] = {"text": str, "watch": str, "feed": str, "role": discord.Role,
@@ -146,7 +146,7 @@ class SlashCommands:
         await interaction.response.defer(ephemeral=command.private, thinking=True)
         data = None
         if attachment is not None:
-            if attachment.size > MAX_IMPORT_BYTES:
+            if attachment.size > Limits().import_bytes:
                 await interaction.followup.send("That file is too large to import.", ephemeral=True)
                 return
             data = await attachment.read()
