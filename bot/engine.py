@@ -447,11 +447,11 @@ class Engine:
             return
         settings = {dest: self.store.destination_state(dest) for dest in fired}
         for planned in pipeline.plan(entry, feed, feed_title, fired, settings, self._watches, now):
-            if not self.store.claim_story(planned.destination, planned.alert.story_keys, now):
-                report.repeats += 1
-                continue
             data = alert_to_dict(planned.alert)
             if planned.hold.until:
                 data["hold"] = planned.hold.why
-            self.store.enqueue(planned.destination, data, planned.alert.id, not_before=planned.hold.until)
-            report.alerts += 1
+            if self.store.claim_and_queue(planned.destination, planned.alert.story_keys, now, data,
+                                          planned.alert.id, not_before=planned.hold.until):
+                report.alerts += 1
+            else:
+                report.repeats += 1

@@ -82,8 +82,11 @@ class Store(Protocol):
     def known_entries(self, feed_id: FeedId) -> Mapping[str, float]: ...
     def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None: ...
 
-    # per-destination dedupe: atomic check-and-record
-    def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool: ...
+    # a story's alert for a destination: claim its keys there and queue the alert, as one
+    # step (False: the story was announced there already). Durable at the next flush; on
+    # a shared store a claim another worker made first wins then, and this alert is dropped
+    def claim_and_queue(self, destination: DestinationName, keys: Iterable[str], now: float,
+                        alert: Mapping[str, Any], item_id: str, not_before: float = 0.0) -> bool: ...
 
     # outbox
     def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,

@@ -327,6 +327,15 @@ class TinyDBStore(Records):
 
     # -- outbox ------------------------------------------------------------
 
+    def claim_and_queue(self, destination: DestinationName, keys: Iterable[str], now: float,
+                        alert: Mapping[str, Any], item_id: str, not_before: float = 0.0) -> bool:
+        """Claim the story for the destination and queue its alert; both land in the same
+        database write (the claim is final here: one process owns the file)."""
+        if not self.claim_story(destination, keys, now):
+            return False
+        self.enqueue(destination, alert, item_id, not_before)
+        return True
+
     def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
                 not_before: float = 0.0) -> None:
         if self._queue(destination, alert, item_id, not_before):

@@ -53,10 +53,9 @@ async def died(store):
 
 async def announces(store, dest, keys, item_id, now=2000.0):
     """Whether a story gets through: claimed, queued and durable. (Redis decides claims
-    for good at the flush, atomically with queueing, so a repeat may pass claim_story
+    for good at the flush, atomically with queueing, so a repeat may pass claim_and_queue
     and still be dropped there; either way it is never offered.)"""
-    if store.claim_story(dest, keys, now):
-        store.enqueue(dest, {"id": item_id}, item_id)
+    store.claim_and_queue(dest, keys, now, {"id": item_id}, item_id)
     await store.flush()
     return item_id in {i.id for i in store.pending(dest)}
 
@@ -80,11 +79,9 @@ async def test_feed_state_and_known_entries_survive_a_restart(make):
 
 async def test_a_story_is_claimed_once_per_destination(make):
     store = await make()
-    assert store.claim_story("fans", ["i:1", "u:a", "t:x"], 1000.0)
-    store.enqueue("fans", {"n": 1}, "a1")
-    assert not store.claim_story("fans", ["u:a"], 1001.0)  # the same story by its URL
-    assert store.claim_story("others", ["u:a"], 1001.0)  # another destination may have it
-    store.enqueue("others", {"n": 2}, "b1")
+    assert store.claim_and_queue("fans", ["i:1", "u:a", "t:x"], 1000.0, {"n": 1}, "a1")
+    assert not store.claim_and_queue("fans", ["u:a"], 1001.0, {"n": 9}, "a-repeat")  # the same story by its URL
+    assert store.claim_and_queue("others", ["u:a"], 1001.0, {"n": 2}, "b1")  # another destination may have it
     await store.flush()
     again = await restart(store, make)
     assert not await announces(again, "fans", ["i:1"], "a1-again")
@@ -96,8 +93,7 @@ async def test_a_story_is_claimed_once_per_destination(make):
 async def test_alerts_are_offered_only_once_durable_and_in_order(make):
     store = await make()
     for n in range(5):
-        assert store.claim_story("fans", [f"i:{n}"], 1000.0)
-        store.enqueue("fans", {"n": n}, f"a{n}")
+        assert store.claim_and_queue("fans", [f"i:{n}"], 1000.0, {"n": n}, f"a{n}")
     assert store.pending() == []  # not before the write that makes them durable
     await store.flush()
     assert [i.id for i in sorted(store.pending("fans"), key=lambda i: i.seq)] == [f"a{n}" for n in range(5)]
@@ -115,8 +111,7 @@ async def test_alerts_are_offered_only_once_durable_and_in_order(make):
 
 async def test_an_acknowledged_alert_is_gone_even_without_a_flush(make):
     store = await make()
-    assert store.claim_story("fans", ["i:1"], 1000.0)
-    store.enqueue("fans", {"n": 1}, "a1")
+    assert store.claim_and_queue("fans", ["i:1"], 1000.0, {"n": 1}, "a1")
     await store.flush()
     await store.acknowledge("a1")
     # a crash right here: no flush, no close
@@ -127,8 +122,7 @@ async def test_an_acknowledged_alert_is_gone_even_without_a_flush(make):
 
 async def test_held_alerts_keep_their_time(make):
     store = await make()
-    assert store.claim_story("fans", ["i:1"], 1000.0)
-    store.enqueue("fans", {"n": 1, "hold": "digest"}, "a1", not_before=4600.0)
+    assert store.claim_and_queue("fans", ["i:1"], 1000.0, {"n": 1, "hold": "digest"}, "a1", not_before=4600.0)
     again = await restart(store, make)
     [item] = again.pending()
     assert item.next_try == 4600.0 and item.alert["hold"] == "digest"
@@ -159,8 +153,7 @@ async def test_renaming_a_destination_moves_everything(make):
     old, new = DestinationName("telegram:-1"), DestinationName("telegram:-1001")
     store.put_subscription(Subscription("f1", old, "https://a.example/", 600.0, T0))
     store.put_watch(Watch(WatchId("w1"), "duet", (old,), T0, owner=old))
-    assert store.claim_story(old, ["i:1"], 1000.0)
-    store.enqueue(old, {"n": 1}, "a1")
+    assert store.claim_and_queue(old, ["i:1"], 1000.0, {"n": 1}, "a1")
     await store.flush()
     store.rename_destination(old, new)
     again = await restart(store, make)
@@ -208,8 +201,7 @@ async def test_two_workers_never_both_announce_one_story(redis_url):
     atomic claim-and-queue lets exactly one alert through."""
     a, b = await workers(redis_url, "worker-a", "worker-b")
     for store, item in ((a, "fans:from-a"), (b, "fans:from-b")):
-        assert store.claim_story("fans", ["i:story", "u:https://pop.example/duet"], 1000.0)  # tentative
-        store.enqueue("fans", {"n": 1}, item)
+        assert store.claim_and_queue("fans", ["i:story", "u:https://pop.example/duet"], 1000.0, {"n": 1}, item)  # tentative
     await a.flush()
     await b.flush()
     queued = [i.id for s in (a, b) for i in s.pending()]
@@ -266,8 +258,7 @@ async def test_workers_split_due_feeds_with_leases_and_take_over_from_a_dead_one
     for f in mine[:5]:  # a polls five, then dies before the others
         a.put_feed_state(FeedState(f.id, f.url, polls=1, next_due=now + 60))
         a.remember_entries(f.id, [f"seen-by-a-{f.id}"], now)
-    assert a.claim_story("fans", ["i:x"], now)
-    a.enqueue("fans", {"n": 1}, "in-flight")
+    assert a.claim_and_queue("fans", ["i:x"], now, {"n": 1}, "in-flight")
     await a.flush()  # a took its alert from the stream, and will never acknowledge it
     assert [i.id for i in a.pending()] == ["in-flight"]
     a._keeper.cancel()  # a dies: nothing keeps its entries fresh any more
@@ -296,8 +287,7 @@ async def test_a_live_worker_keeps_its_alerts(redis_url):
     import asyncio
 
     a, b = await workers(redis_url, "worker-a", "worker-b", lease=0.6)
-    assert a.claim_story("fans", ["i:x"], 1000.0)
-    a.enqueue("fans", {"n": 1}, "waiting")
+    assert a.claim_and_queue("fans", ["i:x"], 1000.0, {"n": 1}, "waiting")
     await a.flush()
     await asyncio.sleep(1.5)  # longer than the lease: a refreshed it meanwhile
     assert await b.reclaim_stale() == 0 and b.pending() == [] and [i.id for i in a.pending()] == ["waiting"]
@@ -327,8 +317,7 @@ async def test_a_chat_change_on_one_worker_reaches_the_others(redis_url):
 
 
 async def _queue(store, dest, item_id):
-    assert store.claim_story(dest, [f"i:{item_id}"], 1000.0)
-    store.enqueue(dest, {"title": item_id}, item_id)
+    assert store.claim_and_queue(dest, [f"i:{item_id}"], 1000.0, {"title": item_id}, item_id)
     await store.flush()
 
 

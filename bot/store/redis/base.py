@@ -54,7 +54,6 @@ class RedisBase(Records):
         self._stream_ids: dict[str, str] = {}  # outbox item → its stream entry
         self._flush_lock = asyncio.Lock()
         self._claims: dict[str, tuple[DestinationName, tuple[str, ...], float]] = {}  # item id → its claim
-        self._last_claim: tuple[DestinationName, tuple[str, ...], float] | None = None
         self._claimed_here: dict[DestinationName, dict[str, float]] = {}  # claims not yet committed
         self._new_known: dict[FeedId, dict[str, float]] = {}
         self._gone_known: dict[FeedId, set[str]] = {}

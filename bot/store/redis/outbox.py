@@ -25,11 +25,8 @@ FORGET_EVERY = 600.0  # how often a worker looks for such
 class OutboxOnRedis(RedisBase):
     def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
                 not_before: float = 0.0) -> None:
-        if not self._queue(destination, alert, item_id, not_before):
-            return
-        if self._last_claim is not None and self._last_claim[0] == destination:
-            self._claims[item_id] = self._last_claim
-        self._last_claim = None
+        """Queue an alert that claims no story (a notice to a chat)."""
+        self._queue(destination, alert, item_id, not_before)
 
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
         """Alerts this worker holds through the consumer group (each entry is held by

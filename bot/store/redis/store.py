@@ -39,7 +39,7 @@ import time
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import orjson
 import redis.asyncio as aioredis
@@ -269,16 +269,21 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
         if feed_id not in self._feeds:
             self.put_feed_state(FeedState(feed_id=feed_id, url=""))
 
-    def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool:
-        """A tentative claim: refused here when this process already claimed the story;
-        made for good (or refused, dropping its alert) in Redis at the next flush."""
+    def claim_and_queue(self, destination: DestinationName, keys: Iterable[str], now: float,
+                        alert: Mapping[str, Any], item_id: str, not_before: float = 0.0) -> bool:
+        """Claim the story and queue its alert. Refused at once when this process claimed
+        it already; made for good in Redis at the next flush, by one script with the
+        queueing (CLAIM_AND_QUEUE), or refused there when another worker was first (the
+        alert is then dropped, and logged)."""
         keys = tuple(keys)
         mine = self._claimed_here.setdefault(destination, {})
         if dedupe.is_repeat(keys, mine, datetime.fromtimestamp(now, timezone.utc)):
             return False
+        if not self._queue(destination, alert, item_id, not_before):
+            return False
         for key in keys:
             mine[key] = now
-        self._last_claim = (destination, keys, now)
+        self._claims[item_id] = (destination, keys, now)
         return True
 
     async def _check_epoch(self) -> None:
