@@ -17,7 +17,6 @@ from bot.config import DeliverySettings
 from bot.model import Destination, DestinationName, Digest
 from bot.stats import Stats
 from bot.store.base import OutboxItem, Store
-from bot.store.codec import alert_from_dict
 
 log = logging.getLogger("tipoff.delivery")
 
@@ -116,8 +115,8 @@ class Delivery:
                 self._warn_once(name, "%d alerts wait for %s, which no configured adapter can reach",
                                 len(items), name)
                 return sent
-            held = [i for i in due if i.alert.get("hold")]
-            digest = bool(due[0].alert.get("hold")) and (len(held) > 1 or due[0].alert.get("hold") == "digest")
+            held = [i for i in due if i.message.hold]
+            digest = bool(due[0].message.hold) and (len(held) > 1 or due[0].message.hold == "digest")
             if not await self._still_ours(held if digest else due[:1]):
                 continue  # another worker sends it, or earlier alerts arrived: look again
             if digest:
@@ -144,8 +143,8 @@ class Delivery:
                            held: list[OutboxItem]) -> tuple[list[OutboxItem], SendResult]:
         """Send the first message of the digest these held alerts make; the rest go in
         the next round (each part leaves the outbox once its message was accepted)."""
-        why = "digest" if any(i.alert.get("hold") == "digest" for i in held) else "quiet"
-        whole = Digest(dest.name, tuple(alert_from_dict(i.alert) for i in held), why)
+        why = "digest" if any(i.message.hold == "digest" for i in held) else "quiet"
+        whole = Digest(dest.name, tuple(i.message.alert for i in held if i.message.alert is not None), why)
         parts = adapter.split_digest(whole)
         first = parts[0]
         batch = held[:len(first.alerts)]
@@ -159,9 +158,9 @@ class Delivery:
 
     async def _send(self, adapter: Adapter, dest: Destination, item: OutboxItem) -> SendResult:
         try:
-            if item.alert.get("kind") == "notice":
-                return await adapter.notify(dest, str(item.alert["text"]))
-            return await adapter.send(dest, alert_from_dict(item.alert))
+            if item.message.alert is None:
+                return await adapter.notify(dest, item.message.notice)
+            return await adapter.send(dest, item.message.alert)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an adapter bug must not lose the alert or stop delivery

@@ -23,11 +23,10 @@ from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import charset_of, parse_feed
 from bot.feeds.schedule import due_feeds, next_wakeup
-from bot.model import Destination, DestinationName, Entry, Feed, FeedId, ParsedFeed, Watch, WatchId
+from bot.model import Destination, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
 from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
-from bot.store.codec import alert_to_dict
 
 log = logging.getLogger("tipoff.engine")
 
@@ -436,7 +435,7 @@ class Engine:
         for dest in sorted(self._subscribers.get(feed.id, ())):
             text = (f"I stopped checking {name} ({feed.url}): {why}. Last error: {state.last_error}. "
                     "Use the resume command here to try it again, or remove the feed.")
-            self.store.enqueue(dest, {"kind": "notice", "text": text}, f"{dest}:notice:{feed.id}:{int(now)}")
+            self.store.enqueue(dest, Outgoing(notice=text), f"{dest}:notice:{feed.id}:{int(now)}")
 
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> None:
         """Match one new entry, and queue one alert per destination that wants it (and
@@ -447,10 +446,8 @@ class Engine:
             return
         settings = {dest: self.store.destination_state(dest) for dest in fired}
         for planned in pipeline.plan(entry, feed, feed_title, fired, settings, self._watches, now):
-            data = alert_to_dict(planned.alert)
-            if planned.hold.until:
-                data["hold"] = planned.hold.why
-            if self.store.claim_and_queue(planned.destination, planned.alert.story_keys, now, data,
+            message = Outgoing(planned.alert, hold=planned.hold.why if planned.hold.until else "")
+            if self.store.claim_and_queue(planned.destination, planned.alert.story_keys, now, message,
                                           planned.alert.id, not_before=planned.hold.until):
                 report.alerts += 1
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NewType
+from typing import Any, Mapping, NewType
 
 FeedId = NewType("FeedId", str)
 WatchId = NewType("WatchId", str)
@@ -144,6 +144,54 @@ class Alert:
     created_at: datetime
     story_keys: tuple[str, ...] = field(default=())
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plain (JSON-able) form: the webhook body's core, and how the outbox keeps it."""
+        alert = self
+        e = alert.entry
+        return {
+            "id": alert.id,
+            "destination": alert.destination,
+            "created_at": _time(alert.created_at),
+            "feed": {"id": e.feed_id, "title": alert.feed_title, "url": alert.feed_url},
+            "entry": {
+                "id": e.id, "url": e.url, "link": e.link, "title": e.title, "summary": e.summary,
+                "content": e.content, "authors": list(e.authors), "tags": list(e.tags),
+                "published": _time(e.published), "updated": _time(e.updated), "image": e.image,
+            },
+            "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms),
+                         "hits": [list(h) for h in w.hits], "mention": w.mention, "owned": w.owned}
+                        for w in alert.watches],
+            "story_keys": list(alert.story_keys),
+        }
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Alert:
+        e, f = d["entry"], d["feed"]
+        entry = Entry(
+            feed_id=FeedId(f["id"]), id=e["id"], url=e.get("url", ""), link=e.get("link", ""),
+            title=e.get("title", ""), summary=e.get("summary", ""), content=e.get("content", ""),
+            authors=tuple(e.get("authors") or ()), tags=tuple(e.get("tags") or ()),
+            published=_parse_time(e.get("published")), updated=_parse_time(e.get("updated")), image=e.get("image"),
+        )
+        watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""),
+                                   tuple((str(f), int(s), int(e)) for f, s, e in w.get("hits") or ()),
+                                   str(w.get("mention") or ""), bool(w.get("owned")))
+                        for w in d.get("watches") or ())
+        created = _parse_time(d.get("created_at"))
+        assert created is not None
+        return Alert(d["id"], DestinationName(d["destination"]), entry, f.get("title", ""), f.get("url", ""),
+                     watches, created, tuple(d.get("story_keys") or ()))
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What the outbox holds for a destination: an alert (held for a digest or quiet
+    hours while `hold` says so), or a notice to the chat (a feed it added stopped)."""
+
+    alert: Alert | None = None
+    notice: str = ""
+    hold: str = ""  # "digest" or "quiet" while held; "" when it may go at once
+
 
 @dataclass(frozen=True, slots=True)
 class Digest:
@@ -181,3 +229,11 @@ def alert_buttons(alert: Alert) -> tuple[Button, ...]:
         return ()
     return (Button("Mute this watch for 24 h", f"snooze:{own.watch_id}:24h"),
             Button("Unwatch", f"unwatch:{own.watch_id}"))
+
+
+def _time(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 from xml.sax.saxutils import escape
 
 from bot.config import CONSOLE, FetchSettings, LimitSettings, PollSettings, Settings, feed_id_for
-from bot.model import Destination, DestinationName, Entry, Feed, FeedId, Watch, WatchId
+from bot.model import Destination, DestinationName, Entry, Feed, FeedId, Outgoing, Watch, WatchId
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -102,3 +102,8 @@ def redis_prefix() -> str:
 def as_worker(s: Settings, redis_url: str, prefix: str, name: str, lease: float = 3.0) -> Settings:
     """These settings for a worker named `name` on a shared Redis store."""
     return replace(s, store_url=redis_url, store_prefix=prefix, store_lease=lease, worker=name, worker_named=True)
+
+
+def note(value: object, hold: str = "") -> Outgoing:
+    """An outbox message for store tests: a notice carrying `value`."""
+    return Outgoing(notice=str(value), hold=hold)

@@ -9,7 +9,7 @@ import sys
 
 from bot.fleet import Fleet, ago, render
 from tests.conftest import PROJECT
-from tests.factories import feed, redis_prefix
+from tests.factories import feed, note, redis_prefix
 
 
 def test_the_table_lists_each_worker_with_what_it_holds():
@@ -52,7 +52,7 @@ async def test_the_command_reads_a_live_store(tmp_path, redis_url):
         assert len(await a.claim_due(feeds, 1000.0, limit=4)) == 4
         assert len(await b.claim_due(feeds, 1000.0)) == 2
         for n, dest in enumerate(["fans", "fans", "club"]):
-            assert a.claim_and_queue(dest, [f"i:{n}"], 1000.0, {"n": n}, f"alert-{n}")
+            assert a.claim_and_queue(dest, [f"i:{n}"], 1000.0, note(n), f"alert-{n}")
         await a.flush()
         assert await b.hold_lock("telegram-poller:00ff", 30)
         config = tmp_path / "tipoff.toml"

@@ -11,7 +11,7 @@ from bot.model import DestinationName, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
-from tests.factories import redis_prefix
+from tests.factories import note, redis_prefix
 
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
@@ -26,7 +26,7 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
         src.put_feed_state(FeedState(f"f{i}", f"https://feeds.example/{i}", etag=f'"{i}"', polls=4))
         src.remember_entries(f"f{i}", [f"k{i}-{j}" for j in range(5)], now)
     chat = DestinationName("telegram:-100")
-    assert src.claim_and_queue(chat, ["i:story", "u:https://pop.example/a", "t:gaga britney duet"], now, {"n": 1}, "a1")
+    assert src.claim_and_queue(chat, ["i:story", "u:https://pop.example/a", "t:gaga britney duet"], now, note(1), "a1")
     assert src.claim_story(chat, ["i:old"], now - 100 * 86400)  # past the 90-day retention: not copied
     src.put_destination_state(DestinationState(chat, extra={"digest": "hourly"}))
     src.put_subscription(Subscription("f9", chat, "https://feeds.example/9", 600.0, T0))
@@ -50,7 +50,7 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
     assert [i.id for i in store.pending(chat)] == ["a1"]  # the workers get the waiting alert
     assert store.destination_state(chat).extra == {"digest": "hourly"}
     assert [w.id for w in store.watches(chat)] == ["w1"] and [s.id for s in store.subscriptions(chat)] == ["f9"]
-    store.claim_and_queue(chat, ["u:https://pop.example/a"], now, {"n": 2}, "again")
+    store.claim_and_queue(chat, ["u:https://pop.example/a"], now, note(2), "again")
     await store.flush()
     assert [i.id for i in store.pending(chat)] == ["a1"]  # the announced story stays announced
     await store.close()

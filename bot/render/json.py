@@ -6,11 +6,10 @@ from typing import Any
 
 from bot import __version__
 from bot.model import Alert
-from bot.store.codec import alert_to_dict
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
-    body = alert_to_dict(alert)
+    body = alert.to_dict()
     body.pop("story_keys", None)
     for w in body["watches"]:
         w["hits"] = [{"field": f, "start": s, "end": e} for f, s, e in w["hits"]]

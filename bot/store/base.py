@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
 
-from bot.model import DestinationName, Feed, FeedId, Subscription, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, Outgoing, Subscription, Watch, WatchId
 
 SCHEMA_VERSION = 1
 
@@ -51,7 +51,7 @@ class OutboxItem:
     id: str
     seq: int
     destination: DestinationName
-    alert: Mapping[str, Any]  # bot.store.codec form of an Alert
+    message: Outgoing  # the alert (or notice) waiting
     attempts: int = 0
     next_try: float = 0.0
     last_error: str | None = None
@@ -86,10 +86,10 @@ class Store(Protocol):
     # step (False: the story was announced there already). Durable at the next flush; on
     # a shared store a claim another worker made first wins then, and this alert is dropped
     def claim_and_queue(self, destination: DestinationName, keys: Iterable[str], now: float,
-                        alert: Mapping[str, Any], item_id: str, not_before: float = 0.0) -> bool: ...
+                        message: Outgoing, item_id: str, not_before: float = 0.0) -> bool: ...
 
     # outbox
-    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+    def enqueue(self, destination: DestinationName, message: Outgoing, item_id: str,
                 not_before: float = 0.0) -> None: ...  # held (digest, quiet hours) until not_before
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]: ...  # durable ones
     def delivered(self, item_id: str) -> None: ...

@@ -1,12 +1,13 @@
-"""Alert ↔ plain JSON-able dict: the form alerts take in the outbox and in webhook
-bodies. One definition, so what is stored is exactly what can be sent again."""
+"""How the stores write records as plain JSON-able dicts: outbox items (an alert in
+the form webhooks receive, so what is stored is exactly what can be sent again), chats'
+watches and feeds. Only the stores use it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Mapping
 
-from bot.model import Alert, DestinationName, Entry, FeedId, FiredWatch, Subscription, Watch, WatchId
+from bot.model import Alert, DestinationName, Outgoing, Subscription, Watch, WatchId
 from bot.store.base import OutboxItem
 
 
@@ -16,43 +17,6 @@ def _time(dt: datetime | None) -> str | None:
 
 def _parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-def alert_to_dict(alert: Alert) -> dict[str, Any]:
-    e = alert.entry
-    return {
-        "id": alert.id,
-        "destination": alert.destination,
-        "created_at": _time(alert.created_at),
-        "feed": {"id": e.feed_id, "title": alert.feed_title, "url": alert.feed_url},
-        "entry": {
-            "id": e.id, "url": e.url, "link": e.link, "title": e.title, "summary": e.summary,
-            "content": e.content, "authors": list(e.authors), "tags": list(e.tags),
-            "published": _time(e.published), "updated": _time(e.updated), "image": e.image,
-        },
-        "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms),
-                     "hits": [list(h) for h in w.hits], "mention": w.mention, "owned": w.owned}
-                    for w in alert.watches],
-        "story_keys": list(alert.story_keys),
-    }
-
-
-def alert_from_dict(d: Mapping[str, Any]) -> Alert:
-    e, f = d["entry"], d["feed"]
-    entry = Entry(
-        feed_id=FeedId(f["id"]), id=e["id"], url=e.get("url", ""), link=e.get("link", ""),
-        title=e.get("title", ""), summary=e.get("summary", ""), content=e.get("content", ""),
-        authors=tuple(e.get("authors") or ()), tags=tuple(e.get("tags") or ()),
-        published=_parse_time(e.get("published")), updated=_parse_time(e.get("updated")), image=e.get("image"),
-    )
-    watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""),
-                               tuple((str(f), int(s), int(e)) for f, s, e in w.get("hits") or ()),
-                               str(w.get("mention") or ""), bool(w.get("owned")))
-                    for w in d.get("watches") or ())
-    created = _parse_time(d.get("created_at"))
-    assert created is not None
-    return Alert(d["id"], DestinationName(d["destination"]), entry, f.get("title", ""), f.get("url", ""),
-                 watches, created, tuple(d.get("story_keys") or ()))
 
 
 def watch_to_dict(w: Watch) -> dict[str, Any]:
@@ -82,7 +46,28 @@ def subscription_from_dict(d: Mapping[str, Any]) -> Subscription:
                         d.get("added_by", ""), str(d.get("group") or ""))
 
 
+def outgoing_to_dict(message: Outgoing) -> dict[str, Any]:
+    """An alert as its plain form (with "hold" while held), or {"kind": "notice", "text"}."""
+    body = {"kind": "notice", "text": message.notice} if message.alert is None else message.alert.to_dict()
+    if message.hold:
+        body["hold"] = message.hold
+    return body
+
+
+def outgoing_from_dict(d: Mapping[str, Any]) -> Outgoing:
+    hold = str(d.get("hold") or "")
+    if d.get("kind") == "notice":
+        return Outgoing(notice=str(d.get("text", "")), hold=hold)
+    return Outgoing(Alert.from_dict(d), hold=hold)
+
+
 def outbox_doc(item: OutboxItem) -> dict[str, Any]:
     """An outbox item as both stores write it."""
-    return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": item.alert,
+    return {"id": item.id, "seq": item.seq, "dest": item.destination, "alert": outgoing_to_dict(item.message),
             "attempts": item.attempts, "next_try": item.next_try, "last_error": item.last_error}
+
+
+def outbox_item(d: Mapping[str, Any]) -> OutboxItem:
+    """An outbox item as both stores read it back."""
+    return OutboxItem(d["id"], d["seq"], DestinationName(d["dest"]), outgoing_from_dict(d["alert"]),
+                      d.get("attempts", 0), d.get("next_try", 0.0), d.get("last_error"))

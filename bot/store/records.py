@@ -6,9 +6,9 @@ how it claims stories, queues alerts and writes."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Mapping
 
-from bot.model import DestinationName, FeedId, Subscription, Watch, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState, OutboxItem
 
 TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches")
@@ -40,12 +40,12 @@ class Records:
 
     # -- outbox ------------------------------------------------------------
 
-    def _queue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+    def _queue(self, destination: DestinationName, message: Outgoing, item_id: str,
                not_before: float) -> bool:
         """Add an alert to the outbox, in order, as not yet written; False when it is there."""
         if item_id in self._outbox:
             return False
-        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, alert, next_try=not_before)
+        self._outbox[item_id] = OutboxItem(item_id, self._next_seq, destination, message, next_try=not_before)
         self._next_seq += 1
         self._unflushed.add(item_id)
         return True

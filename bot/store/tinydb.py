@@ -17,14 +17,14 @@ import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable
 
 import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, WatchId
 from bot.store.base import (
     SCHEMA_VERSION,
     DestinationState,
@@ -33,7 +33,7 @@ from bot.store.base import (
     StoreError,
 )
 from bot.store.records import Records
-from bot.store.codec import outbox_doc, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
+from bot.store.codec import outbox_doc, outbox_item, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 log = logging.getLogger("tipoff.store")
 
@@ -155,8 +155,7 @@ class TinyDBStore(Records):
         for doc in db.table("announced").all():
             self._announced[doc["dest"]] = doc.get("keys") or {}
         for doc in sorted(db.table("outbox").all(), key=lambda d: d["seq"]):
-            item = OutboxItem(doc["id"], doc["seq"], doc["dest"], doc["alert"], doc.get("attempts", 0),
-                              doc.get("next_try", 0.0), doc.get("last_error"))
+            item = outbox_item(doc)
             self._outbox[item.id] = item
             self._next_seq = max(self._next_seq, item.seq + 1)
         for doc in db.table("subscriptions").all():
@@ -328,17 +327,17 @@ class TinyDBStore(Records):
     # -- outbox ------------------------------------------------------------
 
     def claim_and_queue(self, destination: DestinationName, keys: Iterable[str], now: float,
-                        alert: Mapping[str, Any], item_id: str, not_before: float = 0.0) -> bool:
+                        message: Outgoing, item_id: str, not_before: float = 0.0) -> bool:
         """Claim the story for the destination and queue its alert; both land in the same
         database write (the claim is final here: one process owns the file)."""
         if not self.claim_story(destination, keys, now):
             return False
-        self.enqueue(destination, alert, item_id, not_before)
+        self.enqueue(destination, message, item_id, not_before)
         return True
 
-    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+    def enqueue(self, destination: DestinationName, message: Outgoing, item_id: str,
                 not_before: float = 0.0) -> None:
-        if self._queue(destination, alert, item_id, not_before):
+        if self._queue(destination, message, item_id, not_before):
             self._dirty["outbox"].add(item_id)
 
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:

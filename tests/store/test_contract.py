@@ -11,7 +11,7 @@ from bot.model import DestinationName, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
-from tests.factories import redis_prefix
+from tests.factories import note, redis_prefix
 
 DAY = 86400.0
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -55,7 +55,7 @@ async def announces(store, dest, keys, item_id, now=2000.0):
     """Whether a story gets through: claimed, queued and durable. (Redis decides claims
     for good at the flush, atomically with queueing, so a repeat may pass claim_and_queue
     and still be dropped there; either way it is never offered.)"""
-    store.claim_and_queue(dest, keys, now, {"id": item_id}, item_id)
+    store.claim_and_queue(dest, keys, now, note(item_id), item_id)
     await store.flush()
     return item_id in {i.id for i in store.pending(dest)}
 
@@ -79,9 +79,9 @@ async def test_feed_state_and_known_entries_survive_a_restart(make):
 
 async def test_a_story_is_claimed_once_per_destination(make):
     store = await make()
-    assert store.claim_and_queue("fans", ["i:1", "u:a", "t:x"], 1000.0, {"n": 1}, "a1")
-    assert not store.claim_and_queue("fans", ["u:a"], 1001.0, {"n": 9}, "a-repeat")  # the same story by its URL
-    assert store.claim_and_queue("others", ["u:a"], 1001.0, {"n": 2}, "b1")  # another destination may have it
+    assert store.claim_and_queue("fans", ["i:1", "u:a", "t:x"], 1000.0, note(1), "a1")
+    assert not store.claim_and_queue("fans", ["u:a"], 1001.0, note(9), "a-repeat")  # the same story by its URL
+    assert store.claim_and_queue("others", ["u:a"], 1001.0, note(2), "b1")  # another destination may have it
     await store.flush()
     again = await restart(store, make)
     assert not await announces(again, "fans", ["i:1"], "a1-again")
@@ -93,7 +93,7 @@ async def test_a_story_is_claimed_once_per_destination(make):
 async def test_alerts_are_offered_only_once_durable_and_in_order(make):
     store = await make()
     for n in range(5):
-        assert store.claim_and_queue("fans", [f"i:{n}"], 1000.0, {"n": n}, f"a{n}")
+        assert store.claim_and_queue("fans", [f"i:{n}"], 1000.0, note(n), f"a{n}")
     assert store.pending() == []  # not before the write that makes them durable
     await store.flush()
     assert [i.id for i in sorted(store.pending("fans"), key=lambda i: i.seq)] == [f"a{n}" for n in range(5)]
@@ -105,13 +105,13 @@ async def test_alerts_are_offered_only_once_durable_and_in_order(make):
     waiting = {i.id: i for i in again.pending()}
     assert set(waiting) == {"a1", "a3", "a4"}
     assert waiting["a1"].attempts == 1 and waiting["a1"].next_try == 5000.0 and waiting["a1"].last_error == "busy"
-    assert waiting["a3"].alert == {"n": 3}
+    assert waiting["a3"].message == note(3)
     await again.close()
 
 
 async def test_an_acknowledged_alert_is_gone_even_without_a_flush(make):
     store = await make()
-    assert store.claim_and_queue("fans", ["i:1"], 1000.0, {"n": 1}, "a1")
+    assert store.claim_and_queue("fans", ["i:1"], 1000.0, note(1), "a1")
     await store.flush()
     await store.acknowledge("a1")
     # a crash right here: no flush, no close
@@ -122,10 +122,10 @@ async def test_an_acknowledged_alert_is_gone_even_without_a_flush(make):
 
 async def test_held_alerts_keep_their_time(make):
     store = await make()
-    assert store.claim_and_queue("fans", ["i:1"], 1000.0, {"n": 1, "hold": "digest"}, "a1", not_before=4600.0)
+    assert store.claim_and_queue("fans", ["i:1"], 1000.0, note(1, hold="digest"), "a1", not_before=4600.0)
     again = await restart(store, make)
     [item] = again.pending()
-    assert item.next_try == 4600.0 and item.alert["hold"] == "digest"
+    assert item.next_try == 4600.0 and item.message.hold == "digest"
     await again.close()
 
 
@@ -153,7 +153,7 @@ async def test_renaming_a_destination_moves_everything(make):
     old, new = DestinationName("telegram:-1"), DestinationName("telegram:-1001")
     store.put_subscription(Subscription("f1", old, "https://a.example/", 600.0, T0))
     store.put_watch(Watch(WatchId("w1"), "duet", (old,), T0, owner=old))
-    assert store.claim_and_queue(old, ["i:1"], 1000.0, {"n": 1}, "a1")
+    assert store.claim_and_queue(old, ["i:1"], 1000.0, note(1), "a1")
     await store.flush()
     store.rename_destination(old, new)
     again = await restart(store, make)
@@ -201,7 +201,7 @@ async def test_two_workers_never_both_announce_one_story(redis_url):
     atomic claim-and-queue lets exactly one alert through."""
     a, b = await workers(redis_url, "worker-a", "worker-b")
     for store, item in ((a, "fans:from-a"), (b, "fans:from-b")):
-        assert store.claim_and_queue("fans", ["i:story", "u:https://pop.example/duet"], 1000.0, {"n": 1}, item)  # tentative
+        assert store.claim_and_queue("fans", ["i:story", "u:https://pop.example/duet"], 1000.0, note(1), item)  # tentative
     await a.flush()
     await b.flush()
     queued = [i.id for s in (a, b) for i in s.pending()]
@@ -258,7 +258,7 @@ async def test_workers_split_due_feeds_with_leases_and_take_over_from_a_dead_one
     for f in mine[:5]:  # a polls five, then dies before the others
         a.put_feed_state(FeedState(f.id, f.url, polls=1, next_due=now + 60))
         a.remember_entries(f.id, [f"seen-by-a-{f.id}"], now)
-    assert a.claim_and_queue("fans", ["i:x"], now, {"n": 1}, "in-flight")
+    assert a.claim_and_queue("fans", ["i:x"], now, note(1), "in-flight")
     await a.flush()  # a took its alert from the stream, and will never acknowledge it
     assert [i.id for i in a.pending()] == ["in-flight"]
     a._keeper.cancel()  # a dies: nothing keeps its entries fresh any more
@@ -287,7 +287,7 @@ async def test_a_live_worker_keeps_its_alerts(redis_url):
     import asyncio
 
     a, b = await workers(redis_url, "worker-a", "worker-b", lease=0.6)
-    assert a.claim_and_queue("fans", ["i:x"], 1000.0, {"n": 1}, "waiting")
+    assert a.claim_and_queue("fans", ["i:x"], 1000.0, note(1), "waiting")
     await a.flush()
     await asyncio.sleep(1.5)  # longer than the lease: a refreshed it meanwhile
     assert await b.reclaim_stale() == 0 and b.pending() == [] and [i.id for i in a.pending()] == ["waiting"]
@@ -317,7 +317,7 @@ async def test_a_chat_change_on_one_worker_reaches_the_others(redis_url):
 
 
 async def _queue(store, dest, item_id):
-    assert store.claim_and_queue(dest, [f"i:{item_id}"], 1000.0, {"title": item_id}, item_id)
+    assert store.claim_and_queue(dest, [f"i:{item_id}"], 1000.0, note(item_id), item_id)
     await store.flush()
 
 

@@ -9,6 +9,7 @@ from bot.store import tinydb as tinydb_module
 from bot.store.base import FeedState, StoreError
 from bot.store.lock import DataDirLock, DataDirLocked
 from bot.store.tinydb import TinyDBStore
+from tests.factories import note
 
 DAY = 86400.0
 
@@ -24,8 +25,8 @@ async def test_state_survives_a_restart(tmp_path):
     store.put_feed_state(FeedState("f1", "https://a.example/feed", etag='"x"', polls=3))
     store.remember_entries("f1", ["k1", "k2"], 1000.0)
     assert store.claim_story("fans", ["u1", "t1"], 1000.0)
-    store.enqueue("fans", {"n": 1}, "a1")
-    store.enqueue("fans", {"n": 2}, "a2")
+    store.enqueue("fans", note(1), "a1")
+    store.enqueue("fans", note(2), "a2")
     await store.flush()
     store.delivered("a1")
     await store.close()
@@ -55,7 +56,7 @@ async def test_one_flush_is_one_file_write(tmp_path, monkeypatch):
     for i in range(200):
         store.remember_entries(f"f{i}", [f"k{i}"], 1.0)
         store.claim_story("fans", [f"u{i}"], 1.0)
-        store.enqueue("fans", {"i": i}, f"a{i}")
+        store.enqueue("fans", note(i), f"a{i}")
     await store.flush()
     assert len(writes) == 1
 
@@ -140,8 +141,8 @@ async def test_prune_forgets_old_keys_but_not_entries_still_in_the_feed(tmp_path
 async def test_outbox_keeps_order_and_retry_state(tmp_path):
     store = await opened(tmp_path)
     for i in range(5):
-        store.enqueue("fans", {"i": i}, f"a{i}")
-    store.enqueue("fans", {"i": 0}, "a0")  # same alert again: ignored
+        store.enqueue("fans", note(i), f"a{i}")
+    store.enqueue("fans", note(0), "a0")  # same alert again: ignored
     store.postpone("a0", 5000.0, "HTTP 503")
     await store.close()
     again = await opened(tmp_path)
@@ -167,7 +168,7 @@ def test_second_lock_on_a_data_dir_names_the_holder(tmp_path):
 async def test_an_acknowledged_alert_stays_delivered_after_a_crash_before_any_write(tmp_path):
     store = await opened(tmp_path)
     for i in range(3):
-        store.enqueue("fans", {"i": i}, f"a{i}")
+        store.enqueue("fans", note(i), f"a{i}")
     await store.flush()
     await store.acknowledge("a0")  # journaled and fsynced, database not rewritten: then "crash"
     again = await opened(tmp_path)
@@ -176,8 +177,8 @@ async def test_an_acknowledged_alert_stays_delivered_after_a_crash_before_any_wr
 
 async def test_the_ack_journal_is_folded_into_the_database_and_removed(tmp_path):
     store = await opened(tmp_path)
-    store.enqueue("fans", {}, "a0")
-    store.enqueue("fans", {}, "a1")
+    store.enqueue("fans", note(""), "a0")
+    store.enqueue("fans", note(""), "a1")
     await store.flush()
     await store.acknowledge("a0")
     await store.flush()
@@ -191,7 +192,7 @@ async def test_the_ack_journal_is_folded_into_the_database_and_removed(tmp_path)
 async def test_an_alert_is_offered_for_delivery_only_once_it_is_durable(tmp_path):
     store = await opened(tmp_path)
     store.claim_story("fans", ["u1"], 1.0)
-    store.enqueue("fans", {"n": 1}, "a1")
+    store.enqueue("fans", note(1), "a1")
     assert store.pending() == []  # its claim is not on disk yet: sending now could repeat it after a crash
     await store.flush()
     assert [i.id for i in store.pending()] == ["a1"]
@@ -223,7 +224,7 @@ async def test_a_flush_yields_to_the_loop_and_writes_the_state_as_captured(tmp_p
     assert not flushing.done()
     store.remember_entries("f0", ["late"], 2000.0)
     assert store.claim_story("fans", ["u-late"], 2000.0)
-    store.enqueue("fans", {"n": 1}, "late-alert")
+    store.enqueue("fans", note(1), "late-alert")
     store.put_feed_state(FeedState("f1", "https://moved.example/", polls=9))
     await flushing
     running.cancel()

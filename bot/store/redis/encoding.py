@@ -9,9 +9,8 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar, cast
 
 import orjson
 
-from bot.model import DestinationName
 from bot.store.base import DestinationState, FeedState, OutboxItem
-from bot.store.codec import outbox_doc
+from bot.store.codec import outbox_doc, outbox_item
 
 _STATE_FIELDS = {f.name for f in fields(FeedState)}
 CHAT_TABLES = ("destinations", "subscriptions", "watches")
@@ -71,6 +70,4 @@ def stream_order(entry: str) -> int:
 
 
 def item_from(raw: bytes) -> OutboxItem:
-    d = orjson.loads(raw)
-    return OutboxItem(d["id"], d["seq"], DestinationName(d["dest"]), d["alert"], d.get("attempts", 0),
-                      d.get("next_try", 0.0), d.get("last_error"))
+    return outbox_item(orjson.loads(raw))

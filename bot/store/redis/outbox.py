@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot.model import DestinationName
+from bot.model import DestinationName, Outgoing
 from bot.store.base import OutboxItem
 from bot.store.redis.base import RedisBase, log, reaching_redis
 from bot.store.redis.encoding import decode_entries, item_from, stream_order
@@ -23,10 +23,10 @@ FORGET_EVERY = 600.0  # how often a worker looks for such
 
 
 class OutboxOnRedis(RedisBase):
-    def enqueue(self, destination: DestinationName, alert: Mapping[str, Any], item_id: str,
+    def enqueue(self, destination: DestinationName, message: Outgoing, item_id: str,
                 not_before: float = 0.0) -> None:
         """Queue an alert that claims no story (a notice to a chat)."""
-        self._queue(destination, alert, item_id, not_before)
+        self._queue(destination, message, item_id, not_before)
 
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]:
         """Alerts this worker holds through the consumer group (each entry is held by

@@ -39,14 +39,14 @@ import time
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Iterable
 
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId
+from bot.model import DestinationName, FeedId, Outgoing
 from bot.store.base import SCHEMA_VERSION, FeedState, SharedStore, StoreError
 from bot.store.codec import subscription_to_dict, watch_to_dict
 from bot.store.redis.base import log
@@ -270,7 +270,7 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
             self.put_feed_state(FeedState(feed_id=feed_id, url=""))
 
     def claim_and_queue(self, destination: DestinationName, keys: Iterable[str], now: float,
-                        alert: Mapping[str, Any], item_id: str, not_before: float = 0.0) -> bool:
+                        message: Outgoing, item_id: str, not_before: float = 0.0) -> bool:
         """Claim the story and queue its alert. Refused at once when this process claimed
         it already; made for good in Redis at the next flush, by one script with the
         queueing (CLAIM_AND_QUEUE), or refused there when another worker was first (the
@@ -279,7 +279,7 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
         mine = self._claimed_here.setdefault(destination, {})
         if dedupe.is_repeat(keys, mine, datetime.fromtimestamp(now, timezone.utc)):
             return False
-        if not self._queue(destination, alert, item_id, not_before):
+        if not self._queue(destination, message, item_id, not_before):
             return False
         for key in keys:
             mine[key] = now
