@@ -106,10 +106,10 @@ class ChatSetup:
     # -- settings -------------------------------------------------------------------
 
     async def set(self, dest: DestinationName, **settings: Any) -> DestinationState:
-        """Change a chat's settings (digest, quiet, paused); a chat un-paused has its
-        waiting alerts delivered at once."""
+        """Change a chat's settings (digest, quiet, paused: DestinationState's fields); a
+        chat un-paused has its waiting alerts delivered at once."""
         state = self.store.destination_state(dest)
-        changed = replace(state, extra={**state.extra, **settings})
+        changed = replace(state, **settings)
         self.store.put_destination_state(changed)
         await self.store.flush()
         if settings.get("paused") is False:

@@ -206,16 +206,12 @@ class Delivery:
     def _count_sent(self, name: DestinationName, now: float) -> None:
         state = self.store.destination_state(name)
         day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d")
-        extra = dict(state.extra)
-        extra["sent_today"] = (extra.get("sent_today", 0) if extra.get("day") == day else 0) + 1
-        extra["day"] = day
-        extra["last_sent"] = now
-        self.store.put_destination_state(replace(state, extra=extra))
+        sent = (state.sent_today if state.day == day else 0) + 1
+        self.store.put_destination_state(replace(state, sent_today=sent, day=day, last_sent=now))
 
     def _note_error(self, name: DestinationName, reason: str, now: float) -> None:
         state = self.store.destination_state(name)
-        self.store.put_destination_state(replace(state, extra={**state.extra, "last_error": reason,
-                                                               "last_error_at": now}))
+        self.store.put_destination_state(replace(state, last_error=reason, last_error_at=now))
 
     def _warn_once(self, key: str, msg: str, *args: object) -> None:
         if key not in self._warned:

@@ -127,7 +127,7 @@ def plan(entry: Entry, feed: Feed, feed_title: str, fired: Mapping[DestinationNa
     out = []
     for dest, fired_here in fired.items():
         state = settings.get(dest) or DestinationState(dest)
-        if not state.active or state.extra.get("paused"):
+        if not state.active or state.paused:
             continue
         alert = Alert(id=f"{dest}:{dedupe.entry_key(entry)}", destination=dest, entry=entry, feed_title=feed_title,
                       feed_url=feed.url, watches=tuple(fired_here), created_at=created, story_keys=keys)
@@ -140,7 +140,7 @@ def hold_for(state: DestinationState, digests: list[str], now: float) -> control
     """Until when an alert to this destination waits (0: not at all); a setting an
     older version stored that no longer parses means no hold."""
     try:
-        return controls.release(now, str(state.extra.get("digest") or ""), digests, str(state.extra.get("quiet") or ""))
+        return controls.release(now, state.digest, digests, state.quiet)
     except controls.ControlError:
         return controls.Hold(0.0, "")
 

@@ -158,7 +158,7 @@ async def test_topics_have_their_own_watches(bot):
 
 async def test_pause_and_resume(bot):
     assert "Paused" in await bot("/pause")
-    assert bot.store.destination_state(CHAT.name).extra["paused"] is True
+    assert bot.store.destination_state(CHAT.name).paused is True
     assert "Paused" in await bot("/status")
     await bot("/resume")
     assert "Active." in await bot("/status")
@@ -286,7 +286,7 @@ async def test_snooze_label_digest_and_quiet(bot):
 
     assert "Quiet hours 23:00-07:00 Europe/Berlin" in await bot("/quiet 23:00-07:00 Europe/Berlin")
     assert "gathered into one message, daily 09:00 Europe/Berlin" in await bot("/digest daily 09:00")  # zone of /quiet
-    assert bot.store.destination_state(CHAT.name).extra["digest"] == "daily 09:00 Europe/Berlin"
+    assert bot.store.destination_state(CHAT.name).digest == "daily 09:00 Europe/Berlin"
     assert "alerts go out at once" in await bot(f"/digest off {wid}")
     assert bot.store.watches(CHAT.name)[0].digest == "off"
     assert "Digest off" in await bot("/digest off")

@@ -18,7 +18,7 @@ def stories(n: int, start: int = 0) -> list[dict[str, object]]:
 
 async def set_chat(h, **extra):
     state = h.store.destination_state(CONSOLE)
-    h.store.put_destination_state(replace(state, extra={**state.extra, **extra}))
+    h.store.put_destination_state(replace(state, **extra))
     await h.store.flush()
 
 

@@ -28,7 +28,7 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
     chat = DestinationName("telegram:-100")
     assert src.claim_and_queue(chat, ["i:story", "u:https://pop.example/a", "t:gaga britney duet"], now, note(1), "a1")
     assert src.claim_story(chat, ["i:old"], now - 100 * 86400)  # past the 90-day retention: not copied
-    src.put_destination_state(DestinationState(chat, extra={"digest": "hourly"}))
+    src.put_destination_state(DestinationState(chat, digest="hourly"))
     src.put_subscription(Subscription("f9", chat, "https://feeds.example/9", 600.0, T0))
     src.put_watch(Watch(WatchId("w1"), "duet", (chat,), T0, owner=chat))
     await src.close()
@@ -48,7 +48,7 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
     await store.open()
     assert store.feed_state("f7").etag == '"7"' and len(store.known_entries("f7")) == 5
     assert [i.id for i in store.pending(chat)] == ["a1"]  # the workers get the waiting alert
-    assert store.destination_state(chat).extra == {"digest": "hourly"}
+    assert store.destination_state(chat).digest == "hourly"
     assert [w.id for w in store.watches(chat)] == ["w1"] and [s.id for s in store.subscriptions(chat)] == ["f9"]
     store.claim_and_queue(chat, ["u:https://pop.example/a"], now, note(2), "again")
     await store.flush()

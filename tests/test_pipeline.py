@@ -81,10 +81,10 @@ def test_plan_skips_paused_and_gone_destinations_and_holds_for_quiet_hours():
     e = entry("Gaga duet", feed=F.id)
     w = watch("duet", "fans", "club", "away", id="w1")
     fired = pipeline.fired_watches([Match(w.id, (TermHit("duet", "title", 5, 9),))], {w.id: w}, lambda _: True, NOW)
-    settings = {DestinationName("club"): DestinationState(DestinationName("club"), extra={"paused": True}),
+    settings = {DestinationName("club"): DestinationState(DestinationName("club"), paused=True),
                 DestinationName("away"): DestinationState(DestinationName("away"), active=False),
                 DestinationName("fans"): DestinationState(DestinationName("fans"),
-                                                          extra={"quiet": "00:00-23:59 UTC"})}
+                                                          quiet="00:00-23:59 UTC")}
     [planned] = pipeline.plan(e, F, "Pop", fired, settings, {w.id: w}, NOW)
     assert planned.destination == "fans" and planned.alert.id.startswith("fans:")
     assert planned.hold.why == "quiet" and planned.hold.until > NOW

@@ -41,7 +41,7 @@ class ChatCommands(CommandsBase):
         if watch is not None:
             parts = parts[:-1]
         state = self.chats.settings(inv.destination.name)
-        quiet = str(state.extra.get("quiet") or "")
+        quiet = state.quiet
         default_tz = quiet.split()[-1] if quiet else "UTC"
         try:
             schedule = controls.parse_digest(" ".join(parts), default_tz)
@@ -92,22 +92,21 @@ class ChatCommands(CommandsBase):
         state = self.chats.settings(dest)
         now = self._now()
         today = now.strftime("%Y-%m-%d")
-        sent = state.extra.get("sent_today", 0) if state.extra.get("day") == today else 0
+        sent = state.sent_today if state.day == today else 0
         waiting = len(self.store.pending(dest))
         own = self.chats.feeds(dest)
         errors = [(s.url, fs.last_error, fs.last_polled or 0) for s in own
                   if (fs := self.store.feed_state(feed_id_for(s.url))) is not None and fs.last_error]
         lines = [
-            "Paused (/resume to restart alerts)." if state.extra.get("paused") else "Active.",
+            "Paused (/resume to restart alerts)." if state.paused else "Active.",
             f"Feeds: {len(own)} added here + {len(self.settings.feeds)} shared",
             f"Watches: {len(self._mine(inv))}",
             f"Alerts sent today: {sent}" + (f", {waiting} waiting to be delivered" if waiting else ""),
         ]
         if not state.active:
             lines.append(f"Delivery stopped: {state.reason}")
-        if state.extra.get("last_error"):
-            lines.append(f"Last delivery error: {state.extra['last_error']} "
-                         f"({ago(_at(state.extra.get('last_error_at', 0)), now)})")
+        if state.last_error:
+            lines.append(f"Last delivery error: {state.last_error} ({ago(_at(state.last_error_at or 0), now)})")
         if errors:
             url, err, _ = max(errors, key=lambda e: e[2])
             lines.append(f"Last feed error: {url}: {err}")

@@ -4,8 +4,8 @@ atomic write per poll cycle. A server-backed store (Redis) implements the same v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Protocol, runtime_checkable
 
 from bot.model import DestinationName, Feed, FeedId, Outgoing, Subscription, Watch, WatchId
 
@@ -59,11 +59,21 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class DestinationState:
+    """A destination's state: whether it can be reached, what its chat set (digest,
+    quiet hours, pause), and what delivery saw lately (for /status)."""
+
     name: DestinationName
     active: bool = True
-    reason: str | None = None
+    reason: str | None = None  # why it cannot be reached (bot removed, channel deleted)
     since: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    digest: str = ""  # the chat's digest schedule ("hourly", "daily 09:00 Europe/Berlin"), "" for none
+    quiet: str = ""  # the chat's quiet hours ("23:00-07:00 Europe/Berlin"), "" for none
+    paused: bool = False
+    sent_today: int = 0
+    day: str = ""  # the UTC day (YYYY-MM-DD) sent_today counts
+    last_sent: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
 
 
 class StoreError(RuntimeError):

@@ -4,11 +4,12 @@ watches and feeds. Only the stores use it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
 from bot.model import Alert, DestinationName, Outgoing, Subscription, Watch, WatchId
-from bot.store.base import OutboxItem
+from bot.store.base import DestinationState, OutboxItem
 
 
 def _time(dt: datetime | None) -> str | None:
@@ -71,3 +72,22 @@ def outbox_item(d: Mapping[str, Any]) -> OutboxItem:
     """An outbox item as both stores read it back."""
     return OutboxItem(d["id"], d["seq"], DestinationName(d["dest"]), outgoing_from_dict(d["alert"]),
                       d.get("attempts", 0), d.get("next_try", 0.0), d.get("last_error"))
+
+
+# What a destination's state keeps besides whether it can be reached: stored under "extra",
+# as before these were typed (existing databases read unchanged).
+_SETTINGS = ("digest", "quiet", "paused", "sent_today", "day", "last_sent", "last_error", "last_error_at")
+
+
+def destination_to_dict(state: DestinationState) -> dict[str, Any]:
+    defaults = DestinationState(state.name)
+    extra = {k: getattr(state, k) for k in _SETTINGS if getattr(state, k) != getattr(defaults, k)}
+    return {"name": state.name, "active": state.active, "reason": state.reason, "since": state.since, "extra": extra}
+
+
+def destination_from_dict(d: Mapping[str, Any]) -> DestinationState:
+    extra = d.get("extra") or {}
+    state = DestinationState(DestinationName(d["name"]), bool(d.get("active", True)), d.get("reason"), d.get("since"))
+    kinds = {"digest": str, "quiet": str, "paused": bool, "sent_today": int, "day": str, "last_sent": float,
+             "last_error": str, "last_error_at": float}
+    return replace(state, **{k: kinds[k](extra[k]) for k in _SETTINGS if extra.get(k) is not None})

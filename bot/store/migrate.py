@@ -13,7 +13,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from bot import dedupe
-from bot.store.codec import subscription_to_dict, watch_to_dict
+from bot.store.codec import destination_to_dict, subscription_to_dict, watch_to_dict
 from bot.store.redis import GROUP, TITLE_TTL, Keys, item_json
 from bot.store.tinydb import TinyDBStore
 
@@ -70,8 +70,7 @@ async def copy(src: TinyDBStore, url: str, prefix: str, retention: float, now: f
                 pipe.hset(k("outbox", "items"), item.id, item_json(item))
                 pipe.xadd(k("outbox"), {"id": item.id, "dest": item.destination})
             for st in d["destinations"]:
-                pipe.hset(k("dests"), st.name, orjson.dumps({"name": st.name, "active": st.active, "reason": st.reason,
-                                                            "since": st.since, "extra": st.extra}))
+                pipe.hset(k("dests"), st.name, orjson.dumps(destination_to_dict(st)))
             for sub in d["subscriptions"]:
                 pipe.hset(k("subs"), sub.id, orjson.dumps(subscription_to_dict(sub)))
             for watch in d["watches"]:

@@ -27,13 +27,12 @@ from bot import dedupe
 from bot.model import DestinationName, FeedId, Outgoing, WatchId
 from bot.store.base import (
     SCHEMA_VERSION,
-    DestinationState,
     FeedState,
     OutboxItem,
     StoreError,
 )
 from bot.store.records import Records
-from bot.store.codec import outbox_doc, outbox_item, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
+from bot.store.codec import destination_from_dict, destination_to_dict, outbox_doc, outbox_item, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 log = logging.getLogger("tipoff.store")
 
@@ -163,8 +162,8 @@ class TinyDBStore(Records):
         for doc in db.table("watches").all():
             self._watches[WatchId(doc["id"])] = watch_from_dict(doc)
         for doc in db.table("destinations").all():
-            self._dests[doc["name"]] = DestinationState(doc["name"], doc.get("active", True), doc.get("reason"),
-                                                        doc.get("since"), doc.get("extra") or {})
+            state = destination_from_dict(doc)
+            self._dests[state.name] = state
 
     async def flush(self) -> None:
         """Make every staged change durable in one atomic write."""
@@ -208,7 +207,7 @@ class TinyDBStore(Records):
              lambda r: {"id": r[0], "state": r[1], "known": r[2]}),
             ("announced", list(self._announced.items()), lambda r: {"dest": r[0], "keys": r[1]}),
             ("destinations", list(self._dests.values()),
-             lambda d: {"name": d.name, "active": d.active, "reason": d.reason, "since": d.since, "extra": d.extra}),
+             destination_to_dict),
             ("outbox", sorted(self._outbox.values(), key=lambda i: i.seq), outbox_doc),
             ("subscriptions", list(self._subs.values()), subscription_to_dict),
             ("watches", list(self._watches.values()), watch_to_dict),

@@ -131,14 +131,14 @@ async def test_held_alerts_keep_their_time(make):
 
 async def test_destinations_subscriptions_and_watches(make):
     store = await make()
-    store.put_destination_state(DestinationState(DestinationName("telegram:-1"), extra={"quiet": "23:00-07:00 UTC"}))
+    store.put_destination_state(DestinationState(DestinationName("telegram:-1"), quiet="23:00-07:00 UTC"))
     store.put_subscription(Subscription("f1", DestinationName("telegram:-1"), "https://a.example/", 600.0, T0))
     store.put_subscription(Subscription("f2", DestinationName("telegram:-1"), "https://b.example/", 600.0, T0))
     store.put_watch(Watch(WatchId("w1"), "duet", (DestinationName("telegram:-1"),), T0,
                           owner=DestinationName("telegram:-1"), snoozed_until=9.0, digest="hourly"))
     assert store.remove_subscription("f2").url == "https://b.example/"
     again = await restart(store, make)
-    assert again.destination_state("telegram:-1").extra == {"quiet": "23:00-07:00 UTC"}
+    assert again.destination_state("telegram:-1").quiet == "23:00-07:00 UTC"
     assert [s.id for s in again.subscriptions("telegram:-1")] == ["f1"]
     [w] = again.watches("telegram:-1")
     assert (w.rule, w.snoozed_until, w.digest) == ("duet", 9.0, "hourly")
@@ -301,13 +301,13 @@ async def test_a_chat_change_on_one_worker_reaches_the_others(redis_url):
     chat = DestinationName("telegram:-1")
     a.put_watch(Watch(WatchId("w1"), "duet", (chat,), T0, owner=chat))
     a.put_subscription(Subscription("f1", chat, "https://a.example/", 600.0, T0))
-    a.put_destination_state(DestinationState(chat, extra={"quiet": "23:00-07:00 UTC"}))
+    a.put_destination_state(DestinationState(chat, quiet="23:00-07:00 UTC"))
     await a.flush()
     b.put_watch(Watch(WatchId("w2"), "gaga", (chat,), T0, owner=chat))  # b's own, not yet committed
     assert await b.refresh_settings()
     assert {w.id for w in b.watches(chat)} == {"w1", "w2"}
     assert [s.id for s in b.subscriptions(chat)] == ["f1"]
-    assert b.destination_state(chat).extra == {"quiet": "23:00-07:00 UTC"}
+    assert b.destination_state(chat).quiet == "23:00-07:00 UTC"
     assert not await b.refresh_settings()
     a.remove_watch(WatchId("w1"))
     await a.flush()

@@ -244,3 +244,17 @@ async def test_a_flush_yields_to_the_loop_and_writes_the_state_as_captured(tmp_p
     assert again.feed_state("f1").url == "https://moved.example/"
     assert not again.claim_story("fans", ["u-late"], 2001.0)
     assert [i.id for i in again.pending()] == ["late-alert"]
+
+
+def test_destination_settings_written_before_they_were_typed_read_the_same():
+    """Databases keep a destination's settings under "extra", as before they were typed
+    fields: a file from an older tipoff reads unchanged, and is written back the same way."""
+    from bot.store.codec import destination_from_dict, destination_to_dict
+
+    old = {"name": "telegram:-1", "active": True, "reason": None, "since": None,
+           "extra": {"quiet": "23:00-07:00 UTC", "paused": True, "sent_today": 3, "day": "2026-11-26",
+                     "last_error": "HTTP 429", "last_error_at": 5.0, "unknown": "kept out"}}
+    state = destination_from_dict(old)
+    assert (state.quiet, state.paused, state.sent_today, state.last_error) == ("23:00-07:00 UTC", True, 3, "HTTP 429")
+    again = destination_to_dict(state)
+    assert again["extra"] == {k: v for k, v in old["extra"].items() if k != "unknown"}

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar, cast
 import orjson
 
 from bot.store.base import DestinationState, FeedState, OutboxItem
-from bot.store.codec import outbox_doc, outbox_item
+from bot.store.codec import destination_from_dict, outbox_doc, outbox_item
 
 _STATE_FIELDS = {f.name for f in fields(FeedState)}
 CHAT_TABLES = ("destinations", "subscriptions", "watches")
@@ -27,7 +27,7 @@ def state_from(raw: bytes) -> FeedState:
 
 def destination_from(raw: bytes) -> DestinationState:
     d = orjson.loads(raw)
-    return DestinationState(d["name"], d.get("active", True), d.get("reason"), d.get("since"), d.get("extra") or {})
+    return destination_from_dict(d)
 
 
 K = TypeVar("K", bound=str)

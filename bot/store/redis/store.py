@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -48,7 +47,7 @@ from redis.exceptions import RedisError
 from bot import dedupe
 from bot.model import DestinationName, FeedId, Outgoing
 from bot.store.base import SCHEMA_VERSION, FeedState, SharedStore, StoreError
-from bot.store.codec import subscription_to_dict, watch_to_dict
+from bot.store.codec import destination_to_dict, subscription_to_dict, watch_to_dict
 from bot.store.redis.base import log
 from bot.store.redis.encoding import CHAT_TABLES, item_json, state_from, write_records
 from bot.store.redis.keys import GROUP, TITLE_TTL
@@ -239,7 +238,7 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                     self._forget_item(pipe, item_id)
                 else:
                     pipe.hset(self._k("outbox", "items"), item_id, item_json(changed))
-            write_records(pipe, self._k("dests"), self._dirty["destinations"], self._dests, asdict)
+            write_records(pipe, self._k("dests"), self._dirty["destinations"], self._dests, destination_to_dict)
             write_records(pipe, self._k("subs"), self._dirty["subscriptions"], self._subs, subscription_to_dict)
             write_records(pipe, self._k("watches"), self._dirty["watches"], self._watches, watch_to_dict)
             if any(self._dirty[t] for t in CHAT_TABLES):  # other workers re-read chats' settings then
