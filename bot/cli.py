@@ -352,7 +352,8 @@ def cmd_check(settings: Settings, source: str, rule: str | None, *, as_json: boo
 
 
 def cmd_preview(settings: Settings, source: str, platform: str, rule: str | None, chat_id: str) -> int:
-    from bot.model import Alert, DestinationName, FiredWatch
+    from bot.model import Alert, DestinationName, FiredWatch, Watch
+    from bot.pipeline import fired_watch
     from bot.render.discord import alert_payload
     from bot.render.telegram import alert_message
 
@@ -364,12 +365,11 @@ def cmd_preview(settings: Settings, source: str, platform: str, rule: str | None
     now = datetime.now(timezone.utc)
     for entry in parsed.entries:
         fired: tuple[FiredWatch, ...] = ()
-        if matcher is not None:
+        if matcher is not None and rule:
             found = matcher.match(entry)
             if not found:
                 continue
-            hits = tuple((h.field, h.start, h.end) for h in found[0].hits)
-            fired = (FiredWatch(found[0].watch_id, rule or "", found[0].terms, "", hits),)
+            fired = (fired_watch(found[0], Watch(found[0].watch_id, rule, (), _epoch())),)
         alert = Alert("preview", DestinationName(f"{platform}:{chat}"), entry, parsed.title, source, fired, now)
         payload = alert_message(alert, chat, now=now) if platform == "telegram" else alert_payload(alert, now)
         print(json.dumps(payload, ensure_ascii=False))

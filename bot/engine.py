@@ -108,7 +108,7 @@ class Engine:
         self._last_prune = 0.0
         self.on_body: list[Callable[[Feed, bytes, str | None], None]] = []  # shown every polled body (WebSub)
         self.push: WebSubSettings | None = None  # WebSub is on: feeds it pushes are polled as a safety net
-        self.stats = Stats()
+        self.stats = Stats(goes_round_every=IDLE_WAKEUP)
         self.delivery.stats = self.stats
         self.cycled = asyncio.Event()  # set after the first poll cycle (the service then settles the heap)
         for w in (*self.settings.watches, *self.store.watches()):

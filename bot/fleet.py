@@ -1,28 +1,15 @@
 """`tipoff workers`: what the workers sharing one Redis hold, as a table. The survey
-itself (bot.store.redis.survey) reads Redis; this is the plain data and its rendering."""
+itself (bot.store.redis.survey) reads Redis into a Fleet record (bot.store.base); this
+renders it."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Mapping
+
+from bot.store.base import Fleet
 
 _SHARD = re.compile(r"^discord-shard:[0-9a-f]+:(\d+)$")
 _POLLER = re.compile(r"^telegram-poller:[0-9a-f]+$")
-
-
-@dataclass(frozen=True)
-class Fleet:
-    now: int  # Redis' clock, seconds
-    feeds: int  # feeds being polled (stopped ones are not)
-    due_now: int
-    outbox: int  # alerts waiting for their platform, all workers
-    seen: Mapping[str, int] = field(default_factory=dict)  # worker → when it last asked for due feeds
-    pending: Mapping[str, int] = field(default_factory=dict)  # worker → outbox entries it holds
-    feed_leases: Mapping[str, int] = field(default_factory=dict)  # worker → feeds it is polling
-    senders: Mapping[str, int] = field(default_factory=dict)  # worker → chats it sends for
-    locks: Mapping[str, str] = field(default_factory=dict)  # lock name → holder
-    shards: int = 0  # Discord shards the workers agreed on (0: no Discord)
 
 
 def ago(seconds: int) -> str:

@@ -3,6 +3,7 @@ small derived properties; all of them are immutable and hashable."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, NewType
@@ -237,3 +238,11 @@ def _time(dt: datetime | None) -> str | None:
 
 def _parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def feed_id_for(url: str) -> FeedId:
+    return FeedId("f" + hashlib.blake2b(url.encode(), digest_size=8).hexdigest())
+
+
+def watch_id_for(rule: str, notify: tuple[str, ...]) -> WatchId:
+    return WatchId("w" + hashlib.blake2b(f"{rule}\x00{','.join(notify)}".encode(), digest_size=5).hexdigest())

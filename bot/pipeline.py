@@ -109,12 +109,17 @@ def fired_watches(matches: Iterable[Match], watches: Mapping[WatchId, Watch], ap
         watch = watches.get(match.watch_id)
         if watch is None or not applies(watch) or watch.snoozed_until > now:
             continue
-        spans = tuple((h.field, h.start, h.end) for h in match.hits)
         for dest in watch.notify:
-            fired.setdefault(dest, []).append(
-                FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans, watch.mention,
-                           owned=watch.owner == dest))
+            fired.setdefault(dest, []).append(fired_watch(match, watch, dest))
     return fired
+
+
+def fired_watch(match: Match, watch: Watch, destination: DestinationName | None = None) -> FiredWatch:
+    """What an alert says of a watch that fired: its rule, label and mention, the terms
+    and where they matched, and whether the destination owns it (its buttons apply)."""
+    spans = tuple((h.field, h.start, h.end) for h in match.hits)
+    return FiredWatch(watch.id, watch.rule, match.terms, watch.label, spans, watch.mention,
+                      owned=destination is not None and watch.owner == destination)
 
 
 def plan(entry: Entry, feed: Feed, feed_title: str, fired: Mapping[DestinationName, list[FiredWatch]],

@@ -20,6 +20,7 @@ class Stats:
     cycle_sum: float = 0.0
     started_at: float = 0.0  # the loop began polling (0: not running)
     alive_at: float = 0.0  # the loop last went round (or a poll cycle made progress)
+    goes_round_every: float = 60.0  # the loop goes round at least this often while it runs
 
     def observe_cycle(self, seconds: float) -> None:
         i = next((i for i, bound in enumerate(CYCLE_BUCKETS) if seconds <= bound), len(CYCLE_BUCKETS))

@@ -16,12 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.engine import IDLE_WAKEUP, Engine
+from bot.engine import Engine
 from bot.store.base import Store
 from bot.websub import WebSub
 
 log = logging.getLogger("tipoff.web")
-STALL_LIMIT = 3 * IDLE_WAKEUP  # the loop goes round at least every IDLE_WAKEUP; a poll cycle reports per feed
+STALLED_AFTER = 3  # rounds of the loop missed before it counts as stalled (a poll cycle reports per feed)
 
 
 def health(engine: Engine, store: Store, now: float) -> tuple[bool, str]:
@@ -30,7 +30,7 @@ def health(engine: Engine, store: Store, now: float) -> tuple[bool, str]:
     stats = engine.stats
     if not stats.started_at:
         return False, "not polling"
-    if now - stats.alive_at > STALL_LIMIT:
+    if now - stats.alive_at > STALLED_AFTER * stats.goes_round_every:
         return False, f"the poll loop has not moved for {now - stats.alive_at:.0f}s"
     problem = store.problem()
     if problem:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.feeds.errors import FeedError
 from bot.feeds.parse import parse_feed
+from bot.pipeline import fired_watch
 from bot.model import Alert, FiredWatch
 from bot.render.discord import alert_payload
 from bot.render.telegram import alert_message
@@ -28,10 +29,11 @@ from tests.fakes.telegram_html import utf16_len, visible_text
 
 PER_FILE_SECONDS = 10
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
-MATCHER = compile_watches([
+MATCHER_WATCHES = {w.id: w for w in (
     watch("the", id="common"), watch('"of the"', id="phrase"), watch("feed* -zzz", id="wild"),
     watch("title:a OR summary:e", id="fields"), watch("/[aeiou]{2}/i", id="regex"),
-])
+)}
+MATCHER = compile_watches(MATCHER_WATCHES.values())
 
 
 class TooSlow(Exception):
@@ -51,8 +53,7 @@ def run_pipeline(body: bytes) -> int:
     rendered = 0
     for entry in feed.entries:
         matches = MATCHER.match(entry, feed.title)
-        fired = tuple(FiredWatch(m.watch_id, "rule", m.terms, "", tuple((h.field, h.start, h.end) for h in m.hits))
-                      for m in matches) or (FiredWatch("none", "rule", ()),)
+        fired = tuple(fired_watch(m, MATCHER_WATCHES[m.watch_id]) for m in matches) or (FiredWatch("none", "rule", ()),)
         alert = Alert("a", "x", entry, feed.title, "https://example.org/feed", fired, NOW)
         text = visible_text(alert_message(alert, 1, now=NOW)["text"])
         assert utf16_len(text) <= 4096

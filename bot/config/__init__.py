@@ -3,6 +3,7 @@ environment → Settings, validated once), reader.py (errors with file, line and
 
 from bot.config.load import load_settings
 from bot.config.reader import locate
+from bot.model import feed_id_for, watch_id_for  # the domain's ids; imported from here by older code
 from bot.config.settings import (
     CONSOLE,
     DESTINATION_KINDS,
@@ -17,11 +18,9 @@ from bot.config.settings import (
     Settings,
     TelegramSettings,
     WebSubSettings,
-    feed_id_for,
     parse_duration,
     redact_url,
     secrets_of,
-    watch_id_for,
 )
 
 __all__ = ["CONSOLE", "DESTINATION_KINDS", "ConfigError", "DeliverySettings", "DiscordSettings", "FetchSettings",

@@ -28,11 +28,9 @@ from bot.config.settings import (
     Settings,
     TelegramSettings,
     WebSubSettings,
-    feed_id_for,
     redact_url,
-    watch_id_for,
 )
-from bot.model import Destination, DestinationName, Feed, Watch
+from bot.model import Destination, DestinationName, Feed, Watch, feed_id_for, watch_id_for
 from bot.rules.syntax import Limits, RuleError, parse_rule
 from bot.sources import SourceError, SourceSettings, is_shortcut
 from bot.sources import expand as expand_source

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from bot.model import Destination, DestinationName, Feed, FeedId, Watch, WatchId
+from bot.model import Destination, DestinationName, Feed, Watch
 from bot.rules.syntax import Limits
 from bot.sources import SourceSettings
 
@@ -197,14 +197,6 @@ class Settings:
     store_lease: float = 0.0  # how long a worker holds a feed or an alert; 0: 4× the fetch timeout, ≥ 60 s
     worker: str = "tipoff"  # this process's name among workers (TIPOFF_WORKER, default the host name)
     worker_named: bool = False  # the name came from TIPOFF_WORKER (else the host name, suffixed when taken)
-
-
-def feed_id_for(url: str) -> FeedId:
-    return FeedId("f" + hashlib.blake2b(url.encode(), digest_size=8).hexdigest())
-
-
-def watch_id_for(rule: str, notify: tuple[str, ...]) -> WatchId:
-    return WatchId("w" + hashlib.blake2b(f"{rule}\x00{','.join(notify)}".encode(), digest_size=5).hexdigest())
 
 
 

@@ -4,7 +4,7 @@ atomic write per poll cycle. A server-backed store (Redis) implements the same v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Protocol, runtime_checkable
 
 from bot.model import DestinationName, Feed, FeedId, Outgoing, Subscription, Watch, WatchId
@@ -123,6 +123,24 @@ class Store(Protocol):
 
     # housekeeping
     def prune(self, now: float, retention: float) -> int: ...
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What the workers sharing one store hold now (`tipoff workers`), read without
+    changing anything."""
+
+    now: int  # Redis' clock, seconds
+    feeds: int  # feeds being polled (stopped ones are not)
+    due_now: int
+    outbox: int  # alerts waiting for their platform, all workers
+    seen: Mapping[str, int] = field(default_factory=dict)  # worker → when it last asked for due feeds
+    pending: Mapping[str, int] = field(default_factory=dict)  # worker → outbox entries it holds
+    feed_leases: Mapping[str, int] = field(default_factory=dict)  # worker → feeds it is polling
+    senders: Mapping[str, int] = field(default_factory=dict)  # worker → chats it sends for
+    locks: Mapping[str, str] = field(default_factory=dict)  # lock name → holder
+    shards: int = 0  # Discord shards the workers agreed on (0: no Discord)
+
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.fleet import Fleet
+from bot.store.base import Fleet
 from bot.store.redis.keys import GROUP, Keys
 
 
