@@ -38,6 +38,19 @@ class Records:
     def known_entries(self, feed_id: FeedId) -> Mapping[str, float]:
         return self._known.get(feed_id, {})
 
+    def _stale_known(self, now: float, retention: float) -> dict[FeedId, list[str]]:
+        """Per feed, its known entries past the retention, except those still in the feed
+        at its last change (they were seen again then, whatever their stamp)."""
+        cutoff = now - retention
+        out: dict[FeedId, list[str]] = {}
+        for fid, known in self._known.items():
+            state = self._feeds.get(fid)
+            keep_from = min(cutoff, state.last_changed if state and state.last_changed else cutoff)
+            stale = [k for k, ts in known.items() if ts < keep_from]
+            if stale:
+                out[fid] = stale
+        return out
+
     # -- outbox ------------------------------------------------------------
 
     def _queue(self, destination: DestinationName, message: Outgoing, item_id: str,

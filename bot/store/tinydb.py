@@ -370,17 +370,12 @@ class TinyDBStore(Records):
         cutoff = now - retention
         title_cutoff = now - dedupe.TITLE_WINDOW.total_seconds()
         removed = 0
-        for fid, known in list(self._known.items()):
-            state = self._feeds.get(fid)
-            keep_from = min(cutoff, state.last_changed if state and state.last_changed else cutoff)
-            stale = [k for k, ts in known.items() if ts < keep_from]
-            if stale:
-                known = self._writable_known(fid)
+        for fid, stale in self._stale_known(now, retention).items():
+            known = self._writable_known(fid)
             for k in stale:
                 del known[k]
-            if stale:
-                removed += len(stale)
-                self._dirty["feeds"].add(fid)
+            removed += len(stale)
+            self._dirty["feeds"].add(fid)
         for dest, announced in list(self._announced.items()):
             stale = [k for k, ts in announced.items()
                      if ts < cutoff or (dedupe.is_title_key(k) and ts < title_cutoff)]

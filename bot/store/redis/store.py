@@ -333,17 +333,12 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
 
     def prune(self, now: float, retention: float) -> int:
         """Forget known entries past the retention (story keys expire in Redis)."""
-        cutoff = now - retention
         removed = 0
-        for fid, known in self._known.items():
-            state = self._feeds.get(fid)
-            keep_from = min(cutoff, state.last_changed if state and state.last_changed else cutoff)
-            stale = [k for k, ts in known.items() if ts < keep_from]
+        for fid, stale in self._stale_known(now, retention).items():
             for k in stale:
-                del known[k]
-            if stale:
-                self._gone_known.setdefault(fid, set()).update(stale)
-                removed += len(stale)
+                del self._known[fid][k]
+            self._gone_known.setdefault(fid, set()).update(stale)
+            removed += len(stale)
         return removed
 
 
