@@ -388,3 +388,12 @@ async def test_a_refused_rule_is_shown_around_the_problem_not_echoed_whole(bot):
     assert shown.startswith("…") and shown.endswith("…") and shown[caret.index("^")] == "M"
     short = await bot('/watch gaga "unclosed')
     assert short.splitlines()[1:3] == ['gaga "unclosed', "     ^"]
+
+
+async def test_replies_name_commands_in_the_syntax_of_the_chats_platform(bot):
+    discord_channel = destinations.discord(42)
+    reply = await bot("/unwatch wnope", dest=discord_channel)
+    assert reply == "There is no watch wnope in this chat. /tipoff watches lists them."
+    assert await bot("/unwatch wnope") == "There is no watch wnope in this chat. /watches lists them."
+    feeds = await bot("/feeds", dest=discord_channel)
+    assert "(/tipoff add URL)" in feeds

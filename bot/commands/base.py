@@ -80,6 +80,17 @@ class Arg:
 
 
 PLATFORM_PREFIX = {"discord": "/tipoff "}  # how a command is called there; "/" elsewhere
+_MENTIONED = re.compile(r"(?<![\w/.:-])/([a-z]+)\b")
+
+
+def in_syntax_of(text: str, platform: str, commands: Mapping[str, "Command"]) -> str:
+    """A reply's mentions of commands ("/unwatch ID", "(/sources lists them)") in the
+    syntax of the platform it goes to: "/tipoff unwatch" on Discord. Paths inside
+    addresses are left alone."""
+    prefix = PLATFORM_PREFIX.get(platform)
+    if prefix is None:
+        return text
+    return _MENTIONED.sub(lambda m: prefix + m.group(1) if m.group(1) in commands else m.group(0), text)
 
 
 @dataclass(frozen=True, slots=True)

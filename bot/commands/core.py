@@ -18,7 +18,7 @@ from bot.rules.syntax import parse_rule
 from bot.sources import news
 from bot.store.base import Store
 from bot.throttle import RateWindow
-from bot.commands.base import Arg, Command, Invocation, Reply, UsageError, log
+from bot.commands.base import Arg, Command, Invocation, Reply, UsageError, in_syntax_of, log
 from bot.commands.chat import ChatCommands
 from bot.commands.feeds import FeedCommands
 from bot.commands.watches import WatchCommands
@@ -150,7 +150,8 @@ class Commands(WatchCommands, FeedCommands, ChatCommands):
                          f"and {self.commands['help'].call(platform)}.", private=True)
         try:
             reply = await cmd.handler(inv, args.strip())
-            return replace(reply, private=reply.private or cmd.private)
+            text = in_syntax_of(reply.text, inv.destination.kind, self.commands)
+            return replace(reply, text=text, private=reply.private or cmd.private)
         except UsageError as exc:
             platform = inv.destination.kind
             return Reply(f"{exc}\nUsage: {cmd.usage(platform)}\nExample: {cmd.example(platform)}", private=True)
