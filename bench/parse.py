@@ -43,7 +43,7 @@ def main() -> None:
     rows = [
         ("feedparser (baseline)", best_of(args.repeats, each(feedparser.parse, bodies)), total_mb),
         ("fastfeedparser", best_of(args.repeats, each(fastfeedparser.parse, bodies)), total_mb),
-        ("tipoff parse_feed (fastfeedparser + HTML→text + normalise)",
+        ("tipoff parse_feed (own XML reader + HTML→text + normalise)",
          best_of(args.repeats, each(lambda b: parse_feed(b, "f", "https://example.org/"), bodies)), total_mb),
         ("lxml raw XML parse (ceiling, XML files only)",
          best_of(args.repeats, each(lambda b: etree.fromstring(b, lxml_parser), xml)), xml_mb),

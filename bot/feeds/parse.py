@@ -15,9 +15,10 @@ import charset_normalizer
 import fastfeedparser
 from lxml import etree
 
+from bot.feeds import xmlfeed
 from bot.feeds.canonical import canonical_url
 from bot.feeds.errors import FeedError
-from bot.feeds.text import collapse, first_image, html_to_text
+from bot.feeds.text import collapse, first_image, html_to_text, repair_mojibake
 from bot.model import Entry, FeedId, ParsedFeed
 
 DEFAULT_MAX_ENTRIES = 500
@@ -95,12 +96,7 @@ def parse_feed(
     kind = sniff_kind(body)
     if not body.strip():
         raise FeedError("not_a_feed", "the body is empty")
-    try:
-        raw = fastfeedparser.parse(body)
-    except ValueError as exc:
-        raise _explain(kind, str(exc), body) from None
-    except Exception as exc:  # the parser must never take the poller down
-        raise FeedError("malformed", f"{type(exc).__name__}: {exc}"[:300]) from None
+    raw = _read(body, kind, base_url)
     feed = raw.get("feed") or {}
     link = _absolute(str(feed.get("link") or ""), base_url)
     entries = []
@@ -109,12 +105,32 @@ def parse_feed(
         if entry is not None:
             entries.append(entry)
     return ParsedFeed(
-        title=html_to_text(str(feed.get("title") or "")),
+        title=_text(str(feed.get("title") or "")),
         link=link,
         entries=tuple(entries),
         kind=kind if kind in ("rss", "atom", "rdf", "json") else "rss",
         ttl=_ttl(body) if kind == "rss" else None,
     )
+
+
+def _read(body: bytes, kind: str, base_url: str) -> Mapping[str, Any]:
+    """The feed as plain dicts: XML formats by tipoff's own reader (xmlfeed.py), JSON Feed
+    (and what the reader does not take) by fastfeedparser."""
+    if kind in ("rss", "atom", "rdf", "unknown"):
+        try:
+            return xmlfeed.read(body, base_url)
+        except (xmlfeed.NotXmlFeed, etree.XMLSyntaxError, ValueError):
+            pass
+        except Exception:  # the reader must never take the poller down: the library may still read it
+            pass
+    if kind == "json":
+        body = body.lstrip(b"\xef\xbb\xbf \t\r\n")  # a byte-order mark before the JSON
+    try:
+        return dict(fastfeedparser.parse(body))
+    except ValueError as exc:
+        raise _explain(kind, str(exc), body) from None
+    except Exception as exc:  # the parser must never take the poller down
+        raise FeedError("malformed", f"{type(exc).__name__}: {exc}"[:300]) from None
 
 
 _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
@@ -167,7 +183,7 @@ def _absolute(link: str, base: str) -> str:
 
 
 def _text(value: Any) -> str:
-    return html_to_text(value) if isinstance(value, str) else ""
+    return repair_mojibake(html_to_text(value)) if isinstance(value, str) else ""
 
 
 def _entry(item: Mapping[str, Any], feed_id: FeedId, base: str) -> Entry | None:
@@ -175,8 +191,8 @@ def _entry(item: Mapping[str, Any], feed_id: FeedId, base: str) -> Entry | None:
     description = item.get("description")
     summary_html = description if isinstance(description, str) else ""
     content_html = _content_html(item)
-    summary = html_to_text(summary_html)
-    content = html_to_text(content_html)
+    summary = _text(summary_html)
+    content = _text(content_html)
     if content == summary:
         content = ""
     link = _absolute(str(item.get("link") or ""), base)
