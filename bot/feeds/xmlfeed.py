@@ -9,6 +9,7 @@ is read; broken documents are read as far as lxml's recovery goes."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from datetime import datetime, timezone
@@ -32,9 +33,13 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
                           remove_comments=True, remove_pis=True)
 # an "&" that starts no entity or character reference: escaped, so "?a=1&b=2" keeps "&b"
 _BARE_AMP = re.compile(rb"&(?!(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,8}|#x[0-9A-Fa-f]{1,8});)")
-# the markup that makes a title HTML; anything else in angle brackets is text ("Use the <dialog> element")
-_INLINE = "a|b|i|em|strong|span|sup|sub|code|small|u|s|strike|mark|q|abbr|cite|font|del|ins|tt|big"
-_MARKUP = re.compile(rf"<({_INLINE})\b[^<>]*>.*?</\1\s*>|<(?:br|img|wbr)\b[^<>]*/?>", re.IGNORECASE | re.DOTALL)
+# What makes a title HTML: an element of HTML with its closing tag, a void one, or a
+# character reference (a feed that escaped twice). Anything else in angle brackets is
+# text: "Nice <gorilla> what's he weigh?", "Use the <dialog> element".
+_ELEMENTS = ("a|abbr|b|big|blockquote|cite|code|del|dfn|div|em|font|h[1-6]|i|ins|kbd|li|mark|ol|p|pre|q|s|samp|"
+             "small|span|strike|strong|sub|sup|table|td|th|tr|tt|u|ul|var")
+_MARKUP = re.compile(rf"<({_ELEMENTS})\b[^<>]*>.*?</\1\s*>|<(?:br|hr|img|wbr)\b[^<>]*/?>|"
+                     r"&(?:#[0-9]{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});", re.IGNORECASE | re.DOTALL)
 
 
 class NotXmlFeed(ValueError):
@@ -67,7 +72,7 @@ def _rss(root: etree._Element, base_url: str) -> dict[str, Any]:
     channel = root.find("channel")
     if channel is None:
         raise NotXmlFeed("an RSS document without a <channel>")
-    base = _base(channel, base_url)
+    base = _base(channel, _base(root, base_url))
     items = [_rss_item(item, _base(item, base)) for item in channel.iter("item")]  # nested too: broken documents
     return {"feed": {"title": _rss_title(channel.findtext("title")), "link": _join(base, channel.findtext("link"))},
             "entries": items}
@@ -204,10 +209,23 @@ def _atom_text(el: etree._Element | None) -> str:
             _strip_ns(child)
             parts.append(etree.tostring(child, encoding="unicode", with_tail=True, method="html"))
         return "".join(parts)
-    text = el.text or ""
-    if kind in ("html", "text/html") or el.get("mode") == "escaped":
-        return text
-    return html.escape(text, quote=False)
+    binary = "/" in kind and not kind.startswith("text/") and not kind.endswith(("+xml", "/xml"))
+    if el.get("mode") == "base64" or binary:  # Atom 0.3's mode; Atom 1.0's other media types (RFC 4287 4.1.3.3)
+        try:  # only what really is base64 of UTF-8 text; anything else stays text
+            return html.escape(base64.b64decode((el.text or "").strip(), validate=True).decode("utf-8"), quote=False)
+        except ValueError:
+            if el.get("mode") == "base64":
+                return ""
+    markup = kind in ("html", "text/html") or el.get("mode") == "escaped"
+    if len(el) == 0:
+        text = el.text or ""
+    elif markup:  # unescaped markup inside an html construct: taken as the markup it is
+        _strip_ns(el)
+        text = (el.text or "") + "".join(etree.tostring(c, encoding="unicode", with_tail=True, method="html")
+                                        for c in el)
+    else:
+        text = "".join(el.itertext())
+    return text if markup else html.escape(text, quote=False)
 
 
 def _strip_ns(el: etree._Element) -> None:
