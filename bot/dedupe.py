@@ -35,7 +35,12 @@ def _digest(*parts: str) -> str:
 
 def entry_key(entry: Entry) -> str:
     """The entry's identity within its feed."""
-    return _digest(entry.feed_id, entry.id)
+    return key_of(entry.feed_id, entry.id)
+
+
+def key_of(feed_id: str, entry_id: str) -> str:
+    """entry_key of an entry known only by its feed and id (before it is normalised)."""
+    return _digest(feed_id, entry_id)
 
 
 # Words that syndicating sites add, drop or spell as symbols ("and" / "&").

@@ -361,12 +361,14 @@ class Engine:
         assert p.fetched is not None
         body, url, charset = p.fetched.body, p.fetched.url, charset_of(p.fetched.content_type)
         cap = self.settings.fetch.max_entries
+        known = self.store.known_entries(p.feed.id)  # only new entries are normalised
         try:
             if in_thread:
                 async with self._parse_slots:
-                    parsed = await asyncio.to_thread(parse_feed, body, p.feed.id, url, max_entries=cap, charset=charset)
+                    parsed = await asyncio.to_thread(parse_feed, body, p.feed.id, url, max_entries=cap,
+                                                     charset=charset, known=known)
             else:
-                parsed = parse_feed(body, p.feed.id, url, max_entries=cap, charset=charset)
+                parsed = parse_feed(body, p.feed.id, url, max_entries=cap, charset=charset, known=known)
             return replace(p, parsed=parsed, parse_later=False)
         except FeedError as exc:
             return replace(p, error=exc, parse_later=False)
@@ -401,7 +403,7 @@ class Engine:
             report.unchanged += not fetched.not_modified
             return
         assert p.parsed is not None
-        self.stats.entries_parsed += len(p.parsed.entries)
+        self.stats.entries_parsed += len(p.parsed.entries) + len(p.parsed.known_keys)
         self.store.remember_entries(feed.id, decided.present, float(int(now)))
         if fetched.body:
             for show in self.on_body:

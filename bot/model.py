@@ -52,6 +52,7 @@ class ParsedFeed:
     entries: tuple[Entry, ...]
     kind: str  # "rss", "atom", "rdf", "json"
     ttl: float | None = None  # seconds the feed says it may be cached (RSS <ttl>)
+    known_keys: tuple[str, ...] = ()  # entries already known, by key: left out of `entries`, not normalised
 
 
 @dataclass(frozen=True, slots=True)

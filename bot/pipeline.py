@@ -97,7 +97,8 @@ def absorb(feed: Feed, state: FeedState, fetched: FetchResult, parsed: ParsedFee
         state = replace(state, last_new=now)
     state = replace(state, polls=state.polls + 1, body_hash=fetched.body_hash, last_changed=float(int(now)),
                     title=parsed.title or state.title)
-    return Absorbed(schedule(feed, state, now, poll, rng, push), fresh.fresh, fresh.present, changed=True)
+    present = fresh.present + parsed.known_keys  # entries the parse left out as known are present too
+    return Absorbed(schedule(feed, state, now, poll, rng, push), fresh.fresh, present, changed=True)
 
 
 def fired_watches(matches: Iterable[Match], watches: Mapping[WatchId, Watch], applies: Callable[[Watch], bool],

@@ -8,13 +8,14 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Container, Mapping
 from urllib.parse import urljoin
 
 import charset_normalizer
 import fastfeedparser
 from lxml import etree
 
+from bot.dedupe import key_of
 from bot.feeds import xmlfeed
 from bot.feeds.canonical import canonical_url
 from bot.feeds.errors import FeedError
@@ -88,19 +89,27 @@ def detect_encoding(body: bytes) -> str:
 
 def parse_feed(
     body: bytes, feed_id: FeedId, base_url: str = "", *, max_entries: int = DEFAULT_MAX_ENTRIES,
-    charset: str | None = None,
+    charset: str | None = None, known: Container[str] | None = None,
 ) -> ParsedFeed:
     """Parse a feed body, or raise FeedError saying what it was instead. `charset` is
-    the HTTP header's, if any."""
+    the HTTP header's, if any. Entries whose key is in `known` (seen before) are only
+    counted in `known_keys`: turning HTML into text and canonicalising links is the cost
+    of parsing, and only new entries need it."""
     body = apply_charset(body, charset)
     kind = sniff_kind(body)
     if not body.strip():
         raise FeedError("not_a_feed", "the body is empty")
-    raw = _read(body, kind, base_url)
+    raw = _read(body, kind, base_url, (lambda entry_id: key_of(feed_id, entry_id) in known) if known else None)
     feed = raw.get("feed") or {}
     link = _absolute(str(feed.get("link") or ""), base_url)
     entries = []
+    skipped: list[str] = []
     for item in list(raw.get("entries") or [])[:max_entries]:
+        if known is not None:
+            quick = _quick_id(item, link or base_url)
+            if quick is not None and (item.get("seen") or (key_of(feed_id, quick) in known)):
+                skipped.append(key_of(feed_id, quick))
+                continue
         entry = _entry(item, feed_id, link or base_url)
         if entry is not None:
             entries.append(entry)
@@ -110,15 +119,16 @@ def parse_feed(
         entries=tuple(entries),
         kind=kind if kind in ("rss", "atom", "rdf", "json") else "rss",
         ttl=_ttl(body) if kind == "rss" else None,
+        known_keys=tuple(skipped),
     )
 
 
-def _read(body: bytes, kind: str, base_url: str) -> Mapping[str, Any]:
+def _read(body: bytes, kind: str, base_url: str, seen: xmlfeed.Known | None = None) -> Mapping[str, Any]:
     """The feed as plain dicts: XML formats by tipoff's own reader (xmlfeed.py), JSON Feed
     (and what the reader does not take) by fastfeedparser."""
     if kind in ("rss", "atom", "rdf", "unknown"):
         try:
-            return xmlfeed.read(body, base_url)
+            return xmlfeed.read(body, base_url, seen)
         except (xmlfeed.NotXmlFeed, etree.XMLSyntaxError, ValueError):
             pass
         except Exception:  # the reader must never take the poller down: the library may still read it
@@ -221,6 +231,15 @@ def _content_html(item: Mapping[str, Any]) -> str:
             if isinstance(part, Mapping) and isinstance(part.get("value"), str):
                 return str(part["value"])
     return content if isinstance(content, str) else ""
+
+
+def _quick_id(item: Mapping[str, Any], base: str) -> str | None:
+    """The id _stable_id gives an entry, when it can be had without normalising it (a
+    guid, or the link); None for entries identified by their text."""
+    guid = item.get("id")
+    if isinstance(guid, (str, int)) and str(guid).strip():
+        return str(guid).strip()
+    return _absolute(str(item.get("link") or ""), base) or None
 
 
 def _stable_id(item: Mapping[str, Any], link: str, title: str, summary: str) -> str:

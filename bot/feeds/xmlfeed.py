@@ -14,7 +14,7 @@ import html
 import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -46,8 +46,13 @@ class NotXmlFeed(ValueError):
     """Not a document this reader takes (JSON, HTML, unknown): the caller decides."""
 
 
-def read(body: bytes, base_url: str = "") -> dict[str, Any]:
-    """{"feed": {"title", "link"}, "entries": [item dicts]}, or NotXmlFeed."""
+Known = Callable[[str], bool]
+
+
+def read(body: bytes, base_url: str = "", known: Known | None = None) -> dict[str, Any]:
+    """{"feed": {"title", "link"}, "entries": [item dicts]}, or NotXmlFeed. An entry whose
+    id (its guid or id, else its link) `known` says was seen before is only its id and
+    link: the rest of it is never read."""
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<?xml") and head is not body:
         body = head  # a declaration after white space is an error libxml2 recovers from badly (it drops "&amp;")
@@ -58,34 +63,34 @@ def read(body: bytes, base_url: str = "") -> dict[str, Any]:
         raise NotXmlFeed("no XML document")
     name = etree.QName(root)
     if name.localname == "feed" and name.namespace in (ATOM10, ATOM03, None):
-        return _atom(root, name.namespace or ATOM10, base_url)
+        return _atom(root, name.namespace or ATOM10, base_url, known)
     if name.localname == "rss":
-        return _rss(root, base_url)
+        return _rss(root, base_url, known)
     if name.localname == "RDF":
-        return _rdf(root, base_url)
+        return _rdf(root, base_url, known)
     raise NotXmlFeed(f"<{name.localname}> is not a feed")
 
 
 # -- RSS and RDF -------------------------------------------------------------------
 
-def _rss(root: etree._Element, base_url: str) -> dict[str, Any]:
+def _rss(root: etree._Element, base_url: str, known: Known | None) -> dict[str, Any]:
     channel = root.find("channel")
     if channel is None:
         raise NotXmlFeed("an RSS document without a <channel>")
     base = _base(channel, _base(root, base_url))
-    items = [_rss_item(item, _base(item, base)) for item in channel.iter("item")]  # nested too: broken documents
+    items = [_rss_item(item, _base(item, base), None, known) for item in channel.iter("item")]  # nested too
     return {"feed": {"title": _rss_title(channel.findtext("title")), "link": _join(base, channel.findtext("link"))},
             "entries": items}
 
 
-def _rdf(root: etree._Element, base_url: str) -> dict[str, Any]:
+def _rdf(root: etree._Element, base_url: str, known: Known | None) -> dict[str, Any]:
     ns = RSS10 if root.find(f"{{{RSS10}}}channel") is not None or root.find(f"{{{RSS10}}}item") is not None \
         else RSS090
     channel = root.find(f"{{{ns}}}channel")
     base = _base(root, base_url)
     title = channel.findtext(f"{{{ns}}}title") if channel is not None else ""
     link = channel.findtext(f"{{{ns}}}link") if channel is not None else ""
-    items = [_rss_item(item, _base(item, base), ns) for item in root.iterfind(f"{{{ns}}}item")]
+    items = [_rss_item(item, _base(item, base), ns, known) for item in root.iterfind(f"{{{ns}}}item")]
     return {"feed": {"title": _rss_title(title), "link": _join(base, link)}, "entries": items}
 
 
@@ -93,9 +98,14 @@ _ATOM_LINK, _DC_TITLE, _DC_DATE = f"{{{ATOM10}}}link", f"{{{DC}}}title", f"{{{DC
 _DC_CREATOR, _DC_SUBJECT, _ENCODED = f"{{{DC}}}creator", f"{{{DC}}}subject", f"{{{CONTENT}}}encoded"
 
 
-def _rss_item(item: etree._Element, base: str, ns: str | None = None) -> dict[str, Any]:
+def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Known | None = None) -> dict[str, Any]:
     """One RSS or RDF item, its children read in one pass."""
     prefix = f"{{{ns}}}" if ns else ""
+    if known is not None:  # most items carry a guid: a known one is done with before its children are read
+        guid_first = item.find(prefix + "guid")
+        quick_id = (guid_first.text or "").strip() if guid_first is not None else ""
+        if quick_id and known(quick_id):
+            return {"id": quick_id, "link": "", "seen": True}
     first: dict[str, etree._Element] = {}
     tags: list[str] = []
     atom_links: list[etree._Element] = []
@@ -120,6 +130,9 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None) -> dict[st
         link = guid_text
     if not link:
         link = _atom_link(atom_links, base)
+    entry_id = guid_text or item.get(f"{{{RDF}}}about") or None
+    if known is not None and known(entry_id or _join(base, link)):
+        return {"id": entry_id, "link": _join(base, link), "seen": True}
     title_el = first.get("title")
     if title_el is None:
         title_el = first.get(_DC_TITLE)
@@ -127,7 +140,7 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None) -> dict[st
     if date_el is None:
         date_el = first.get(_DC_DATE)
     return {
-        "id": guid_text or item.get(f"{{{RDF}}}about") or None,
+        "id": entry_id,
         "title": _rss_title(title_el.text if title_el is not None else None),
         "link": _join(base, link),
         "description": _own_text(first.get("description")),
@@ -152,20 +165,23 @@ def _rss_title(title: str | None) -> str:
 
 # -- Atom ---------------------------------------------------------------------------
 
-def _atom(root: etree._Element, ns: str, base_url: str) -> dict[str, Any]:
+def _atom(root: etree._Element, ns: str, base_url: str, known: Known | None) -> dict[str, Any]:
     qualified = root.tag.startswith("{")  # Atom written without its namespace is read all the same
 
     def q(tag: str) -> str:
         return f"{{{ns}}}{tag}" if qualified else tag
 
     base = _base(root, base_url)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for entry in root.iterfind(q("entry")):
         here = _base(entry, base)
         eid = _text_of(entry.find(q("id")))
         link = _atom_link(entry.iterfind(q("link")), here)
         if not link and eid.startswith(("http://", "https://")):
             link = eid
+        if known is not None and known(eid or link):
+            entries.append({"id": eid or None, "link": link, "seen": True})
+            continue
         content = entry.find(q("content"))
         entries.append({
             "id": eid or None,

@@ -143,3 +143,21 @@ def test_every_real_corpus_file_parses_or_is_refused_cleanly(corpus):
             assert "<" not in e.title or "&lt;" not in e.title
         parsed += 1
     assert parsed == len(files) - len(NOT_FEEDS)
+
+
+def test_known_entries_are_counted_not_normalised(monkeypatch):
+    """In the steady state most entries are known: they are left out of `entries` (their
+    keys in `known_keys`), and their HTML is never turned into text."""
+    from bot.dedupe import entry_key
+    from bot.feeds import parse as parse_module
+
+    cold = parse_feed(RSS2, "f", "https://pop.example/feed.xml")
+    known = {entry_key(e) for e in cold.entries}
+    calls = []
+    real = parse_module.html_to_text
+    monkeypatch.setattr(parse_module, "html_to_text", lambda m: (calls.append(m), real(m))[1])
+    warm = parse_feed(RSS2, "f", "https://pop.example/feed.xml", known=known)
+    assert warm.entries == () and warm.known_keys == tuple(known)
+    assert calls and not any("duet" in c or "Britney" in c for c in calls)  # the feed's title only
+    other = parse_feed(RSS2, "f", "https://pop.example/feed.xml", known={"another"})
+    assert [e.id for e in other.entries] == ["g-1"] and other.known_keys == ()
