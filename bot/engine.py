@@ -384,8 +384,8 @@ class Engine:
         if p.error is not None:
             report.errors += 1
             self.stats.errors[p.error.kind] += 1
-            if p.error.message != state.last_error:
-                log.warning("feed %s: %s", feed.url, p.error.message)
+            if p.error.message != state.last_error and p.error.kind not in ("throttled", "paced"):
+                log.warning("feed %s: %s", feed.url, p.error.message)  # a throttling host is logged once, by the fetcher
             decided = pipeline.absorb_failure(feed, state, p.error, now, poll, self.rng)
             if decided.stopped:
                 self._tell_stopped(feed, decided.state, decided.stopped, now)

@@ -58,7 +58,11 @@ def schedule(feed: Feed, state: FeedState, now: float, poll: PollSettings, rng: 
 def absorb_failure(feed: Feed, state: FeedState, error: FeedError, now: float, poll: PollSettings,
                    rng: random.Random) -> Absorbed:
     """A failed poll: back off (honouring Retry-After); stop for good on 410 Gone or after
-    failing for `[poll] pause_after`."""
+    failing for `[poll] pause_after`. A host that asked to slow down (or tipoff's budget
+    for it) is no failure of the feed: it is polled again when the host allows."""
+    if error.kind in ("throttled", "paced"):
+        wait = error.retry_after or poll.every
+        return Absorbed(replace(state, last_error=error.message, error_kind=error.kind, next_due=now + wait))
     failures = state.failures + 1
     since = state.failing_since or now
     state = replace(state, failures=failures, last_error=error.message, error_kind=error.kind, failing_since=since,

@@ -89,3 +89,12 @@ def test_plan_skips_paused_and_gone_destinations_and_holds_for_quiet_hours():
     assert planned.destination == "fans" and planned.alert.id.startswith("fans:")
     assert planned.hold.why == "quiet" and planned.hold.until > NOW
     assert planned.alert.story_keys and planned.alert.feed_title == "Pop"
+
+
+def test_a_host_asking_to_slow_down_is_no_failure_of_the_feed():
+    state = FeedState(F.id, F.url, polls=3, failures=2, failing_since=NOW - 60)
+    for kind in ("throttled", "paced"):
+        decided = pipeline.absorb_failure(F, state, FeedError(kind, "wait", retry_after=90.0), NOW, POLL,
+                                          random.Random(1))
+        assert decided.state.next_due == NOW + 90.0 and decided.state.failures == 2 and decided.stopped is None
+        assert decided.state.last_error.endswith("wait")

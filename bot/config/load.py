@@ -30,6 +30,7 @@ from bot.config.settings import (
     WebSubSettings,
     redact_url,
 )
+from bot.feeds.hosts import parse_rate
 from bot.model import Destination, DestinationName, Feed, Watch, feed_id_for, watch_id_for
 from bot.rules.syntax import Limits, RuleError, parse_rule
 from bot.sources import SourceError, SourceSettings, is_shortcut
@@ -264,7 +265,7 @@ def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:
 
 def _fetch(r: _Reader, t: Mapping[str, Any]) -> FetchSettings:
     r.unknown_keys(t, {"allow", "timeout", "connect_timeout", "max_bytes", "max_redirects", "concurrency",
-                       "per_host", "max_entries", "user_agent"}, "fetch.")
+                       "per_host", "max_entries", "user_agent", "host_rate", "host_rates"}, "fetch.")
     d = FetchSettings()
     allow = t.get("allow", [])
     if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
@@ -279,7 +280,17 @@ def _fetch(r: _Reader, t: Mapping[str, Any]) -> FetchSettings:
         per_host=r.integer(t, "per_host", "fetch.per_host", d.per_host, minimum=1),
         max_entries=r.integer(t, "max_entries", "fetch.max_entries", d.max_entries, minimum=1),
         user_agent=str(t.get("user_agent", d.user_agent)),
+        host_rate=_rate_of(r, t["host_rate"], "fetch.host_rate") if "host_rate" in t else None,
+        host_rates={str(host): _rate_of(r, rate, f"fetch.host_rates.{host}")
+                    for host, rate in r.table(t, "fetch.host_rates").items()},
     )
+
+
+def _rate_of(r: _Reader, value: Any, key: str) -> tuple[int, float]:
+    try:
+        return parse_rate(str(value))
+    except ValueError as exc:
+        raise r.fail(key, str(exc)) from None
 
 
 def _rule_limits(r: _Reader, t: Mapping[str, Any]) -> Limits:

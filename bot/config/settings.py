@@ -83,6 +83,8 @@ class FetchSettings:
     per_host: int = 4
     max_entries: int = 500
     user_agent: str = ""
+    host_rate: tuple[int, float] | None = None  # requests per seconds to any one host; None: no budget
+    host_rates: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # per host, over the built-in ones
 
 
 class Secret:

@@ -16,6 +16,8 @@ KINDS = {
     "malformed": "the feed is malformed",
     "forbidden": "this address may not be fetched",
     "gone": "the feed is gone for good",
+    "throttled": "the host asked tipoff to slow down",
+    "paced": "tipoff keeps to its request budget for this host",
 }
 
 

@@ -8,6 +8,7 @@ Errors come out as FeedError with a kind a chat user can understand."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import hashlib
 import ipaddress
 import socket
@@ -26,6 +27,10 @@ from bot import __version__
 from bot.config import FetchSettings
 from bot.feeds.address import AddressPolicy, AddressRefused
 from bot.feeds.errors import FeedError
+from bot.feeds.hosts import BIG_HOSTS, HostLimits
+
+log = logging.getLogger("tipoff.fetch")
+BUDGET_WAIT = 2.0  # a request a host's budget lets go within this long waits; a later one is rescheduled
 from bot.http_answers import cache_max_age, retry_after_seconds, status_text
 from bot.model import Feed
 
@@ -132,6 +137,7 @@ class Fetcher:
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.host_limits = HostLimits(settings.host_rate, {**BIG_HOSTS, **settings.host_rates})
 
     async def __aenter__(self) -> "Fetcher":
         return self
@@ -171,12 +177,37 @@ class Fetcher:
         if not url.startswith(("http://", "https://")):
             raise FeedError("forbidden", f"only http and https feeds can be fetched, not {url.split(':', 1)[0]}:")
         host = url_host(url)
+        limits = self.host_limits
+        loop = asyncio.get_running_loop()
+        if (cooling := limits.cooling(host, loop.time())) > 0:  # no request at all while the host says wait
+            raise FeedError("throttled", f"{host} answered 429; every feed there waits {cooling:.0f}s more",
+                            retry_after=cooling)
         per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
-        async with self._global, per_host:
-            try:
-                return await asyncio.wait_for(self._get(url, validators, feed.trusted), self.settings.timeout)
-            except asyncio.TimeoutError:
-                raise FeedError("timeout", f"no complete answer within {self.settings.timeout:g}s") from None
+        async with per_host:
+            wait = limits.wait(host, loop.time())
+            if wait > BUDGET_WAIT:  # the host's request budget is spent for a while: come back then
+                rate = limits.rate(host) or (1, 1.0)
+                raise FeedError("paced", f"at most {rate[0]} request{'s' if rate[0] > 1 else ''} per "
+                                         f"{rate[1]:g}s to {host}; next try in {wait:.0f}s", retry_after=wait)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            limits.spend(host, loop.time())
+            async with self._global:
+                return await self._fetch_now(host, url, validators, feed.trusted)
+
+    async def _fetch_now(self, host: str, url: str, validators: Validators, trusted: bool) -> FetchResult:
+        """One request, within the timeout; a host that answers 429 (or 503 with
+        Retry-After) holds every feed on it for that long."""
+        try:
+            return await asyncio.wait_for(self._get(url, validators, trusted), self.settings.timeout)
+        except asyncio.TimeoutError:
+            raise FeedError("timeout", f"no complete answer within {self.settings.timeout:g}s") from None
+        except FeedError as exc:
+            if exc.kind == "http" and (exc.detail.startswith("HTTP 429") or
+                                       (exc.detail.startswith("HTTP 503") and exc.retry_after)):
+                held = self.host_limits.slow_down(host, asyncio.get_running_loop().time(), exc.retry_after)
+                log.warning("%s is throttling tipoff (%s): every feed on it waits %.0fs", host, exc.detail, held)
+            raise
 
     async def post_form(self, url: str, form: dict[str, str], *, trusted: bool) -> int:
         """POST a form (a WebSub subscription request) under the same address policy as
