@@ -99,16 +99,23 @@ def parse_feed(
     kind = sniff_kind(body)
     if not body.strip():
         raise FeedError("not_a_feed", "the body is empty")
-    raw = _read(body, kind, base_url, (lambda entry_id: key_of(feed_id, entry_id) in known) if known else None)
+    def seen(entry_id: str) -> str | None:
+        key = key_of(feed_id, entry_id)
+        return key if known is not None and key in known else None
+
+    raw = _read(body, kind, base_url, seen if known else None)
     feed = raw.get("feed") or {}
     link = _absolute(str(feed.get("link") or ""), base_url)
     entries = []
     skipped: list[str] = []
     for item in list(raw.get("entries") or [])[:max_entries]:
         if known is not None:
+            if item.get("key"):  # the reader found it known and read no further
+                skipped.append(item["key"])
+                continue
             quick = _quick_id(item, link or base_url)
-            if quick is not None and (item.get("seen") or (key_of(feed_id, quick) in known)):
-                skipped.append(key_of(feed_id, quick))
+            if quick is not None and (key := key_of(feed_id, quick)) in known:
+                skipped.append(key)
                 continue
         entry = _entry(item, feed_id, link or base_url)
         if entry is not None:
@@ -148,8 +155,8 @@ _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
 
 def _ttl(body: bytes) -> float | None:
     """RSS <ttl>: minutes the channel may be cached (looked for before the first item)."""
-    head = body[: body.find(b"<item") if b"<item" in body else 65536]
-    found = _TTL.search(head)
+    end = body.find(b"<item")
+    found = _TTL.search(body, 0, end if end >= 0 else 65536)
     return float(found.group(1)) * 60 if found else None
 
 

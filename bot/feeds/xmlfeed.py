@@ -46,13 +46,13 @@ class NotXmlFeed(ValueError):
     """Not a document this reader takes (JSON, HTML, unknown): the caller decides."""
 
 
-Known = Callable[[str], bool]
+Known = Callable[[str], "str | None"]  # an entry's id → its key when seen before, else None
 
 
 def read(body: bytes, base_url: str = "", known: Known | None = None) -> dict[str, Any]:
     """{"feed": {"title", "link"}, "entries": [item dicts]}, or NotXmlFeed. An entry whose
-    id (its guid or id, else its link) `known` says was seen before is only its id and
-    link: the rest of it is never read."""
+    id (its guid or id, else its link) `known` gives a key for (seen before) is only its
+    id and that key: the rest of it is never read."""
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<?xml") and head is not body:
         body = head  # a declaration after white space is an error libxml2 recovers from badly (it drops "&amp;")
@@ -104,8 +104,8 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Kno
     if known is not None:  # most items carry a guid: a known one is done with before its children are read
         guid_first = item.find(prefix + "guid")
         quick_id = (guid_first.text or "").strip() if guid_first is not None else ""
-        if quick_id and known(quick_id):
-            return {"id": quick_id, "link": "", "seen": True}
+        if quick_id and (key := known(quick_id)):
+            return {"id": quick_id, "link": "", "key": key}
     first: dict[str, etree._Element] = {}
     tags: list[str] = []
     atom_links: list[etree._Element] = []
@@ -131,8 +131,8 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Kno
     if not link:
         link = _atom_link(atom_links, base)
     entry_id = guid_text or item.get(f"{{{RDF}}}about") or None
-    if known is not None and known(entry_id or _join(base, link)):
-        return {"id": entry_id, "link": _join(base, link), "seen": True}
+    if known is not None and (key := known(entry_id or _join(base, link))):
+        return {"id": entry_id, "link": _join(base, link), "key": key}
     title_el = first.get("title")
     if title_el is None:
         title_el = first.get(_DC_TITLE)
@@ -179,8 +179,8 @@ def _atom(root: etree._Element, ns: str, base_url: str, known: Known | None) -> 
         link = _atom_link(entry.iterfind(q("link")), here)
         if not link and eid.startswith(("http://", "https://")):
             link = eid
-        if known is not None and known(eid or link):
-            entries.append({"id": eid or None, "link": link, "seen": True})
+        if known is not None and (key := known(eid or link)):
+            entries.append({"id": eid or None, "link": link, "key": key})
             continue
         content = entry.find(q("content"))
         entries.append({
