@@ -16,7 +16,7 @@ from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAf
 from bot.config import DeliverySettings
 from bot.model import Destination, DestinationName, Digest
 from bot.stats import Stats
-from bot.store.base import OutboxItem, Store
+from bot.store.base import OutboxItem, Store, StoreError
 
 log = logging.getLogger("tipoff.delivery")
 
@@ -117,8 +117,12 @@ class Delivery:
                 return sent
             held = [i for i in due if i.message.hold]
             digest = bool(due[0].message.hold) and (len(held) > 1 or due[0].message.hold == "digest")
-            if not await self._still_ours(held if digest else due[:1]):
-                continue  # another worker sends it, or earlier alerts arrived: look again
+            try:
+                if not await self._still_ours(held if digest else due[:1]):
+                    continue  # another worker sends it, or earlier alerts arrived: look again
+            except StoreError as exc:  # the shared store is away: nothing is sent until it is back
+                self._warn_once(f"store:{name}", "%s: not sending while the store is away (%s)", name, exc)
+                return sent
             if digest:
                 batch, result = await self._send_digest(adapter, dest, held)
             else:

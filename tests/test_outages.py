@@ -269,3 +269,35 @@ async def test_a_redis_without_persistence_is_warned_about_at_start(redis_url, p
             said = [r.getMessage() for r in caplog.records if "keeps nothing on disk" in r.getMessage()]
             assert bool(said) == warned, (url, said)
             assert all("appendonly yes" in line for line in said)
+
+
+async def test_delivery_waits_while_the_shared_store_cannot_say_whose_alert_it_is(tmp_path):
+    """Right before a send the shared store is asked whose alert it is; with Redis away
+    that question fails: the destination's worker stops there, sends nothing, raises
+    nothing, and the engine wakes it again later."""
+    import random
+
+    from bot.delivery import Delivery
+    from bot.model import Outgoing
+    from bot.store.base import OutboxItem, StoreError
+    from tests.fakes.recording import RecordingAdapter
+
+    class AwayStore:
+        def __init__(self) -> None:
+            self.item = OutboxItem("n1", 1, DestinationName("console"), Outgoing(notice="hello"))
+
+        def pending(self, destination=None):
+            return [self.item]
+
+        def destination_state(self, name):
+            from bot.store.base import DestinationState
+            return DestinationState(name)
+
+        async def ready_to_send(self, item_id):
+            raise StoreError("cannot reach Redis at redis://…: Connection refused")
+
+    adapter = RecordingAdapter()
+    dest = Destination(DestinationName("console"), "console")
+    delivery = Delivery(AwayStore(), lambda name: dest, {"console": adapter}, lambda: 1000.0, random.Random(1))
+    assert await delivery.settle() == 0
+    assert adapter.delivered == [] and getattr(adapter, "notices", []) == []
