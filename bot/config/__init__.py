@@ -19,11 +19,12 @@ from bot.config.settings import (
     TelegramSettings,
     WebSubSettings,
     parse_duration,
+    parse_rate,
     redact_url,
     secrets_of,
 )
 
 __all__ = ["CONSOLE", "DESTINATION_KINDS", "ConfigError", "DeliverySettings", "DiscordSettings", "FetchSettings",
            "HttpSettings", "LimitSettings", "PollSettings", "Secret", "Settings", "TelegramSettings",
-           "WebSubSettings", "feed_id_for", "load_settings", "locate", "parse_duration", "redact_url", "secrets_of",
+           "WebSubSettings", "feed_id_for", "load_settings", "locate", "parse_duration", "parse_rate", "redact_url", "secrets_of",
            "watch_id_for"]

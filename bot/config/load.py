@@ -28,9 +28,9 @@ from bot.config.settings import (
     Settings,
     TelegramSettings,
     WebSubSettings,
+    parse_rate,
     redact_url,
 )
-from bot.feeds.hosts import parse_rate
 from bot.model import Destination, DestinationName, Feed, Watch, feed_id_for, watch_id_for
 from bot.rules.syntax import Limits, RuleError, parse_rule
 from bot.sources import SourceError, SourceSettings, is_shortcut

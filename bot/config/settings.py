@@ -48,6 +48,21 @@ def parse_duration(text: str | int | float) -> float:
     return _bounded(total)
 
 
+def parse_rate(text: str) -> tuple[int, float]:
+    """A request budget, requests per period: '1/2s' → (1, 2.0), '30/1m', '5/s'. The
+    period is a duration as everywhere else. ValueError saying how to write one."""
+    count, sep, period = text.partition("/")
+    period = period.strip()
+    try:
+        requests = int(count.strip()) if sep else 0
+        seconds = parse_duration(period if period[:1].isdigit() else "1" + period)
+    except ValueError:
+        requests, seconds = 0, 0.0
+    if requests < 1 or seconds <= 0:
+        raise ValueError(f'"{text}" is not a request rate (write requests/period, e.g. "1/2s" or "30/1m")')
+    return requests, seconds
+
+
 MAX_DURATION = 36500 * 86400.0  # a hundred years: far longer ones overflow date arithmetic
 
 

@@ -8,9 +8,9 @@ Errors come out as FeedError with a kind a chat user can understand."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import hashlib
 import ipaddress
+import logging
 import socket
 import ssl
 from dataclasses import dataclass
@@ -19,20 +19,20 @@ from typing import Any, Callable
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
-from yarl import URL
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from bot import __version__
 from bot.config import FetchSettings
 from bot.feeds.address import AddressPolicy, AddressRefused
 from bot.feeds.errors import FeedError
 from bot.feeds.hosts import BIG_HOSTS, HostLimits
+from bot.http_answers import cache_max_age, retry_after_seconds, status_text
+from bot.model import Feed
 
 log = logging.getLogger("tipoff.fetch")
 BUDGET_WAIT = 2.0  # a request a host's budget lets go within this long waits; a later one is rescheduled
-from bot.http_answers import cache_max_age, retry_after_seconds, status_text
-from bot.model import Feed
 
 DEFAULT_USER_AGENT = f"tipoff/{__version__} (self-hosted feed watcher; +https://pypi.org/project/tipoff/)"
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -148,14 +148,12 @@ class Fetcher:
     def _session(self, trusted: bool) -> aiohttp.ClientSession:
         session = self._sessions.get(trusted)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300)
+            guards: dict[str, Any] = {}
             if not trusted:
                 resolver = GuardedResolver(self.policy)
-                connector = aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300,
-                                                 resolver=resolver,
-                                                 socket_factory=guarded_socket(self.policy, resolver))
+                guards = {"resolver": resolver, "socket_factory": guarded_socket(self.policy, resolver)}
             session = self._sessions[trusted] = aiohttp.ClientSession(
-                connector=connector,
+                connector=aiohttp.TCPConnector(limit=self.settings.concurrency, ttl_dns_cache=300, **guards),
                 headers={"User-Agent": self.settings.user_agent or DEFAULT_USER_AGENT,
                          "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                                    "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},

@@ -5,7 +5,6 @@ Retry-After): every feed on such a host waits, not only the one that was told.""
 
 from __future__ import annotations
 
-import re
 from typing import Mapping
 
 from bot.throttle import RateWindow
@@ -18,18 +17,6 @@ BIG_HOSTS: Mapping[str, Rate] = {
     "www.youtube.com": (1, 1.0), "bsky.app": (2, 1.0),
 }
 COOLDOWN_WITHOUT_RETRY_AFTER = 60.0  # a 429 that does not say how long
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([smhd])\s*$")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_rate(text: str) -> Rate:
-    """'1/2s' → (1, 2.0); '30/1m', '5/s'. ValueError saying how to write one."""
-    found = _RATE.match(text)
-    if not found or int(found.group(1)) < 1:
-        raise ValueError(f'"{text}" is not a request rate (write requests/period, e.g. "1/2s" or "30/1m")')
-    return int(found.group(1)), float(found.group(2) or 1) * _UNITS[found.group(3)]
-
-
 class HostLimits:
     """Each host's budget and cooldown. The clock is the caller's (monotonic seconds)."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import FetchSettings, load_settings
+from bot.config import FetchSettings, load_settings, parse_rate
 from bot.config.settings import ConfigError
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher
-from bot.feeds.hosts import BIG_HOSTS, HostLimits, parse_rate
+from bot.feeds.hosts import BIG_HOSTS, HostLimits
 from bot.model import Feed
 from tests.factories import item, rss
 from tests.fakes.feed_server import Served
