@@ -100,8 +100,9 @@ def parse_feed(
     if not body.strip():
         raise FeedError("not_a_feed", "the body is empty")
     def seen(entry_id: str) -> str | None:
-        key = key_of(feed_id, entry_id)
-        return key if known is not None and key in known else None
+        """The entry's key when it is known, else None."""
+        key = key_of(feed_id, entry_id) if entry_id else ""
+        return key if key and known is not None and key in known else None
 
     raw = _read(body, kind, base_url, seen if known else None)
     feed = raw.get("feed") or {}
@@ -110,11 +111,10 @@ def parse_feed(
     skipped: list[str] = []
     for item in list(raw.get("entries") or [])[:max_entries]:
         if known is not None:
-            if item.get("key"):  # the reader found it known and read no further
-                skipped.append(item["key"])
-                continue
-            quick = _quick_id(item, link or base_url)
-            if quick is not None and (key := key_of(feed_id, quick)) in known:
+            # the reader marks what it found known (and then read no further); what it
+            # did not ask about (the second reader's entries) is asked about here
+            key = item.get("key") if raw.get("known_checked") else seen(_quick_id(item, link or base_url) or "")
+            if key:
                 skipped.append(key)
                 continue
         entry = _entry(item, feed_id, link or base_url)
@@ -240,19 +240,21 @@ def _content_html(item: Mapping[str, Any]) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _guid(item: Mapping[str, Any]) -> str | None:
+    guid = item.get("id")
+    return str(guid).strip() or None if isinstance(guid, (str, int)) else None
+
+
 def _quick_id(item: Mapping[str, Any], base: str) -> str | None:
     """The id _stable_id gives an entry, when it can be had without normalising it (a
     guid, or the link); None for entries identified by their text."""
-    guid = item.get("id")
-    if isinstance(guid, (str, int)) and str(guid).strip():
-        return str(guid).strip()
-    return _absolute(str(item.get("link") or ""), base) or None
+    return _guid(item) or _absolute(str(item.get("link") or ""), base) or None
 
 
 def _stable_id(item: Mapping[str, Any], link: str, title: str, summary: str) -> str:
-    guid = item.get("id")
-    if isinstance(guid, (str, int)) and str(guid).strip():
-        return str(guid).strip()
+    guid = _guid(item)
+    if guid:
+        return guid
     if link:
         return link
     return "h:" + hashlib.sha256(f"{title}\x00{summary}".encode()).hexdigest()[:32]

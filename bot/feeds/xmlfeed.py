@@ -63,12 +63,14 @@ def read(body: bytes, base_url: str = "", known: Known | None = None) -> dict[st
         raise NotXmlFeed("no XML document")
     name = etree.QName(root)
     if name.localname == "feed" and name.namespace in (ATOM10, ATOM03, None):
-        return _atom(root, name.namespace or ATOM10, base_url, known)
-    if name.localname == "rss":
-        return _rss(root, base_url, known)
-    if name.localname == "RDF":
-        return _rdf(root, base_url, known)
-    raise NotXmlFeed(f"<{name.localname}> is not a feed")
+        read = _atom(root, name.namespace or ATOM10, base_url, known)
+    elif name.localname == "rss":
+        read = _rss(root, base_url, known)
+    elif name.localname == "RDF":
+        read = _rdf(root, base_url, known)
+    else:
+        raise NotXmlFeed(f"<{name.localname}> is not a feed")
+    return {**read, "known_checked": known is not None}  # every entry not marked known is new
 
 
 # -- RSS and RDF -------------------------------------------------------------------
@@ -101,11 +103,12 @@ _DC_CREATOR, _DC_SUBJECT, _ENCODED = f"{{{DC}}}creator", f"{{{DC}}}subject", f"{
 def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Known | None = None) -> dict[str, Any]:
     """One RSS or RDF item, its children read in one pass."""
     prefix = f"{{{ns}}}" if ns else ""
+    asked = ""  # the id `known` was asked about already
     if known is not None:  # most items carry a guid: a known one is done with before its children are read
         guid_first = item.find(prefix + "guid")
-        quick_id = (guid_first.text or "").strip() if guid_first is not None else ""
-        if quick_id and (key := known(quick_id)):
-            return {"id": quick_id, "link": "", "key": key}
+        asked = (guid_first.text or "").strip() if guid_first is not None else ""
+        if asked and (key := known(asked)):
+            return {"id": asked, "link": "", "key": key}
     first: dict[str, etree._Element] = {}
     tags: list[str] = []
     atom_links: list[etree._Element] = []
@@ -131,8 +134,9 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Kno
     if not link:
         link = _atom_link(atom_links, base)
     entry_id = guid_text or item.get(f"{{{RDF}}}about") or None
-    if known is not None and (key := known(entry_id or _join(base, link))):
-        return {"id": entry_id, "link": _join(base, link), "key": key}
+    link = _join(base, link)
+    if known is not None and (entry_id or link) != asked and (key := known(entry_id or link)):
+        return {"id": entry_id, "link": link, "key": key}
     title_el = first.get("title")
     if title_el is None:
         title_el = first.get(_DC_TITLE)
@@ -142,7 +146,7 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Kno
     return {
         "id": entry_id,
         "title": _rss_title(title_el.text if title_el is not None else None),
-        "link": _join(base, link),
+        "link": link,
         "description": _own_text(first.get("description")),
         "content": _own_text(first.get(_ENCODED)),
         "published": _date(date_el.text if date_el is not None else None),
@@ -220,11 +224,7 @@ def _atom_text(el: etree._Element | None) -> str:
     if kind in ("xhtml", "application/xhtml+xml") or (el.get("mode") == "xml" and len(el)):
         div = next(iter(el), None)
         inner = div if div is not None and etree.QName(div).localname == "div" else el
-        parts = [html.escape(inner.text or "", quote=False)]
-        for child in inner:
-            _strip_ns(child)
-            parts.append(etree.tostring(child, encoding="unicode", with_tail=True, method="html"))
-        return "".join(parts)
+        return html.escape(inner.text or "", quote=False) + _children_html(inner)
     binary = "/" in kind and not kind.startswith("text/") and not kind.endswith(("+xml", "/xml"))
     if el.get("mode") == "base64" or binary:  # Atom 0.3's mode; Atom 1.0's other media types (RFC 4287 4.1.3.3)
         try:  # only what really is base64 of UTF-8 text; anything else stays text
@@ -236,12 +236,16 @@ def _atom_text(el: etree._Element | None) -> str:
     if len(el) == 0:
         text = el.text or ""
     elif markup:  # unescaped markup inside an html construct: taken as the markup it is
-        _strip_ns(el)
-        text = (el.text or "") + "".join(etree.tostring(c, encoding="unicode", with_tail=True, method="html")
-                                        for c in el)
+        text = (el.text or "") + _children_html(el)
     else:
         text = "".join(el.itertext())
     return text if markup else html.escape(text, quote=False)
+
+
+def _children_html(el: etree._Element) -> str:
+    """An element's children (and the text after each) as HTML, namespaces dropped."""
+    _strip_ns(el)
+    return "".join(etree.tostring(child, encoding="unicode", with_tail=True, method="html") for child in el)
 
 
 def _strip_ns(el: etree._Element) -> None:
