@@ -89,36 +89,31 @@ class ChatSetup:
         await self.store.flush()
         return removed
 
-    async def restart_stopped_feeds(self, dest: DestinationName) -> list[str]:
-        """Poll again the chat's feeds tipoff stopped (failing too long, 410 Gone); their
-        titles (or addresses)."""
+    # -- settings -------------------------------------------------------------------
+
+    async def set(self, dest: DestinationName, **settings: Any) -> DestinationState:
+        """Change a chat's settings (digest, quiet, paused: DestinationState's fields)."""
+        changed = replace(self.store.destination_state(dest), **settings)
+        self.store.put_destination_state(changed)
+        await self.store.flush()
+        return changed
+
+    async def resume(self, dest: DestinationName) -> list[str]:
+        """The chat takes alerts again, in one write: un-paused, its destination tried
+        again if delivery to it had stopped (bot removed, no permission), and the feeds it
+        added that tipoff stopped (failing too long, 410 Gone) polled again. Returns
+        those feeds' titles (or addresses)."""
         restarted = []
         for sub in self.store.subscriptions(dest):
             state = self.store.feed_state(feed_id_for(sub.url))
             if state is not None and state.stopped:
                 self.store.put_feed_state(replace(state, stopped=None, failures=0, failing_since=None, next_due=None))
                 restarted.append(state.title or sub.url)
+        chat = self.store.destination_state(dest)
+        self.store.put_destination_state(replace(chat, paused=False) if chat.active else
+                                         replace(chat, paused=False, active=True, reason=None))
+        await self.store.flush()
         if restarted:
             self.engine.feeds_changed()
-            await self.store.flush()
-        return restarted
-
-    # -- settings -------------------------------------------------------------------
-
-    async def set(self, dest: DestinationName, **settings: Any) -> DestinationState:
-        """Change a chat's settings (digest, quiet, paused: DestinationState's fields); a
-        chat un-paused has its waiting alerts delivered at once."""
-        state = self.store.destination_state(dest)
-        changed = replace(state, **settings)
-        self.store.put_destination_state(changed)
-        await self.store.flush()
-        if settings.get("paused") is False:
-            self.engine.wake([dest])
-        return changed
-
-    async def reactivate(self, dest: DestinationName) -> None:
-        """A destination that was gone (bot removed, channel deleted) is tried again."""
-        state = self.store.destination_state(dest)
-        self.store.put_destination_state(replace(state, active=True, reason=None, since=None))
-        await self.store.flush()
         self.engine.wake([dest])
+        return restarted

@@ -70,22 +70,13 @@ class ChatCommands(CommandsBase):
         return Reply(f"Quiet hours {quiet}: alerts found then wait, and arrive together when they end.")
 
     async def pause(self, inv: Invocation, args: str) -> Reply:
-        return await self._set_paused(inv, True, "Paused: no alerts here until /resume. "
-                                                 "Entries that appear meanwhile will not be announced later.")
+        await self.chats.set(inv.destination.name, paused=True)
+        return Reply("Paused: no alerts here until /resume. Entries that appear meanwhile will not be announced later.")
 
     async def resume(self, inv: Invocation, args: str) -> Reply:
-        return await self._set_paused(inv, False, "Resumed: alerts come here again.")
-
-    async def _set_paused(self, inv: Invocation, paused: bool, text: str) -> Reply:
-        dest = inv.destination.name
-        if not paused and not self.chats.settings(dest).active:  # delivery had stopped (bot removed): try again
-            await self.chats.reactivate(dest)
-        if not paused:
-            restarted = await self.chats.restart_stopped_feeds(dest)
-            if restarted:
-                text += f" Checking again: {', '.join(restarted)}."
-        await self.chats.set(dest, paused=paused)
-        return Reply(text)
+        restarted = await self.chats.resume(inv.destination.name)
+        return Reply("Resumed: alerts come here again." +
+                     (f" Checking again: {', '.join(restarted)}." if restarted else ""))
 
     async def status(self, inv: Invocation, args: str) -> Reply:
         dest = inv.destination.name

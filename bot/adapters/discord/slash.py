@@ -44,6 +44,7 @@ class SlashCommands:
 
     commands: Commands | None
     settings: DiscordSettings
+    limits: Limits
 
     def command_group(self) -> app_commands.Group:
         """`/tipoff …`: one subcommand per command of the table (bot/commands.py), its
@@ -146,7 +147,7 @@ class SlashCommands:
         await interaction.response.defer(ephemeral=command.private, thinking=True)
         data = None
         if attachment is not None:
-            if attachment.size > Limits().import_bytes:
+            if attachment.size > self.limits.import_bytes:
                 await interaction.followup.send("That file is too large to import.", ephemeral=True)
                 return
             data = await attachment.read()
