@@ -379,7 +379,7 @@ class Engine:
     def _absorb(self, p: Polled, now: float, report: CycleReport) -> None:
         """Write what the pipeline decided about one poll, and queue the alerts of its
         new entries."""
-        feed, state = p.feed, replace(p.state, last_polled=now)
+        feed, state = p.feed, p.state  # the pipeline's verdict sets last_polled
         poll = self.settings.poll
         if p.error is not None:
             report.errors += 1

@@ -49,10 +49,15 @@ def schedule(feed: Feed, state: FeedState, now: float, poll: PollSettings, rng: 
              push: WebSubSettings | None = None) -> FeedState:
     """The state with its next poll after a success: the feed's interval, adapted to how
     often it changes, bounded by what the server asked, long while WebSub pushes it."""
-    interval = poll_interval(feed, state.gap, state.lower_bound, poll)
+    return replace(state, next_due=_next_due(feed, state, state.gap, state.lower_bound, now, poll, rng, push))
+
+
+def _next_due(feed: Feed, state: FeedState, gap: float | None, bound: float | None, now: float, poll: PollSettings,
+              rng: random.Random, push: WebSubSettings | None) -> float:
+    interval = poll_interval(feed, gap, bound, poll)
     if push is not None:
         interval = polled_interval(interval, state, now, push)
-    return replace(state, next_due=next_poll_after_success(feed, now, poll, rng, interval))
+    return next_poll_after_success(feed, now, poll, rng, interval)
 
 
 def absorb_failure(feed: Feed, state: FeedState, error: FeedError, now: float, poll: PollSettings,
@@ -62,11 +67,13 @@ def absorb_failure(feed: Feed, state: FeedState, error: FeedError, now: float, p
     for it) is no failure of the feed: it is polled again when the host allows."""
     if error.kind in ("throttled", "paced"):
         wait = error.retry_after or poll.every
-        return Absorbed(replace(state, last_error=error.message, error_kind=error.kind, next_due=now + wait))
+        return Absorbed(replace(state, last_polled=now, last_error=error.message, error_kind=error.kind,
+                                next_due=now + wait))
     failures = state.failures + 1
     since = state.failing_since or now
-    state = replace(state, failures=failures, last_error=error.message, error_kind=error.kind, failing_since=since,
-                    next_due=next_poll_after_failure(feed, failures, now, poll, rng, error.retry_after))
+    state = replace(state, last_polled=now, failures=failures, last_error=error.message, error_kind=error.kind,
+                    failing_since=since, next_due=next_poll_after_failure(feed, failures, now, poll, rng,
+                                                                          error.retry_after))
     stopped = None
     if error.kind == "gone":
         stopped = "the server says it is gone for good (HTTP 410)"
@@ -79,30 +86,34 @@ def absorb(feed: Feed, state: FeedState, fetched: FetchResult, parsed: ParsedFee
            known: Mapping[str, float] | frozenset[str], now: float, poll: PollSettings, rng: random.Random,
            push: WebSubSettings | None = None) -> Absorbed:
     """A successful poll: the state to write (validators, cache bounds, a move, the next
-    poll) and, for a parsed body, the entries new in the feed. `state` is the feed's
-    state before the poll, with `last_polled` set."""
-    if fetched.permanent_url and fetched.permanent_url != state.moved_to:
-        state = replace(state, moved_to=fetched.permanent_url)
+    poll) and, for a parsed body, the entries new in the feed. The new state is built
+    once (this runs for every feed every cycle, most of them answering 304)."""
     ttl = parsed.ttl if parsed is not None else None
     bound = max(fetched.max_age or 0.0, ttl or 0.0) or (state.lower_bound if parsed is None else None)
-    state = replace(
-        state, last_ok=now, failures=0, last_error=None, error_kind=None, failing_since=None, lower_bound=bound,
+    changes = dict(
+        last_polled=now, last_ok=now, failures=0, last_error=None, error_kind=None, failing_since=None,
+        lower_bound=bound, polls=state.polls + 1,
         etag=fetched.etag or (state.etag if fetched.not_modified else None),
         last_modified=fetched.last_modified or (state.last_modified if fetched.not_modified else None),
     )
+    if fetched.permanent_url and fetched.permanent_url != state.moved_to:
+        changes["moved_to"] = fetched.permanent_url
     if parsed is None:  # not modified, or the same body again
-        return Absorbed(schedule(feed, replace(state, polls=state.polls + 1), now, poll, rng, push))
+        changes["next_due"] = _next_due(feed, state, state.gap, bound, now, poll, rng, push)
+        return Absorbed(replace(state, **changes))  # type: ignore[arg-type]
     fresh = dedupe.fresh_entries(parsed.entries, known, first_poll=state.polls == 0, backfill=feed.backfill,
                                  now=datetime.fromtimestamp(now, timezone.utc),
                                  max_age=timedelta(seconds=poll.max_age))
+    gap = state.gap
     if fresh.fresh and state.polls > 0:
-        state = replace(state, gap=observed_gap(state.gap, state.last_new, now), last_new=now)
+        gap = changes["gap"] = observed_gap(state.gap, state.last_new, now)
+        changes["last_new"] = now
     elif state.last_new is None:
-        state = replace(state, last_new=now)
-    state = replace(state, polls=state.polls + 1, body_hash=fetched.body_hash, last_changed=float(int(now)),
-                    title=parsed.title or state.title)
+        changes["last_new"] = now
+    changes.update(body_hash=fetched.body_hash, last_changed=float(int(now)), title=parsed.title or state.title,
+                   next_due=_next_due(feed, state, gap, bound, now, poll, rng, push))
     present = fresh.present + parsed.known_keys  # entries the parse left out as known are present too
-    return Absorbed(schedule(feed, state, now, poll, rng, push), fresh.fresh, present, changed=True)
+    return Absorbed(replace(state, **changes), fresh.fresh, present, changed=True)  # type: ignore[arg-type]
 
 
 def fired_watches(matches: Iterable[Match], watches: Mapping[WatchId, Watch], applies: Callable[[Watch], bool],

@@ -5,8 +5,10 @@ writes finish."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
+import os
 import sys
 from typing import Awaitable, Callable
 
@@ -52,11 +54,30 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
 # socket operation of the event loop could wait that long behind a parse, and at 10k
 # feeds the loop's worst stall grew by ~40 ms.
 GIL_SWITCH_INTERVAL = 0.001
+# glibc gives each thread that allocates its own malloc arena (up to 8 per core). Parse
+# threads build and free trees of ~10x a body's size in theirs, and freed arena memory is
+# rarely given back: at 10k feeds two arenas held the peak RSS ~14 MB lower than the
+# default with no loss of speed. MALLOC_ARENA_MAX in the environment still decides.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
 
 
 def tune_process() -> None:
     """Process-wide settings for a long-running tipoff (bench/pipeline.py measures them)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    cap_malloc_arenas(MALLOC_ARENAS)
+
+
+def cap_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas, unless the operator set MALLOC_ARENA_MAX; False where
+    the C library is not glibc (musl, macOS) and nothing was changed."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 async def settle_heap(engine: Engine) -> None:

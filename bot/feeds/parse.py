@@ -97,14 +97,14 @@ def parse_feed(
     of parsing, and only new entries need it."""
     body = apply_charset(body, charset)
     kind = sniff_kind(body)
-    if not body.strip():
+    if not body or body.isspace():  # isspace stops at the first other byte; strip would copy the body
         raise FeedError("not_a_feed", "the body is empty")
     def seen(entry_id: str) -> str | None:
         """The entry's key when it is known, else None."""
         key = key_of(feed_id, entry_id) if entry_id else ""
         return key if key and known is not None and key in known else None
 
-    raw = _read(body, kind, base_url, seen if known else None)
+    raw = _read(body, kind, base_url, seen if known else None, max_entries)
     feed = raw.get("feed") or {}
     link = _absolute(str(feed.get("link") or ""), base_url)
     entries = []
@@ -118,8 +118,12 @@ def parse_feed(
                 skipped.append(key)
                 continue
         entry = _entry(item, feed_id, link or base_url)
-        if entry is not None:
-            entries.append(entry)
+        if entry is None:
+            continue
+        if known is not None and (own := key_of(feed_id, entry.id)) in known:
+            skipped.append(own)  # known only by what it says (no id, no link): found out once normalised
+            continue
+        entries.append(entry)
     return ParsedFeed(
         title=_text(str(feed.get("title") or "")),
         link=link,
@@ -130,12 +134,13 @@ def parse_feed(
     )
 
 
-def _read(body: bytes, kind: str, base_url: str, seen: xmlfeed.Known | None = None) -> Mapping[str, Any]:
+def _read(body: bytes, kind: str, base_url: str, seen: xmlfeed.Known | None = None,
+          limit: int | None = None) -> Mapping[str, Any]:
     """The feed as plain dicts: XML formats by tipoff's own reader (xmlfeed.py), JSON Feed
     (and what the reader does not take) by fastfeedparser."""
     if kind in ("rss", "atom", "rdf", "unknown"):
         try:
-            return xmlfeed.read(body, base_url, seen)
+            return xmlfeed.read(body, base_url, seen, limit)
         except (xmlfeed.NotXmlFeed, etree.XMLSyntaxError, ValueError):
             pass
         except Exception:  # the reader must never take the poller down: the library may still read it

@@ -14,6 +14,7 @@ import html
 import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from itertools import islice
 from typing import Any, Callable, Iterable
 from urllib.parse import urljoin
 
@@ -49,10 +50,11 @@ class NotXmlFeed(ValueError):
 Known = Callable[[str], "str | None"]  # an entry's id → its key when seen before, else None
 
 
-def read(body: bytes, base_url: str = "", known: Known | None = None) -> dict[str, Any]:
+def read(body: bytes, base_url: str = "", known: Known | None = None, limit: int | None = None) -> dict[str, Any]:
     """{"feed": {"title", "link"}, "entries": [item dicts]}, or NotXmlFeed. An entry whose
     id (its guid or id, else its link) `known` gives a key for (seen before) is only its
-    id and that key: the rest of it is never read."""
+    id and that key: the rest of it is never read. Only the first `limit` entries are
+    read at all (a podcast feed of 700 episodes is not read to its end every poll)."""
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<?xml") and head is not body:
         body = head  # a declaration after white space is an error libxml2 recovers from badly (it drops "&amp;")
@@ -63,11 +65,11 @@ def read(body: bytes, base_url: str = "", known: Known | None = None) -> dict[st
         raise NotXmlFeed("no XML document")
     name = etree.QName(root)
     if name.localname == "feed" and name.namespace in (ATOM10, ATOM03, None):
-        read = _atom(root, name.namespace or ATOM10, base_url, known)
+        read = _atom(root, name.namespace or ATOM10, base_url, known, limit)
     elif name.localname == "rss":
-        read = _rss(root, base_url, known)
+        read = _rss(root, base_url, known, limit)
     elif name.localname == "RDF":
-        read = _rdf(root, base_url, known)
+        read = _rdf(root, base_url, known, limit)
     else:
         raise NotXmlFeed(f"<{name.localname}> is not a feed")
     return {**read, "known_checked": known is not None}  # every entry not marked known is new
@@ -75,29 +77,32 @@ def read(body: bytes, base_url: str = "", known: Known | None = None) -> dict[st
 
 # -- RSS and RDF -------------------------------------------------------------------
 
-def _rss(root: etree._Element, base_url: str, known: Known | None) -> dict[str, Any]:
+def _rss(root: etree._Element, base_url: str, known: Known | None, limit: int | None) -> dict[str, Any]:
     channel = root.find("channel")
     if channel is None:
         raise NotXmlFeed("an RSS document without a <channel>")
     base = _base(channel, _base(root, base_url))
-    items = [_rss_item(item, _base(item, base), None, known) for item in channel.iter("item")]  # nested too
+    items = [_rss_item(item, _base(item, base), None, known)
+             for item in islice(channel.iter("item"), limit)]  # nested too
     return {"feed": {"title": _rss_title(channel.findtext("title")), "link": _join(base, channel.findtext("link"))},
             "entries": items}
 
 
-def _rdf(root: etree._Element, base_url: str, known: Known | None) -> dict[str, Any]:
+def _rdf(root: etree._Element, base_url: str, known: Known | None, limit: int | None) -> dict[str, Any]:
     ns = RSS10 if root.find(f"{{{RSS10}}}channel") is not None or root.find(f"{{{RSS10}}}item") is not None \
         else RSS090
     channel = root.find(f"{{{ns}}}channel")
     base = _base(root, base_url)
     title = channel.findtext(f"{{{ns}}}title") if channel is not None else ""
     link = channel.findtext(f"{{{ns}}}link") if channel is not None else ""
-    items = [_rss_item(item, _base(item, base), ns, known) for item in root.iterfind(f"{{{ns}}}item")]
+    items = [_rss_item(item, _base(item, base), ns, known)
+             for item in islice(root.iterfind(f"{{{ns}}}item"), limit)]
     return {"feed": {"title": _rss_title(title), "link": _join(base, link)}, "entries": items}
 
 
 _ATOM_LINK, _DC_TITLE, _DC_DATE = f"{{{ATOM10}}}link", f"{{{DC}}}title", f"{{{DC}}}date"
 _DC_CREATOR, _DC_SUBJECT, _ENCODED = f"{{{DC}}}creator", f"{{{DC}}}subject", f"{{{CONTENT}}}encoded"
+_ABOUT = f"{{{RDF}}}about"
 
 
 def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Known | None = None) -> dict[str, Any]:
@@ -107,6 +112,8 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Kno
     if known is not None:  # most items carry a guid: a known one is done with before its children are read
         guid_first = item.find(prefix + "guid")
         asked = (guid_first.text or "").strip() if guid_first is not None else ""
+        if not asked and ns:  # an RDF item is known by its rdf:about, an attribute: no child walk
+            asked = item.get(_ABOUT) or ""
         if asked and (key := known(asked)):
             return {"id": asked, "link": "", "key": key}
     first: dict[str, etree._Element] = {}
@@ -133,7 +140,7 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Kno
         link = guid_text
     if not link:
         link = _atom_link(atom_links, base)
-    entry_id = guid_text or item.get(f"{{{RDF}}}about") or None
+    entry_id = guid_text or item.get(_ABOUT) or None
     link = _join(base, link)
     if known is not None and (entry_id or link) != asked and (key := known(entry_id or link)):
         return {"id": entry_id, "link": link, "key": key}
@@ -169,7 +176,7 @@ def _rss_title(title: str | None) -> str:
 
 # -- Atom ---------------------------------------------------------------------------
 
-def _atom(root: etree._Element, ns: str, base_url: str, known: Known | None) -> dict[str, Any]:
+def _atom(root: etree._Element, ns: str, base_url: str, known: Known | None, limit: int | None) -> dict[str, Any]:
     qualified = root.tag.startswith("{")  # Atom written without its namespace is read all the same
 
     def q(tag: str) -> str:
@@ -177,7 +184,7 @@ def _atom(root: etree._Element, ns: str, base_url: str, known: Known | None) -> 
 
     base = _base(root, base_url)
     entries: list[dict[str, Any]] = []
-    for entry in root.iterfind(q("entry")):
+    for entry in islice(root.iterfind(q("entry")), limit):
         here = _base(entry, base)
         eid = _text_of(entry.find(q("id")))
         link = _atom_link(entry.iterfind(q("link")), here)

@@ -43,14 +43,14 @@ ACKS_NAME = "tipoff.acks"  # alerts the platform accepted since the last databas
 MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {}
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` or leave it as it was: a temp file beside it, fsynced,
-    renamed over it, the directory fsynced. A failed write (a full disk) removes its
-    temp file."""
+def write_atomically(path: Path, data: bytes | list[bytes]) -> None:
+    """Replace `path` with `data` (or its parts, in order) or leave it as it was: a temp
+    file beside it, fsynced, renamed over it, the directory fsynced. A failed write (a
+    full disk) removes its temp file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            f.writelines([data] if isinstance(data, bytes) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -226,13 +226,12 @@ class TinyDBStore(Records):
                     first = False
                     await asyncio.sleep(0)  # let the loop run between chunks
                 parts.append(b"}")
-            parts.append(b"}")
-            data = b"".join(parts)
+            parts.append(b"}")  # written part by part: joined, the file would be in memory twice
         finally:
             self._shared_known.clear()  # the capture is serialised: in-place writes are safe again
             self._shared_announced.clear()
         try:
-            await asyncio.to_thread(write_atomically, self.path, data)
+            await asyncio.to_thread(write_atomically, self.path, parts)
         except OSError as exc:
             self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
             self._must_write = True  # the marks of what changed are gone: write everything next time

@@ -2,6 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from bot.dedupe import entry_key
 from bot.feeds.errors import FeedError
 from bot.feeds.parse import parse_feed, sniff_kind
 
@@ -90,6 +91,33 @@ def test_entries_per_poll_are_capped():
     items = "".join(f"<item><title>t{i}</title><guid>{i}</guid></item>" for i in range(50))
     body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
     assert len(parse_feed(body, "f", max_entries=10).entries) == 10
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom", "rdf"])
+def test_entries_past_the_cap_are_not_read_at_all(kind, monkeypatch):
+    """A 700-episode podcast feed is read to its cap, not to its end, every poll: the
+    steady state (every entry known) reads no item beyond the cap either."""
+    from bot.feeds import xmlfeed
+
+    if kind == "rss":
+        items = "".join(f"<item><title>t{i}</title><guid>{i}</guid></item>" for i in range(50))
+        body = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    elif kind == "atom":
+        items = "".join(f"<entry><title>t{i}</title><id>urn:{i}</id></entry>" for i in range(50))
+        body = f'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>{items}</feed>'.encode()
+    else:  # RDF items are known by their rdf:about
+        items = "".join(f'<item rdf:about="https://r.example/{i}"><title>t{i}</title>'
+                        f"<link>https://r.example/{i}</link></item>" for i in range(50))
+        body = ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+                f'<channel rdf:about="https://r.example/"><title>t</title></channel>{items}</rdf:RDF>').encode()
+    fully_read: list[object] = []  # _media runs once for each entry read beyond its id
+    real_media = xmlfeed._media
+    monkeypatch.setattr(xmlfeed, "_media", lambda el, base: fully_read.append(el) or real_media(el, base))
+    known = {entry_key(e) for e in parse_feed(body, "f", max_entries=10).entries}
+    assert len(fully_read) == 10
+    fully_read.clear()
+    parsed = parse_feed(body, "f", max_entries=10, known=known)
+    assert (parsed.entries, len(parsed.known_keys), fully_read) == ((), 10, [])
 
 
 @pytest.mark.parametrize("body, detail", [
