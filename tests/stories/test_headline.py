@@ -1,0 +1,53 @@
+"""What a headline says once the outlet's and the aggregator's decoration is gone."""
+
+import pytest
+
+from bot.stories.headline import read_headline, site_names, strip_decoration
+
+GOOGLE = "https://news.google.com/rss/articles/CBMiX2h0dHBzOi8vd3d3"
+
+
+@pytest.mark.parametrize("title, kw, expected", [
+    # Google News: " - Publisher", the item's <source>
+    ("Lady Gaga and Britney Spears tease duet - Billboard", {"source": "Billboard"},
+     "Lady Gaga and Britney Spears tease duet"),
+    ("Gaga, Spears duet confirmed - The New York Times", {"source": "The New York Times"}, "Gaga, Spears duet confirmed"),
+    # an aggregator's link, the publisher not named: a short trailing " - X" goes
+    ("Storm hits coast, thousands without power - WRAL News", {"link": GOOGLE}, "Storm hits coast, thousands without power"),
+    # the outlet naming itself, by feed title or host
+    ("Britney Spears confirms duet | Variety", {"sites": site_names("Variety", "https://variety.com/feed/")},
+     "Britney Spears confirms duet"),
+    ("Britney Spears confirms duet - The Verge", {"sites": site_names("", "https://www.theverge.com/rss")},
+     "Britney Spears confirms duet"),
+    ("Billboard: Gaga and Spears record a duet together", {"sites": ("Billboard",)},
+     "Gaga and Spears record a duet together"),
+    ("Giant Bombcast 02/02/2016", {"sites": ("Giant Bombcast",)}, "02/02/2016"),
+    # a dash that is part of the headline stays where nothing names the outlet
+    ("Spears - Gaga duet: what we know", {}, "Spears - Gaga duet: what we know"),
+    ("Brexit - the vote explained", {"sites": ("Variety",)}, "Brexit - the vote explained"),
+])
+def test_decoration_is_stripped(title, kw, expected):
+    assert strip_decoration(title, **kw) == expected
+
+
+def test_words_numbers_and_facts():
+    h = read_headline("Paris fire: three dead, 1,500 evacuated on 03/04/2025 - BBC News", source="BBC News")
+    assert h.words == {"paris", "fire", "dead", "evacuated"}
+    assert h.numbers == {"3", "1500", "3/4/2025"}
+    assert h.developments == {"death"}
+
+
+def test_identifiers_with_digits_count_as_numbers():
+    assert read_headline("Sony unveils the PS5 at E3").numbers == {"ps5", "e3"}
+
+
+def test_unspaced_scripts_are_read_as_character_pairs():
+    h = read_headline("東京で大規模な火災")
+    assert {"東京", "火災"} <= h.words
+
+
+def test_a_short_headline_borrows_words_from_its_summary():
+    h = read_headline("Breaking", "Lady Gaga and Britney Spears announce a duet for the spring")
+    assert {"gaga", "britney", "duet"} <= h.words
+    assert read_headline("Gaga and Spears announce a duet", "Completely different words here").words == \
+        {"gaga", "spears", "announce", "duet"}
