@@ -60,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--chat-id", default="0", help="Telegram: the chat the messages are for (default: 0)")
     preview.add_argument("--config", type=Path, default=None, help="take fetch limits from this config")
 
+    stories = sub.add_parser("stories", help="show feeds' entries grouped into stories",
+                             description="Fetch and parse the given feeds and print their entries grouped "
+                                         "into stories, as tipoff groups them for alerts: each story with its "
+                                         "sources and why each entry joined it (a copy, or a development that "
+                                         "alerts again). Nothing is stored or sent.")
+    stories.add_argument("sources", metavar="URL_OR_FILE", nargs="+")
+    stories.add_argument("--json", action="store_true", help="one JSON object per story")
+    stories.add_argument("--all", action="store_true", help="list stories told by one entry too")
+    stories.add_argument("--config", type=Path, default=None, help="take fetch limits from this config")
+
     migrate = sub.add_parser("migrate", help="copy the embedded store into Redis",
                              description="Copy the TinyDB store (the data directory) into Redis, then count "
                                          "what arrived and compare. Stop tipoff first; afterwards set "
@@ -107,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _setup_logging(settings.log_level)
         if args.command == "preview":
             return cmd_preview(settings, args.source, args.platform, args.rule, args.chat_id)
+        if args.command == "stories":
+            return cmd_stories(settings, args.sources, as_json=args.json, show_all=args.all)
         return cmd_check(settings, args.source, args.rule, as_json=args.json)
     except ConfigError as exc:
         print(f"tipoff: config error: {exc}", file=sys.stderr)
@@ -373,6 +385,40 @@ def cmd_preview(settings: Settings, source: str, platform: str, rule: str | None
         alert = Alert("preview", DestinationName(f"{platform}:{chat}"), entry, parsed.title, source, fired, now)
         payload = alert_message(alert, chat, now=now) if platform == "telegram" else alert_payload(alert, now)
         print(json.dumps(payload, ensure_ascii=False))
+    return 0
+
+
+def cmd_stories(settings: Settings, sources: Sequence[str], *, as_json: bool, show_all: bool) -> int:
+    from bot.feeds.errors import FeedError
+    from bot.stories.group import group_entries
+
+    feeds = []
+    for source in sources:
+        try:
+            feeds.append((_fetch_once(settings, source), source))
+        except FeedError as exc:
+            print(f"tipoff: {source}: {exc.message}", file=sys.stderr)
+    if not feeds:
+        return 1
+    groups = group_entries(feeds)
+    shown = [g for g in groups if show_all or len(g.members) > 1]
+    if not as_json:
+        entries = sum(len(g.members) for g in groups)
+        print(f"{entries} entries from {len(feeds)} feed{'s' if len(feeds) != 1 else ''}: {len(groups)} stories, "
+              f"{sum(len(g.members) > 1 for g in groups)} told by more than one entry"
+              + ("" if show_all else " (shown; --all lists the rest)"))
+    for number, group in enumerate(shown, 1):
+        if as_json:
+            print(json.dumps({"id": group.id, "headline": group.headline, "sources": list(group.sources),
+                              "entries": [{"title": m.entry.title, "link": m.entry.link, "source": m.outlet,
+                                           "verdict": m.verdict, "why": m.why} for m in group.members]},
+                             ensure_ascii=False))
+            continue
+        print(f"\n{number}. {group.headline}")
+        print(f"   {len(group.sources)} source{'s' if len(group.sources) != 1 else ''}: {', '.join(group.sources)}")
+        for m in group.members:
+            mark = {"new": "first", "copy": "copy", "development": "NEW FACT"}[m.verdict]
+            print(f"   [{mark:>8}] {m.outlet}: {m.entry.title}" + (f"  ({m.why})" if m.why else ""))
     return 0
 
 

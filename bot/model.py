@@ -43,6 +43,7 @@ class Entry:
     published: datetime | None = None
     updated: datetime | None = None
     image: str | None = None
+    source: str = ""  # the outlet an aggregator's item comes from (RSS <source>: Google News' publisher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,7 @@ class Alert:
                 "id": e.id, "url": e.url, "link": e.link, "title": e.title, "summary": e.summary,
                 "content": e.content, "authors": list(e.authors), "tags": list(e.tags),
                 "published": _time(e.published), "updated": _time(e.updated), "image": e.image,
+                "source": e.source,
             },
             "watches": [{"id": w.watch_id, "rule": w.rule, "label": w.label, "terms": list(w.terms),
                          "hits": [list(h) for h in w.hits], "mention": w.mention, "owned": w.owned}
@@ -174,6 +176,7 @@ class Alert:
             title=e.get("title", ""), summary=e.get("summary", ""), content=e.get("content", ""),
             authors=tuple(e.get("authors") or ()), tags=tuple(e.get("tags") or ()),
             published=_parse_time(e.get("published")), updated=_parse_time(e.get("updated")), image=e.get("image"),
+            source=str(e.get("source") or ""),
         )
         watches = tuple(FiredWatch(WatchId(w["id"]), w["rule"], tuple(w.get("terms") or ()), w.get("label", ""),
                                    tuple((str(f), int(s), int(e)) for f, s, e in w.get("hits") or ()),

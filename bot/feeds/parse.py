@@ -233,7 +233,17 @@ def _entry(item: Mapping[str, Any], feed_id: FeedId, base: str) -> Entry | None:
         published=_when(item.get("published")),
         updated=_when(item.get("updated")),
         image=_image(item, summary_html, content_html, base),
+        source=_source(item),
     )
+
+
+def _source(item: Mapping[str, Any]) -> str:
+    """The outlet an aggregated item names (RSS <source>, JSON Feed's or the library's
+    source title), as plain text."""
+    source = item.get("source")
+    if isinstance(source, Mapping):
+        source = source.get("title") or source.get("value") or ""
+    return " ".join(_text(source).split())[:200] if isinstance(source, str) else ""
 
 
 def _content_html(item: Mapping[str, Any]) -> str:

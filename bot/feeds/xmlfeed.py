@@ -160,6 +160,7 @@ def _rss_item(item: etree._Element, base: str, ns: str | None = None, known: Kno
         "updated": None,
         "authors": [{"name": a} for a in (_text_of(first.get("author")), _text_of(first.get(_DC_CREATOR))) if a],
         "tags": [{"term": t} for t in tags],
+        "source": _text_of(first.get("source")),  # Google News: the publisher of the story
         **_media(item, base),
     }
 

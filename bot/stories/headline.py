@@ -98,14 +98,16 @@ def site_names(feed_title: str = "", link: str = "") -> tuple[str, ...]:
     """What an outlet calls itself in its headlines: its feed's title (and its first
     part, "Variety" of "Variety - Entertainment News"), and its host's name
     ("theverge" of www.theverge.com)."""
-    names = []
+    names: list[str] = []
+    host = (urlsplit(link).hostname or "") if link else ""
+    if host in AGGREGATORS or "google" in host:
+        return ()  # its title is a search ('"britney spears" - Google News'); its items name their sources
     title = " ".join(feed_title.split())
     if title:
         names.append(title)
         for sep in (" - ", " | ", " – ", " — ", ": "):
             if sep in title:
                 names.append(title.split(sep, 1)[0])
-    host = (urlsplit(link).hostname or "") if link else ""
     if host:
         parts = [p for p in host.split(".") if p not in ("www", "m", "amp", "rss", "feeds", "news")]
         if len(parts) >= 2:
@@ -139,8 +141,9 @@ def strip_decoration(title: str, *, source: str = "", sites: tuple[str, ...] = (
     if found and _squash(found.group(1)) in names and len(text) > found.end() + 10:
         return text[found.end():]
     head = text.split()
+    whole = _squash(sites[0]) if sites else ""  # the feed's whole title, not a part of it
     for n in range(min(4, len(head) - 1), 0, -1):  # "Giant Bombcast 02/02/2016" in the feed "Giant Bombcast"
-        if _squash(" ".join(head[:n])) in names:
+        if whole and _squash(" ".join(head[:n])) == whole:
             return " ".join(head[n:])
     return text
 

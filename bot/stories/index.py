@@ -27,6 +27,7 @@ class Story:
     sources: list[str] = field(default_factory=list)  # outlets that reported it, in order, once each
     facts: set[str] = field(default_factory=set)  # kinds of fact reported so far
     numbers: set[str] = field(default_factory=set)
+    terms: Counter[str] = field(default_factory=Counter)  # its headlines' terms, with how many hold each
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class StoryIndex:
         self._headlines: dict[str, tuple[Headline, float, str]] = {}  # key → (profile, seen at, story id)
         self._stories: dict[str, Story] = {}
         self._postings: dict[str, list[str]] = {}  # term → headline keys, oldest first
-        self._df: Counter[str] = Counter()
+        self._df: Counter[str] = Counter()  # term → stories holding it (ten copies of one story are one)
         self._expiry: list[tuple[float, str]] = []  # (seen at, key), a heap
 
     def __len__(self) -> int:
@@ -64,7 +65,7 @@ class StoryIndex:
         candidates = self._candidates(headline)
         if not candidates:
             return None
-        idf = idf_weight(self._df.__getitem__, len(self._headlines))
+        idf = idf_weight(self._df.__getitem__, len(self._stories))
         weights: dict[str, float] = {}
 
         def weight(term: str) -> float:  # each term's weight worked out once per lookup
@@ -104,7 +105,9 @@ class StoryIndex:
         self._headlines[key] = (headline, now, story.id)
         for term in headline.terms:
             self._postings.setdefault(term, []).append(key)
-            self._df[term] += 1
+            story.terms[term] += 1
+            if story.terms[term] == 1:
+                self._df[term] += 1
         heapq.heappush(self._expiry, (now, key))
         return placed
 
@@ -118,16 +121,21 @@ class StoryIndex:
             if found is None:
                 continue
             headline, _, story_id = found
+            story = self._stories.get(story_id)
             for term in headline.terms:
                 keys = self._postings.get(term)
                 if keys is not None:
                     keys.remove(key)  # the oldest go first: found at or near the front
                     if not keys:
                         del self._postings[term]
+                if story is not None:
+                    story.terms[term] -= 1
+                    if story.terms[term] > 0:
+                        continue
+                    del story.terms[term]
                 self._df[term] -= 1
                 if self._df[term] <= 0:
                     del self._df[term]
-            story = self._stories.get(story_id)
             if story is not None:
                 story.headlines.remove(key)
                 if not story.headlines:
@@ -141,7 +149,7 @@ class StoryIndex:
         headline shares a headline's rare terms, and a common term's list would make
         every lookup a scan."""
         df = self._df
-        limit = max(50, int(len(self._headlines) * COMMON_SHARE))
+        limit = max(50, int(len(self._stories) * COMMON_SHARE))
         probes = sorted((t for t in headline.terms if 0 < df.get(t, 0) <= limit), key=df.__getitem__)
         hits: Counter[str] = Counter()
         asked = read = 0
