@@ -146,7 +146,21 @@ async def test_test_explains_text_and_feeds_without_sending(bot, feed_server):
     url = feed_server.serve("/t", rss([item("Lady Gaga duet announced"), item("Other news")]))
     reply = await bot(f"/test {url}")
     assert "2 entries, 1 would alert" in reply and "Lady Gaga duet announced" in reply
+    assert "One story" not in reply
     assert bot.store.pending() == []
+
+
+async def test_test_shows_what_tipoff_considers_one_story(bot, feed_server):
+    await bot('/watch "lady gaga"')
+    url = feed_server.serve("/news", rss([item("Lady Gaga and Britney Spears are preparing a duet, sources say"),
+                                          item("Britney Spears and Lady Gaga preparing duet, say sources"),
+                                          item("Britney Spears confirms duet with Lady Gaga"),
+                                          item("3 dead in Paris warehouse fire"),
+                                          item("30 dead in Paris warehouse fire")]))
+    reply = await bot(f"/test {url}")
+    assert "One story, told more than once here:" in reply
+    assert "3 entries" in reply and "1 with a new fact" in reply
+    assert "Paris" not in reply.split("One story")[1]  # 3 dead and 30 dead are two stories
 
 
 async def test_topics_have_their_own_watches(bot):

@@ -8,11 +8,12 @@ from bot import sources
 from bot.config import feed_id_for, parse_duration
 from bot.feeds.errors import FeedError
 from bot.feeds.intake import Found, find_feed
-from bot.model import Subscription, Watch, WatchId
+from bot.model import ParsedFeed, Subscription, Watch, WatchId
 from bot.opml import OpmlError, export_opml, parse_opml
 from bot.render.text import ago, excerpt
 from bot.rules.matcher import Matcher
 from bot.rules.syntax import RuleError, parse_rule
+from bot.stories.group import group_entries
 from bot.commands.base import (
     _EVERY_TAIL,
     CommandsBase,
@@ -159,7 +160,8 @@ class FeedCommands(CommandsBase):
                     lines.append(f"• {excerpt(entry.title or entry.link, 120)}\n    {m.watch_id} matched "
                                  f"{', '.join(m.terms)}")
             head = f"{parsed.title or args}: {len(parsed.entries)} entries, {len(lines)} would alert."
-            return Reply("\n".join([head, *lines[:15]]) + ("\n…" if len(lines) > 15 else ""))
+            body = "\n".join([head, *lines[:15]]) + ("\n…" if len(lines) > 15 else "")
+            return Reply(body + _stories_told_more_than_once(parsed, args))
         fired = matcher.match_fields({"title": args})
         if not fired:
             return Reply("None of this chat's watches would fire on that.")
@@ -236,3 +238,17 @@ class FeedCommands(CommandsBase):
                                owner=dest, group=inv.group))
             existing.add(rule)
         return await self.chats.add_watches(batch)
+
+
+def _stories_told_more_than_once(parsed: ParsedFeed, url: str) -> str:
+    """What tipoff considers one story among a feed's entries (an aggregator's feed
+    often carries one story from several outlets), as lines for /test."""
+    groups = [g for g in group_entries([(parsed, url)]) if len(g.members) > 1]
+    if not groups:
+        return ""
+    lines = [f"• {excerpt(g.headline, 100)}\n    {len(g.members)} entries"
+             + (f" from {', '.join(g.sources[:4])}" + (" and more" if len(g.sources) > 4 else "") if g.sources else "")
+             + (f"; {sum(m.verdict == 'development' for m in g.members)} with a new fact"
+                if any(m.verdict == "development" for m in g.members) else "")
+             for g in groups[:5]]
+    return "\n\nOne story, told more than once here:\n" + "\n".join(lines)
