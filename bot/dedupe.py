@@ -65,7 +65,14 @@ def story_keys(entry: Entry) -> tuple[str, ...]:
 
 
 def is_title_key(key: str) -> bool:
-    return key.startswith("t")
+    """Keys that count only within the story window: a headline's fingerprint ("t") and
+    its story thread ("s": the alert a rewording of the story belongs to)."""
+    return key.startswith(("t", "s"))
+
+
+def thread_key(thread: str) -> str:
+    """The story key of an entry's thread (bot/stories): one alert per thread."""
+    return "s" + _digest(thread)
 
 
 def is_repeat(keys: Iterable[str], announced: Mapping[str, float], now: datetime) -> bool:

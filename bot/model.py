@@ -47,6 +47,31 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Reported:
+    """A headline that fired a watch, as the story index needs it again after a restart
+    (or on another worker): enough to read it the same way, and when it was seen."""
+
+    key: str  # the entry's key
+    seen_at: float
+    title: str
+    summary: str = ""  # only what a short headline borrows
+    source: str = ""
+    link: str = ""
+    outlet: str = ""
+    sites: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "seen_at": self.seen_at, "title": self.title, "summary": self.summary,
+                "source": self.source, "link": self.link, "outlet": self.outlet, "sites": list(self.sites)}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Reported:
+        return Reported(str(d["key"]), float(d["seen_at"]), str(d.get("title") or ""), str(d.get("summary") or ""),
+                        str(d.get("source") or ""), str(d.get("link") or ""), str(d.get("outlet") or ""),
+                        tuple(str(s) for s in d.get("sites") or ()))
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     title: str
     link: str

@@ -140,10 +140,11 @@ def fired_watch(match: Match, watch: Watch, destination: DestinationName | None 
 
 def plan(entry: Entry, feed: Feed, feed_title: str, fired: Mapping[DestinationName, list[FiredWatch]],
          settings: Mapping[DestinationName, DestinationState], watches: Mapping[WatchId, Watch],
-         now: float) -> list[Planned]:
+         now: float, thread: str = "") -> list[Planned]:
     """The alert each destination is to get for a new entry: none where the destination
-    is gone or paused; held for its digest or quiet hours where those apply."""
-    keys = dedupe.story_keys(entry)
+    is gone or paused; held for its digest or quiet hours where those apply. `thread`:
+    the story thread the entry belongs to (bot/stories), announced once per destination."""
+    keys = dedupe.story_keys(entry) + ((dedupe.thread_key(thread),) if thread else ())
     created = datetime.fromtimestamp(now, timezone.utc)
     out = []
     for dest, fired_here in fired.items():

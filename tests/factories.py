@@ -107,3 +107,10 @@ def as_worker(s: Settings, redis_url: str, prefix: str, name: str, lease: float 
 def note(value: object, hold: str = "") -> Outgoing:
     """An outbox message for store tests: a notice carrying `value`."""
     return Outgoing(notice=str(value), hold=hold)
+
+
+def spelled(n: int) -> str:
+    """A number in letters (12 → "bc"), for titles whose only numbers are their tags:
+    "duet 0002 from feed 0" and "duet 0000 from feed 2" would hold the same numbers and
+    be one story (bot/stories)."""
+    return "".join(chr(ord("a") + int(d)) for d in str(n))

@@ -108,6 +108,11 @@ def test_a_webhook_url_can_come_from_the_environment_and_never_shows_in_errors()
     assert "give url or url_env, not both" in str(err.value)
 
 
+def test_the_story_window():
+    assert load("").stories.window == 3 * 86400
+    assert load('[stories]\nwindow = "12h"\n').stories.window == 12 * 3600
+
+
 def test_telegram_webhook_with_http_listen():
     s = load('[http]\nlisten = "0.0.0.0:8080"\n[telegram]\nwebhook = "https://bot.example.com/"\n')
     assert s.telegram.webhook == "https://bot.example.com" and s.http.listen == ("0.0.0.0", 8080)
@@ -130,6 +135,9 @@ BAD_CONFIGS = [
     ('[[watches]]\nrule = "duet"\nlabel = 5\n', 3, "watches[1].label: must be a string"),
     ('[[watches]]\nrule = "duet"\n[[watches]]\nrule = "duet"\n', 4, "already watches[1]"),
     ('[store]\ndata = "{file}"\n', 2, "store.data: "),
+    ('[stories]\nwindow = "10s"\n', 2, "stories.window: must be at least"),
+    ('[stories]\nwindow = "3 days"\n', 2, "stories.window: "),
+    ('[stories]\nwindo = "3d"\n', 2, "stories."),
 ]
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from tests.factories import eventually
 from tests.conftest import PROJECT
-from tests.factories import item, rss
+from tests.factories import item, rss, spelled
 from tests.fakes.discord import TOKEN as discord_token
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.server import LocalServer
@@ -55,7 +55,7 @@ class Feeds(LocalServer):
     def publish(self, feed: int) -> str:
         tag = f"{self.count:04d}"
         self.count += 1
-        self.entries[feed].append(f"Lady Gaga and Britney Spears duet {tag} from feed {feed}")
+        self.entries[feed].append(f"Lady Gaga and Britney Spears duet {tag} from feed {spelled(feed)}")
         return tag
 
     async def start(self) -> None:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from tests.factories import eventually
 from tests.conftest import PROJECT
-from tests.factories import item, rss
+from tests.factories import item, rss, spelled
 from tests.fakes.server import LocalServer
 
 FEEDS = 2000
@@ -100,7 +100,7 @@ notify = ["hook"]
         await eventually(lambda: len(world.polls) == FEEDS, timeout=90, what="every feed's first poll")
         for second in range(12):
             for i in rnd.sample(range(FEEDS), 15):
-                title = f"duet {len(expected):04d} in feed {i}"
+                title = f"duet {len(expected):04d} in feed {spelled(i)}"
                 world.entries[i].append(title)
                 expected.append(title)
             if second == 5:
@@ -145,5 +145,5 @@ notify = ["hook"]
     for n, (_, title, _) in enumerate(world.received):
         first.setdefault(title, n)
     for i in range(FEEDS):
-        mine = sorted((t for t in expected if t.endswith(f" in feed {i}")), key=first.__getitem__)
+        mine = sorted((t for t in expected if t.endswith(f" in feed {spelled(i)}")), key=first.__getitem__)
         assert mine == sorted(mine), f"feed {i}'s stories arrived out of order: {mine}"

@@ -16,6 +16,7 @@ from bot.config.settings import (
     PollSettings,
     Secret,
     Settings,
+    StorySettings,
     TelegramSettings,
     WebSubSettings,
     parse_duration,
@@ -25,6 +26,6 @@ from bot.config.settings import (
 )
 
 __all__ = ["CONSOLE", "DESTINATION_KINDS", "ConfigError", "DeliverySettings", "DiscordSettings", "FetchSettings",
-           "HttpSettings", "LimitSettings", "PollSettings", "Secret", "Settings", "TelegramSettings",
+           "HttpSettings", "LimitSettings", "PollSettings", "Secret", "Settings", "StorySettings", "TelegramSettings",
            "WebSubSettings", "feed_id_for", "load_settings", "locate", "parse_duration", "parse_rate", "redact_url", "secrets_of",
            "watch_id_for"]

@@ -26,6 +26,7 @@ from bot.config.settings import (
     PollSettings,
     Secret,
     Settings,
+    StorySettings,
     TelegramSettings,
     WebSubSettings,
     parse_rate,
@@ -65,9 +66,13 @@ def load_settings(
         raise ConfigError(toml_error(str(exc), path)) from None
     r = _Reader(text, path)
     r.unknown_keys(raw, {"poll", "fetch", "rules", "feeds", "destinations", "watches", "log", "store",
-                         "limits", "telegram", "discord", "delivery", "http", "sources", "websub"}, "")
+                         "limits", "telegram", "discord", "delivery", "http", "sources", "websub", "stories"}, "")
     base_dir = path.parent if path else Path.cwd()  # relative file: feeds are relative to the config
     poll = _poll(r, r.table(raw, "poll"))
+    stories_table = r.table(raw, "stories")
+    r.unknown_keys(stories_table, {"window"}, "stories.")
+    stories = StorySettings(window=r.duration(stories_table, "window", "stories.window", StorySettings().window,
+                                              minimum=60))
     sources = _sources(r, r.table(raw, "sources"))
     fetch = _fetch(r, r.table(raw, "fetch"))
     rules = _rule_limits(r, r.table(raw, "rules"))
@@ -123,7 +128,7 @@ def load_settings(
     if websub.callback and http.listen is None:
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
-                    discord, delivery_settings, sources, http, websub, store_url, store_prefix, store_lease,
+                    discord, delivery_settings, sources, http, websub, stories, store_url, store_prefix, store_lease,
                     str(env.get("TIPOFF_WORKER") or socket.gethostname()), bool(env.get("TIPOFF_WORKER")))
 
 

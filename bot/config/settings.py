@@ -88,6 +88,14 @@ class PollSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StorySettings:
+    """[stories]: which entries are one story. An entry reporting a story a chat was
+    already told within the window is not announced again (a new fact is)."""
+
+    window: float = 3 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
 class FetchSettings:
     allow: tuple[str, ...] = ()
     timeout: float = 30.0
@@ -209,6 +217,7 @@ class Settings:
     sources: SourceSettings = SourceSettings()
     http: HttpSettings = HttpSettings()
     websub: WebSubSettings = WebSubSettings()
+    stories: StorySettings = StorySettings()
     store_url: str | None = None  # redis://… selects the Redis store; None: TinyDB in data_dir
     store_prefix: str = "tipoff:"  # every Redis key starts with it (several instances on one Redis)
     store_lease: float = 0.0  # how long a worker holds a feed or an alert; 0: 4× the fetch timeout, ≥ 60 s

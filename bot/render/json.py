@@ -14,4 +14,4 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     for w in body["watches"]:
         w["hits"] = [{"field": f, "start": s, "end": e} for f, s, e in w["hits"]]
         w.pop("owned", None)  # tipoff's own bookkeeping (whether alert buttons apply)
-    return {"tipoff": __version__, **body}
+    return {"tipoff": __version__, "event": "alert", **body}  # "update" events will say how a story grew

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Protocol, runtime_checkable
 
-from bot.model import DestinationName, Feed, FeedId, Outgoing, Subscription, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, Outgoing, Reported, Subscription, Watch, WatchId
 
 SCHEMA_VERSION = 1
 
@@ -123,6 +123,10 @@ class Store(Protocol):
 
     # housekeeping
     def prune(self, now: float, retention: float) -> int: ...
+
+    # stories: headlines that fired a watch, so that the story index outlives a restart
+    def remember_headline(self, reported: Reported, keep_after: float) -> None: ...  # and forget older ones
+    async def recent_headlines(self, since: float) -> list[Reported]: ...  # oldest first
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from bot.model import DestinationName, FeedId, Outgoing, Subscription, Watch, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, Reported, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState, OutboxItem
 
-TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches")
+TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines")
 
 
 class Records:
@@ -22,9 +22,26 @@ class Records:
         self._dests: dict[DestinationName, DestinationState] = {}
         self._subs: dict[str, Subscription] = {}
         self._watches: dict[WatchId, Watch] = {}
+        self._reported: dict[str, Reported] = {}  # headlines that fired a watch, oldest first
         self._dirty: dict[str, set[str]] = {t: set() for t in TABLES}
         self._next_seq = 1
         self._unflushed: set[str] = set()  # alerts queued here, not yet written where they last
+
+    # -- stories -------------------------------------------------------------
+
+    def remember_headline(self, reported: Reported, keep_after: float) -> None:
+        self._reported.pop(reported.key, None)  # a headline seen again goes to the end
+        self._reported[reported.key] = reported
+        self._dirty["headlines"].add(reported.key)
+        while self._reported:
+            key, oldest = next(iter(self._reported.items()))
+            if oldest.seen_at >= keep_after:
+                break
+            del self._reported[key]
+            self._dirty["headlines"].add(key)
+
+    async def recent_headlines(self, since: float) -> list[Reported]:
+        return sorted((r for r in self._reported.values() if r.seen_at >= since), key=lambda r: r.seen_at)
 
     # -- feeds -------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Outgoing, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, Reported, WatchId
 from bot.store.base import (
     SCHEMA_VERSION,
     FeedState,
@@ -164,6 +164,9 @@ class TinyDBStore(Records):
         for doc in db.table("destinations").all():
             state = destination_from_dict(doc)
             self._dests[state.name] = state
+        for doc in sorted(db.table("headlines").all(), key=lambda d: d.get("seen_at") or 0):
+            reported = Reported.from_dict(doc)
+            self._reported[reported.key] = reported
 
     async def flush(self) -> None:
         """Make every staged change durable in one atomic write."""
@@ -211,6 +214,7 @@ class TinyDBStore(Records):
             ("outbox", sorted(self._outbox.values(), key=lambda i: i.seq), outbox_doc),
             ("subscriptions", list(self._subs.values()), subscription_to_dict),
             ("watches", list(self._watches.values()), watch_to_dict),
+            ("headlines", list(self._reported.values()), Reported.to_dict),
         ]
 
     async def _write(self, tables: list[tuple[str, list[Any], Callable[[Any], Any]]]) -> None:

@@ -38,6 +38,7 @@ class Placed:
     verdict: str  # "new", "copy", "development"
     comparison: Comparison | None = None  # against the story's closest headline
     closest: str | None = None  # that headline's key
+    thread: str = ""  # the headline whose alert this one belongs to: its own when new or a development
 
 
 class StoryIndex:
@@ -45,6 +46,7 @@ class StoryIndex:
         self.window = window
         self._headlines: dict[str, tuple[Headline, float, str]] = {}  # key → (profile, seen at, story id)
         self._stories: dict[str, Story] = {}
+        self._threads: dict[str, str] = {}  # headline key → the key of the headline its alert is
         self._postings: dict[str, list[str]] = {}  # term → headline keys, oldest first
         self._df: Counter[str] = Counter()  # term → stories holding it (ten copies of one story are one)
         self._expiry: list[tuple[float, str]] = []  # (seen at, key), a heap
@@ -90,7 +92,7 @@ class StoryIndex:
         """File a headline under its story (a new one when none is close enough)."""
         if key in self._headlines:
             story = self._stories[self._headlines[key][2]]
-            return Placed(story, "copy", None, key)
+            return Placed(story, "copy", None, key, self._threads[key])
         placed = self.find(headline, now)
         if placed is None:
             story = Story(key, now)
@@ -102,6 +104,9 @@ class StoryIndex:
             story.sources.append(source)
         story.facts |= headline.developments
         story.numbers |= headline.numbers
+        thread = self._threads.get(placed.closest or "", key) if placed.verdict == "copy" else key
+        self._threads[key] = thread
+        placed = Placed(story, placed.verdict, placed.comparison, placed.closest, thread)
         self._headlines[key] = (headline, now, story.id)
         for term in headline.terms:
             self._postings.setdefault(term, []).append(key)
@@ -121,6 +126,7 @@ class StoryIndex:
             if found is None:
                 continue
             headline, _, story_id = found
+            self._threads.pop(key, None)
             story = self._stories.get(story_id)
             for term in headline.terms:
                 keys = self._postings.get(term)

@@ -37,7 +37,8 @@ async def test_posts_the_alert_as_json(feed_server):
     assert body["feed"] == {"id": "f1", "title": "PopWire", "url": "https://pop.example/feed"}
     assert body["watches"] == [{"id": "w1", "rule": "duet", "label": "label", "terms": ["duet"], "hits": [],
                               "mention": ""}]
-    assert "story_keys" not in body and body["tipoff"]
+    assert "story_keys" not in body and body["tipoff"] and body["event"] == "alert"
+    assert body["entry"]["source"] == ""  # an aggregator's item names its outlet here
 
 
 @pytest.mark.parametrize("served, expected", [

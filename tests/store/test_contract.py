@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.model import DestinationName, Subscription, Watch, WatchId
+from bot.model import DestinationName, Reported, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
@@ -75,6 +75,23 @@ async def test_feed_state_and_known_entries_survive_a_restart(make):
     assert again.feed_state("f1").etag == '"x"' and again.feed_state("f1").push_until == 5.0
     assert set(again.known_entries("f1")) == {"k1", "k2", "k3"}
     await again.close()
+
+
+async def test_story_headlines_survive_a_restart_within_their_window(make):
+    store = await make()
+    for i, at in enumerate((1000.0, 2000.0, 3000.0)):
+        store.remember_headline(Reported(f"k{i}", at, f"Headline {i}", source="Billboard", sites=("Variety",)),
+                                keep_after=0.0)
+    await store.flush()
+    again = await restart(store, make)
+    assert [r.key for r in await again.recent_headlines(1500.0)] == ["k1", "k2"]
+    assert (await again.recent_headlines(0.0))[0] == Reported("k0", 1000.0, "Headline 0", source="Billboard",
+                                                               sites=("Variety",))
+    again.remember_headline(Reported("k3", 9000.0, "Later"), keep_after=2500.0)  # the older ones are forgotten
+    await again.flush()
+    third = await restart(again, make)
+    assert [r.key for r in await third.recent_headlines(0.0)] == ["k2", "k3"]
+    await third.close()
 
 
 async def test_a_story_is_claimed_once_per_destination(make):

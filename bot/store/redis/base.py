@@ -33,6 +33,7 @@ class RedisBase(Records):
         # error; otherwise (the host name) the first free of name, name-2, name-3… is taken.
         self.consumer = consumer
         self.named = named
+        self._headlines_before: float | None = None  # story headlines before this are every worker's to forget
         self._token = uuid.uuid4().hex  # this process, as the holder of its name
         self._name_lost = False  # another process holds this worker's name now
         self._left = False  # handed over everything at its stop: reads no more alerts

@@ -29,7 +29,9 @@ expiry), `workers` (sorted set worker → last sign of life, for the shard elect
 `seen` (hash worker → when it last asked for due feeds), `alive:{worker}` (the process
 holding a worker's name, with expiry), `names` (set of workers' names), `queue:{dest}`
 (list: a destination's stream entries not yet acknowledged, in order), `agreed:{name}`,
-`settings:version`, `dests`, `subs`, `watches` (hashes of JSON).
+`settings:version`, `dests`, `subs`, `watches` (hashes of JSON), `headlines` (hash key →
+the JSON of a headline that fired a watch) and `headlines:at` (sorted set key → when
+seen), the story index's memory across restarts and workers.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Outgoing
+from bot.model import DestinationName, FeedId, Outgoing, Reported
 from bot.store.base import SCHEMA_VERSION, FeedState, SharedStore, StoreError
 from bot.store.codec import destination_to_dict, subscription_to_dict, watch_to_dict
-from bot.store.redis.base import log
+from bot.store.redis.base import log, reaching_redis
 from bot.store.redis.encoding import CHAT_TABLES, item_json, state_from, write_records
 from bot.store.redis.keys import GROUP, TITLE_TTL
 from bot.store.redis.outbox import OutboxOnRedis
@@ -241,6 +243,16 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
             write_records(pipe, self._k("dests"), self._dirty["destinations"], self._dests, destination_to_dict)
             write_records(pipe, self._k("subs"), self._dirty["subscriptions"], self._subs, subscription_to_dict)
             write_records(pipe, self._k("watches"), self._dirty["watches"], self._watches, watch_to_dict)
+            for key in self._dirty["headlines"]:
+                reported = self._reported.get(key)
+                if reported is None:
+                    pipe.hdel(self._k("headlines"), key)
+                    pipe.zrem(self._k("headlines", "at"), key)
+                else:
+                    pipe.hset(self._k("headlines"), key, orjson.dumps(reported.to_dict()))
+                    pipe.zadd(self._k("headlines", "at"), {key: reported.seen_at})
+            if self._headlines_before is not None:  # every worker's, past the story window
+                pipe.zremrangebyscore(self._k("headlines", "at"), "-inf", f"({self._headlines_before}")
             if any(self._dirty[t] for t in CHAT_TABLES):  # other workers re-read chats' settings then
                 pipe.incr(self._k("settings", "version"))
             self._new_known.clear()
@@ -257,6 +269,23 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
         async for key in r.scan_iter(match=self._k("story", old, "*"), count=500):
             suffix = key.decode()[len(self._k("story", old, "")):]
             await r.rename(key, self._k("story", new, suffix))
+
+    def remember_headline(self, reported: Reported, keep_after: float) -> None:
+        super().remember_headline(reported, keep_after)
+        self._headlines_before = keep_after
+
+    @reaching_redis
+    async def recent_headlines(self, since: float) -> list[Reported]:
+        """Every worker's headlines since then (this one's not yet written included)."""
+        r = self._require()
+        keys = await r.zrangebyscore(self._k("headlines", "at"), since, "+inf")
+        found = {reported.key: reported for reported in await super().recent_headlines(since)}
+        if keys:
+            for raw in await r.hmget(self._k("headlines"), keys):
+                if raw is not None:
+                    reported = Reported.from_dict(orjson.loads(raw))
+                    found.setdefault(reported.key, reported)
+        return sorted(found.values(), key=lambda rep: rep.seen_at)
 
     def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None:
         known = self._known.setdefault(feed_id, {})
