@@ -230,7 +230,7 @@ async def cmd_migrate(settings: Settings, url: str, prefix: str, *, force: bool 
     except DataDirLocked as exc:
         print(f"tipoff: {exc} (stop it before migrating)", file=sys.stderr)
         return 1
-    src = TinyDBStore(settings.data_dir)
+    src = TinyDBStore(settings.data_dir, story_window=settings.stories.window)
     try:
         await src.open()
         if not force and await migrate.existing_keys(url, prefix):

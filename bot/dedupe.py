@@ -75,10 +75,12 @@ def thread_key(thread: str) -> str:
     return "s" + _digest(thread)
 
 
-def is_repeat(keys: Iterable[str], announced: Mapping[str, float], now: datetime) -> bool:
-    """True when any key was announced for this destination (title keys only count
-    within TITLE_WINDOW). `announced` maps key → POSIX time of the announcement."""
-    title_cutoff = (now - TITLE_WINDOW).timestamp()
+def is_repeat(keys: Iterable[str], announced: Mapping[str, float], now: datetime,
+              window: timedelta = TITLE_WINDOW) -> bool:
+    """True when any key was announced for this destination (headline and story-thread
+    keys only count within the story window). `announced` maps key → POSIX time of the
+    announcement."""
+    title_cutoff = (now - window).timestamp()
     for key in keys:
         when = announced.get(key)
         if when is None:

@@ -36,7 +36,7 @@ class Harness:
         self.engine = None
 
     async def start(self):
-        self.store = TinyDBStore(self.settings.data_dir)
+        self.store = TinyDBStore(self.settings.data_dir, story_window=self.settings.stories.window)
         await self.store.open()
         self.fetcher = Fetcher(self.settings.fetch)
         self.engine = Engine(self.settings, self.store, self.fetcher, {"console": self.adapter}, clock=self.clock)

@@ -32,8 +32,8 @@ class Counts:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
 
 
-def _ttl(key: str, stamp: float, now: float, retention: float) -> int:
-    window = TITLE_TTL if dedupe.is_title_key(key) else retention
+def _ttl(key: str, stamp: float, now: float, retention: float, story_window: float = float(TITLE_TTL)) -> int:
+    window = story_window if dedupe.is_title_key(key) else retention
     return int(stamp + window - now)
 
 
@@ -43,7 +43,7 @@ def source_counts(src: TinyDBStore, now: float, retention: float) -> Counts:
     d = src.dump()
     return Counts(len(d["feeds"]), sum(len(k) for k in d["known"].values()),
                   sum(1 for keys in d["announced"].values() for k, ts in keys.items()
-                      if _ttl(k, ts, now, retention) > 0),
+                      if _ttl(k, ts, now, retention, src.story_window) > 0),
                   len(d["outbox"]), len(d["destinations"]), len(d["subscriptions"]), len(d["watches"]))
 
 
@@ -63,7 +63,7 @@ async def copy(src: TinyDBStore, url: str, prefix: str, retention: float, now: f
                     pipe.hset(k("known", fid), mapping={key: int(ts) for key, ts in known.items()})
             for dest, keys in d["announced"].items():
                 for key, ts in keys.items():
-                    ttl = _ttl(key, ts, now, retention)
+                    ttl = _ttl(key, ts, now, retention, src.story_window)
                     if ttl > 0:
                         pipe.set(k("story", dest, key), int(ts), ex=ttl)
             for item in d["outbox"]:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -91,8 +91,9 @@ class AtomicJSONStorage(Storage):
 
 
 class TinyDBStore(Records):
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, story_window: float = dedupe.TITLE_WINDOW.total_seconds()) -> None:
         super().__init__()
+        self.story_window = story_window  # how long a headline's or a story thread's claim counts
         self.path = Path(data_dir) / DB_NAME
         self._open = False
         self._must_write = False
@@ -317,7 +318,8 @@ class TinyDBStore(Records):
 
     def claim_story(self, destination: DestinationName, keys: Iterable[str], now: float) -> bool:
         keys = tuple(keys)
-        if dedupe.is_repeat(keys, self._announced.get(destination, {}), datetime.fromtimestamp(now, timezone.utc)):
+        if dedupe.is_repeat(keys, self._announced.get(destination, {}), datetime.fromtimestamp(now, timezone.utc),
+                            timedelta(seconds=self.story_window)):
             return False
         announced = self._writable_announced(destination)
         stamp = int(now)
@@ -371,7 +373,7 @@ class TinyDBStore(Records):
         feed (those were refreshed at the feed's last change), and headline keys once
         they are past the window in which they count."""
         cutoff = now - retention
-        title_cutoff = now - dedupe.TITLE_WINDOW.total_seconds()
+        title_cutoff = now - self.story_window
         removed = 0
         for fid, stale in self._stale_known(now, retention).items():
             known = self._writable_known(fid)

@@ -22,21 +22,21 @@ def make(request, tmp_path):
     """make() → a freshly opened store over the same data: calling it again is a restart."""
     opened = []
     if request.param == "tinydb":
-        def build():
-            return TinyDBStore(tmp_path)
+        def build(**kw):
+            return TinyDBStore(tmp_path, **kw)
     else:
         url = request.getfixturevalue("redis_url")
         prefix = redis_prefix()
 
-        def build():
-            return RedisStore(url, prefix=prefix, retention=90 * DAY)
+        def build(**kw):
+            return RedisStore(url, prefix=prefix, retention=90 * DAY, **kw)
 
-    async def factory():
+    async def factory(**kw):
         if request.param == "redis":
             for earlier in opened:  # still open: the process "crashed" (a restart after close is clean)
                 if earlier._r is not None:
                     await died(earlier)
-        store = build()
+        store = build(**kw)
         await store.open()
         opened.append(store)
         return store
@@ -190,6 +190,20 @@ async def test_title_fingerprints_only_count_for_three_days(make):
         import asyncio
         await asyncio.sleep(1.1)
     assert await announces(store, "fans", ["t:gaga britney duet"], "a3", now=1000.0 + 4 * DAY)
+    await store.close()
+
+
+async def test_a_story_thread_counts_for_the_configured_story_window(make):
+    store = await make(story_window=DAY)
+    assert await announces(store, "fans", ["s:thread-1"], "a1", now=1000.0)
+    assert not await announces(store, "fans", ["s:thread-1"], "a2", now=1000.0 + DAY / 2)
+    if isinstance(store, RedisStore):  # Redis ages the claim by itself: it was given the window
+        key = store._k("story", "fans", "s:thread-1")
+        assert DAY - 60 <= await store._require().ttl(key) <= DAY
+        await store._require().expire(key, 1)
+        import asyncio
+        await asyncio.sleep(1.1)
+    assert await announces(store, "fans", ["s:thread-1"], "a3", now=1000.0 + 2 * DAY)
     await store.close()
 
 

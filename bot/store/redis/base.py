@@ -15,6 +15,7 @@ from bot.config import redact_url
 from bot.model import DestinationName, FeedId
 from bot.store.base import StoreError
 from bot.store.records import Records
+from bot.store.redis.keys import TITLE_TTL
 from bot.store.redis.keys import GROUP, Keys
 
 log = logging.getLogger("tipoff.store.redis")
@@ -22,10 +23,12 @@ log = logging.getLogger("tipoff.store.redis")
 
 class RedisBase(Records):
     def __init__(self, url: str, *, retention: float = 90 * 86400.0, prefix: str = "tipoff:",
-                 consumer: str = "tipoff", lease: float = 120.0, named: bool = True) -> None:
+                 consumer: str = "tipoff", lease: float = 120.0, named: bool = True,
+                 story_window: float = float(TITLE_TTL)) -> None:
         super().__init__()
         self.url = url
         self.retention = retention
+        self.story_window = story_window  # how long a headline's or a story thread's claim lasts
         self.p = prefix
         self.keys = Keys(prefix)
         # This worker's name: its consumer in the outbox group, held by one live process

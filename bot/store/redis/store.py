@@ -6,7 +6,7 @@ cycle's changes durable in one `flush()`; the commit point is Redis instead of a
 What must be decided across processes is decided in Redis, atomically:
 
 - A story claim is a set of keys `story:{dest}:{key}` created with SET NX semantics and
-  an expiry (title fingerprints for TITLE_WINDOW, ids and URLs for the retention), by a
+  an expiry (headline and story-thread keys for the story window, ids and URLs for the retention), by a
   Lua script that also queues the alert: so two workers can never both announce one
   story, and an alert is queued exactly when its claim is made.
 - The outbox is a Redis Stream read through a consumer group; an alert's entry is
@@ -52,7 +52,7 @@ from bot.store.base import SCHEMA_VERSION, FeedState, SharedStore, StoreError
 from bot.store.codec import destination_to_dict, subscription_to_dict, watch_to_dict
 from bot.store.redis.base import log, reaching_redis
 from bot.store.redis.encoding import CHAT_TABLES, item_json, state_from, write_records
-from bot.store.redis.keys import GROUP, TITLE_TTL
+from bot.store.redis.keys import GROUP
 from bot.store.redis.outbox import OutboxOnRedis
 from bot.store.redis.scripts import BUILD_QUEUES, CLAIM_AND_QUEUE, RENEW_SENDERS
 from bot.store.redis.sharing import WorkersOnRedis
@@ -204,7 +204,7 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
             claim = self._claims.pop(item_id, None)
             dest, keys, now = claim if claim is not None else (item.destination, (), 0.0)  # a notice: no claim
             story_keys = [self._k("story", dest, k) for k in keys]
-            ttls = [TITLE_TTL if dedupe.is_title_key(k) else int(self.retention) for k in keys]
+            ttls = [int(self.story_window) if dedupe.is_title_key(k) else int(self.retention) for k in keys]
             ok = await script(keys=[*story_keys, self._k("outbox", "items"), self._k("outbox"),
                                     self._k("queue", dest)],
                               args=[*ttls, item.id, item_json(item), dest, int(now)])
