@@ -24,12 +24,9 @@ from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import charset_of, parse_feed
 from bot.feeds.schedule import due_feeds, next_wakeup
-from bot.model import (
-    Destination, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Reported, Watch, WatchId,
-)
+from bot.model import Destination, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
-from bot.stories.group import outlet_of
-from bot.stories.headline import read_headline, site_names
+from bot.stories.group import headline_of, report_of
 from bot.stories.index import StoryIndex
 from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
@@ -464,21 +461,16 @@ class Engine:
             log.warning("stories: cannot read recent headlines (%s); grouping with what this worker saw", exc)
             return
         for r in reported:
-            self.stories.add(r.key, read_headline(r.title, r.summary, source=r.source, sites=r.sites, link=r.link),
-                             r.seen_at, r.outlet)
+            if r.key not in self.stories:  # this worker filed it itself
+                self.stories.add(r.key, headline_of(r), r.seen_at, r.outlet)
         self._stories_read_to = max([self._stories_read_to or since, *(r.seen_at for r in reported)])
 
     def _thread_of(self, entry: Entry, feed: Feed, feed_title: str, now: float) -> str:
         """The story thread a new entry that fired a watch belongs to: its own when it
         breaks a story or adds a fact to one, the earlier alert's when it rewords it."""
-        sites = site_names(feed_title, feed.url)
-        outlet = outlet_of(entry, feed_title, feed.url)
-        key = entry_key(entry)
-        placed = self.stories.add(key, read_headline(entry.title, entry.summary, source=entry.source, sites=sites,
-                                                     link=entry.link), now, outlet)
-        summary = entry.summary[:300] if len(entry.title.split()) < 5 else ""
-        self.store.remember_headline(Reported(key, now, entry.title, summary, entry.source, entry.link, outlet, sites),
-                                     now - self.settings.stories.window)
+        reported = report_of(entry, entry_key(entry), feed_title, feed.url, now)
+        placed = self.stories.add(reported.key, headline_of(reported), now, reported.outlet)
+        self.store.remember_headline(reported, now - self.settings.stories.window)
         if placed.verdict == "copy":
             log.info("story: %r rewords %s (%s)", entry.title[:80], placed.closest,
                      placed.comparison.why if placed.comparison else "the same headline")

@@ -54,7 +54,7 @@ class Reported:
     key: str  # the entry's key
     seen_at: float
     title: str
-    summary: str = ""  # only what a short headline borrows
+    summary: str = ""  # its first words: what a short title borrows (bot/stories/headline.py)
     source: str = ""
     link: str = ""
     outlet: str = ""

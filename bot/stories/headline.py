@@ -23,6 +23,7 @@ _NO_SPACE = re.compile(r"[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u
 _TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)+|[^\W_]+(?:[.,'][^\W_]+)*")  # dates, times and scores stay whole
 _NUMBER = re.compile(r"(\d+(?:[.,/:-]\d+)*)(?:st|nd|rd|th|e|er|eme|º|ª)?")  # 1,500 and 3rd too
 _PARTS = re.compile(r"[/:-]")
+SUMMARY_WORDS = 40  # what a short title borrows of its summary
 
 # Words that carry no story: function words of the languages feeds are mostly written
 # in, and what outlets put around any headline.
@@ -163,7 +164,7 @@ def read_headline(title: str, summary: str = "", *, source: str = "", sites: tup
     folded = fold(text)
     body = folded
     if summary and len(_TOKEN.findall(folded)) < 5:
-        body = folded + " " + fold(" ".join(summary.split()[:40]))
+        body = folded + " " + fold(" ".join(summary.split()[:SUMMARY_WORDS]))
     for run in _NO_SPACE.findall(body):
         words.update(_pairs(run))
     for token in _TOKEN.findall(_NO_SPACE.sub(" ", body)):

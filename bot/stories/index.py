@@ -54,6 +54,9 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._headlines)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._headlines
+
     def story(self, story_id: str) -> Story | None:
         return self._stories.get(story_id)
 

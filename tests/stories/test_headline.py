@@ -51,3 +51,17 @@ def test_a_short_headline_borrows_words_from_its_summary():
     assert {"gaga", "britney", "duet"} <= h.words
     assert read_headline("Gaga and Spears announce a duet", "Completely different words here").words == \
         {"gaga", "spears", "announce", "duet"}
+
+
+def test_what_the_store_keeps_reads_back_as_the_same_headline():
+    """After a restart the index is filled from the kept records: each must read as the
+    entry did, a short title that borrows its summary's words included."""
+    from bot.model import Entry
+    from bot.stories.group import headline_of, report_of
+
+    summary = "Lady Gaga and Britney Spears were seen in a Los Angeles studio recording a duet. " * 5
+    for title in ("Studio session confirmed - Billboard", "Lady Gaga and Britney Spears are preparing a duet"):
+        entry = Entry("f", "1", "https://b.example/1", "https://b.example/1", title, summary, source="Billboard")
+        kept = report_of(entry, "k", "Billboard", "https://www.billboard.com/feed/", 0.0)
+        assert headline_of(kept) == read_headline(title, summary, source="Billboard", sites=kept.sites,
+                                                  link=entry.link)
