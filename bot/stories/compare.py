@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import AbstractSet, Callable, Literal
 
-from bot.stories.headline import Headline
+from bot.stories.headline import Headline, is_character_pair
 
 # Tuned on headline pairs built from ../shared/corpus and on paraphrased news sentences
 # (tests/stories/); never on the data the issue checks the result with.
@@ -72,7 +72,7 @@ def compare(earlier: Headline, later: Headline, weight: Weight = flat,
         return Comparison("different", 0.0, "nothing to compare")
     overlap = ws / min(wa, wb)
     dice = 2 * ws / (wa + wb)
-    pairs = sum(1 for t in shared if _unspaced(t))  # character pairs overlap: two count as one term
+    pairs = sum(1 for t in shared if is_character_pair(t))  # pairs overlap: two count as one term
     same = len(shared) - pairs + pairs / 2 >= MIN_SHARED and ((overlap >= MIN_OVERLAP and dice >= MIN_DICE) or dice >= STRONG_DICE)
     score = round((overlap + dice) / 2, 3)
     if not same:
@@ -86,10 +86,6 @@ def compare(earlier: Headline, later: Headline, weight: Weight = flat,
     if new_numbers:
         return Comparison("development", score, f"a new number: {', '.join(sorted(new_numbers)[:3])}")
     return Comparison("copy", score, f"same story ({_terms(shared)})")
-
-
-def _unspaced(term: str) -> bool:
-    return any("\u0e00" <= c <= "\u17ff" or "\u3040" <= c <= "\ufaff" for c in term)
 
 
 def _terms(terms: frozenset[str]) -> str:

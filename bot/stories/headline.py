@@ -149,6 +149,12 @@ def strip_decoration(title: str, *, source: str = "", sites: tuple[str, ...] = (
     return text
 
 
+def is_character_pair(term: str) -> bool:
+    """Whether a term is a character pair of a script written without spaces (what
+    read_headline makes of Chinese, Japanese or Thai), not a word."""
+    return _NO_SPACE.match(term) is not None
+
+
 def _pairs(run: str) -> list[str]:
     return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
 
