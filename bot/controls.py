@@ -141,12 +141,41 @@ def release(now: float, chat_digest: str, watch_digests: Iterable[str], quiet: s
     return Hold(until, why)
 
 
-def snooze_seconds(text: str) -> float:
+SPREAD_WITHIN = 2 * 3600.0  # a watch waiting for a story to spread counts outlets over this span by default
+MAX_SOURCES = 50
+
+
+def spread_setting(sources: int | str, within: float | str | None = None) -> tuple[int, float]:
+    """A watch's spread setting: how many outlets (2 to 50) must carry a story, within
+    how long ('2h', '30m', '1d': between ten minutes and a week; 2 h when not given)."""
+    try:
+        n = int(sources)
+    except (TypeError, ValueError):
+        raise ControlError(f"{sources!r} is not a number of outlets, like 3") from None
+    if not 2 <= n <= MAX_SOURCES:
+        raise ControlError(f"a story can be waited for until 2 to {MAX_SOURCES} outlets carry it")
+    if within is None or within == "":
+        return n, SPREAD_WITHIN
+    seconds = within if isinstance(within, (int, float)) else snooze_seconds(str(within), limit=False)
+    if not 600 <= seconds <= 7 * 86400:
+        raise ControlError("count the outlets within between ten minutes and a week (e.g. 2h)")
+    return n, float(seconds)
+
+
+def describe_spread(sources: int, within: float) -> str:
+    """'3 outlets within 2 h'."""
+    span = within or SPREAD_WITHIN
+    unit = next((f"{span / size:g} {name}" for size, name in ((86400, "d"), (3600, "h"), (60, "min"))
+                 if span >= size and span % size == 0), f"{span / 60:.0f} min")
+    return f"{sources} outlets within {unit}"
+
+
+def snooze_seconds(text: str, limit: bool = True) -> float:
     """'24h', '90m', '2d', '1w' → seconds (at most 90 days)."""
     m = re.fullmatch(r"(\d+)\s*(m|min|h|d|w)", text.strip().lower())
     if not m:
         raise ControlError(f"{text!r} is not a duration like 8h, 24h, 3d or 1w")
     seconds = int(m.group(1)) * {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-    if not 60 <= seconds <= 90 * 86400:
+    if limit and not 60 <= seconds <= 90 * 86400:
         raise ControlError("snooze for between a minute and 90 days")
     return float(seconds)

@@ -14,11 +14,14 @@ from typing import Callable, Iterable, Mapping
 
 from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.config import DeliverySettings
-from bot.model import Destination, DestinationName, Digest
+from bot.model import Destination, DestinationName, Digest, Told
+from bot.stories import coverage
 from bot.stats import Stats
 from bot.store.base import OutboxItem, Store, StoreError
 
 log = logging.getLogger("tipoff.delivery")
+
+EDIT_EVERY = 60.0  # an alert's message is edited at most this often (its story's updates wait, and go as one)
 
 
 def backoff_seconds(attempts: int, rng: random.Random, base: float = 5.0, cap: float = 900.0) -> float:
@@ -107,6 +110,9 @@ class Delivery:
             if any(i.attempts and i.next_try > now for i in items):
                 return sent  # a failed send waits for its retry, and what came after it waits too
             due = sorted((i for i in items if i.next_try <= now), key=lambda i: i.seq)
+            unsent = {i.message.alert.story for i in items if i.message.alert is not None and i.message.alert.story}
+            # an update waits while its story's alert is still here to send (held for a digest, say)
+            due = [i for i in due if i.message.coverage is None or i.message.coverage.story not in unsent]
             if not due:
                 return sent  # held for a digest or quiet hours: the engine wakes this destination then
             dest = self.resolve(name)
@@ -117,19 +123,29 @@ class Delivery:
                 return sent
             held = [i for i in due if i.message.hold]
             digest = bool(due[0].message.hold) and (len(held) > 1 or due[0].message.hold == "digest")
+            cover = due[0].message.coverage
+            batch = held if digest else [i for i in due if cover is not None and i.message.coverage is not None
+                                         and i.message.coverage.story == cover.story] or due[:1]
             try:
-                if not await self._still_ours(held if digest else due[:1]):
+                if not await self._still_ours(batch):
                     continue  # another worker sends it, or earlier alerts arrived: look again
+                if cover is not None:
+                    outcome = await self._update(adapter, dest, cover.story, batch)
+                    if outcome is None:
+                        continue  # held for its minute, or nothing new to say
+                    go_on = all([await self._record_update(name, item, outcome) for item in batch])
+                    if not go_on:
+                        return sent
+                    continue
             except StoreError as exc:  # the shared store is away: nothing is sent until it is back
                 self._warn_once(f"store:{name}", "%s: not sending while the store is away (%s)", name, exc)
                 return sent
             if digest:
                 batch, result = await self._send_digest(adapter, dest, held)
             else:
-                batch = [due[0]]
                 result = await self._send(adapter, dest, due[0])
             for item in batch:
-                go_on = await self._record(name, item, result)
+                go_on = await self._record(name, item, result, in_digest=digest)
             if not go_on:
                 return sent
             sent += len(batch) if isinstance(result, Delivered) else 0
@@ -171,13 +187,65 @@ class Delivery:
             log.exception("adapter error delivering %s", item.id)
             return RetryAfter(None, f"internal error: {type(exc).__name__}")
 
-    async def _record(self, name: DestinationName, item: OutboxItem, result: SendResult) -> bool:
+    async def _update(self, adapter: Adapter, dest: Destination, story: str,
+                      batch: list[OutboxItem]) -> SendResult | None:
+        """Tell a story's alert of the outlets these items add: its message is edited (at
+        most once a minute: sooner, the items wait for their minute and are sent as one).
+        None when nothing is to be sent now; an update that cannot be made (no alert was
+        sent for the story here, its message is gone) is dropped, never sent as an alert."""
+        now = self.clock()
+        told = await self.store.told(dest.name, story)
+        if told is None or told.closed:
+            why = told.closed if told is not None else "no alert of it was sent here within the story window"
+            log.info("%s: update of story %s dropped: %s", dest.name, story, why)
+            return Rejected(why)
+        new = coverage.added_sources(told.alert, [i.message.coverage.source for i in batch if i.message.coverage])
+        if not new:
+            for item in batch:
+                await self.store.acknowledge(item.id)  # every outlet they name is named already
+            return None
+        if now < told.edited_at + EDIT_EVERY:
+            for item in batch:
+                self.store.defer(item.id, told.edited_at + EDIT_EVERY)
+            return None
+        grown = replace(told, alert=replace(told.alert, also=told.alert.also + new), edited_at=now)
+        try:
+            result = await adapter.update(dest, grown, new)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an adapter bug must not stop delivery
+            log.exception("adapter error updating story %s for %s", story, dest.name)
+            return RetryAfter(None, f"internal error: {type(exc).__name__}")
+        if isinstance(result, Delivered):
+            self.store.remember_told(grown)
+            self.stats.updated[dest.kind] += 1
+        elif isinstance(result, (Rejected, Gone)):
+            self.store.remember_told(replace(told, closed=result.reason))
+            log.warning("%s: the alert for story %s cannot be updated (%s); its updates are dropped",
+                        dest.name, story, result.reason)
+        return result
+
+    async def _record_update(self, name: DestinationName, item: OutboxItem, result: SendResult) -> bool:
+        """Store an update's outcome: made, or impossible (dropped), it leaves the outbox;
+        a destination that is gone or moved is handled as for an alert."""
+        if isinstance(result, (Delivered, Rejected)):
+            self._outcomes += 1
+            await self.store.acknowledge(item.id)
+            self.on_progress()
+            return True
+        return await self._record(name, item, result)
+
+    async def _record(self, name: DestinationName, item: OutboxItem, result: SendResult,
+                      in_digest: bool = False) -> bool:
         """Store the outcome; True when the worker should go on to the next alert."""
         now = self.clock()
         self._outcomes += 1
         try:
             if isinstance(result, Delivered):
                 await self.store.acknowledge(item.id)
+                alert = item.message.alert
+                if alert is not None and alert.story:  # what later reports of its story update
+                    self.store.remember_told(Told(name, alert.story, alert, result.receipt, now, in_digest))
                 self._count_sent(name, now)
                 dest = self.resolve(name)
                 self.stats.sent[dest.kind if dest else "unknown"] += 1

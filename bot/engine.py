@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from typing import Awaitable, Callable, Iterable, Mapping
 
 from bot import destinations, pipeline
-from bot.dedupe import entry_key
 from bot.adapters.base import Adapter
 from bot.config import Settings, WebSubSettings, feed_id_for
 from bot.delivery import Delivery
@@ -24,10 +23,9 @@ from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import charset_of, parse_feed
 from bot.feeds.schedule import due_feeds, next_wakeup
-from bot.model import Destination, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
+from bot.model import Coverage, Destination, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
-from bot.stories.group import headline_of, report_of
-from bot.stories.index import StoryIndex
+from bot.storydesk import StoryDesk
 from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
 
@@ -109,10 +107,8 @@ class Engine:
         # work is spread over a hundred iterations instead of holding one for all of it.
         self._turn = asyncio.Lock()
         # Stories told so far (headlines that fired a watch, within the window): a
-        # rewording of one a chat was told is not announced again. Filled from the store
-        # before each cycle (after a restart, and what other workers saw).
-        self.stories = StoryIndex(self.settings.stories.window)
-        self._stories_read_to: float | None = None
+        # rewording of one a chat was told updates that alert instead of alerting again.
+        self.desk = StoryDesk(self.store, self.settings.stories.window, self.clock)
         self._last_prune = 0.0
         self.on_body: list[Callable[[Feed, bytes, str | None], None]] = []  # shown every polled body (WebSub)
         self.push: WebSubSettings | None = None  # WebSub is on: feeds it pushes are polled as a safety net
@@ -312,7 +308,7 @@ class Engine:
         and the loop never holds thousands of ready tasks at once."""
         feeds = list(feeds)
         report = CycleReport(polled=len(feeds))
-        await self._read_stories()
+        await self.desk.read()
         queue = iter(feeds)
 
         began = time.monotonic()
@@ -448,34 +444,6 @@ class Engine:
                     "Use the resume command here to try it again, or remove the feed.")
             self.store.enqueue(dest, Outgoing(notice=text), f"{dest}:notice:{feed.id}:{int(now)}")
 
-    async def _read_stories(self) -> None:
-        """Headlines that fired a watch since the index last looked (all of the window
-        after a start), into the story index; a store away now is asked again next cycle."""
-        window = self.settings.stories.window
-        since = self.clock() - window
-        if self._stories_read_to is not None:
-            since = max(since, self._stories_read_to - 60)  # a minute back: writes of other workers landing late
-        try:
-            reported = await self.store.recent_headlines(since)
-        except StoreError as exc:
-            log.warning("stories: cannot read recent headlines (%s); grouping with what this worker saw", exc)
-            return
-        for r in reported:
-            if r.key not in self.stories:  # this worker filed it itself
-                self.stories.add(r.key, headline_of(r), r.seen_at, r.outlet)
-        self._stories_read_to = max([self._stories_read_to or since, *(r.seen_at for r in reported)])
-
-    def _thread_of(self, entry: Entry, feed: Feed, feed_title: str, now: float) -> str:
-        """The story thread a new entry that fired a watch belongs to: its own when it
-        breaks a story or adds a fact to one, the earlier alert's when it rewords it."""
-        reported = report_of(entry, entry_key(entry), feed_title, feed.url, now)
-        placed = self.stories.add(reported.key, headline_of(reported), now, reported.outlet)
-        self.store.remember_headline(reported, now - self.settings.stories.window)
-        if placed.verdict == "copy":
-            log.info("story: %r rewords %s (%s)", entry.title[:80], placed.closest,
-                     placed.comparison.why if placed.comparison else "the same headline")
-        return placed.thread
-
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> None:
         """Match one new entry, and queue one alert per destination that wants it (and
         has not announced its story), held for a digest or quiet hours where those apply."""
@@ -483,12 +451,16 @@ class Engine:
         fired = pipeline.fired_watches(matches, self._watches, lambda w: self._applies(w, feed), now)
         if not fired:
             return
+        filed = self.desk.file(entry, feed, feed_title, now)
+        fired = pipeline.spread_enough(fired, self._watches, lambda within: len(filed.outlets_within(now, within)))
         settings = {dest: self.store.destination_state(dest) for dest in fired}
-        thread = self._thread_of(entry, feed, feed_title, now)
-        for planned in pipeline.plan(entry, feed, feed_title, fired, settings, self._watches, now, thread):
+        story = pipeline.StoryOf(filed.thread, filed.source, filed.also())
+        for planned in pipeline.plan(entry, feed, feed_title, fired, settings, self._watches, now, story):
             message = Outgoing(planned.alert, hold=planned.hold.why if planned.hold.until else "")
             if self.store.claim_and_queue(planned.destination, planned.alert.story_keys, now, message,
                                           planned.alert.id, not_before=planned.hold.until):
                 report.alerts += 1
-            else:
+            else:  # told already: the alert sent for its story names this outlet too
                 report.repeats += 1
+                self.store.enqueue(planned.destination, Outgoing(coverage=Coverage(filed.thread, filed.source)),
+                                   f"{planned.alert.id}:coverage")

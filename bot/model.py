@@ -72,6 +72,22 @@ class Reported:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """An outlet that reported a story, with its copy's headline and link."""
+
+    outlet: str
+    title: str = ""
+    link: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"outlet": self.outlet, "title": self.title, "link": self.link}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Source:
+        return Source(str(d.get("outlet") or ""), str(d.get("title") or ""), str(d.get("link") or ""))
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     title: str
     link: str
@@ -96,6 +112,8 @@ class Watch:
     group: str = ""  # what limits count across ("discord-guild:123"); "" means the chat itself
     snoozed_until: float = 0.0  # POSIX time; no alerts from this watch before it
     digest: str = ""  # "" (as the chat says), "off" (always at once), or a schedule: "hourly", "daily 09:00"
+    min_sources: int = 0  # alert only once this many outlets carry a story (0 or 1: at the first report)...
+    within: float = 0.0  # ...within this many seconds (bot/controls.SPREAD_WITHIN when not given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +189,14 @@ class Alert:
     watches: tuple[FiredWatch, ...]
     created_at: datetime
     story_keys: tuple[str, ...] = field(default=())
+    story: str = ""  # the story thread this alert tells (bot/stories): later reports of it update it
+    source: Source | None = None  # who reported this entry (the outlet named in "Also reported by" lists)
+    also: tuple[Source, ...] = ()  # other outlets that reported the story, first first
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """Every outlet known to have reported the story: this entry's, then the others."""
+        return ((self.source,) if self.source else ()) + self.also
 
     def to_dict(self) -> dict[str, Any]:
         """The plain (JSON-able) form: the webhook body's core, and how the outbox keeps it."""
@@ -191,6 +217,7 @@ class Alert:
                          "hits": [list(h) for h in w.hits], "mention": w.mention, "owned": w.owned}
                         for w in alert.watches],
             "story_keys": list(alert.story_keys),
+            "story": {"id": alert.story, "sources": [s.to_dict() for s in alert.sources]},
         }
 
     @staticmethod
@@ -209,18 +236,58 @@ class Alert:
                         for w in d.get("watches") or ())
         created = _parse_time(d.get("created_at"))
         assert created is not None
+        story: Mapping[str, Any] = d["story"] if isinstance(d.get("story"), Mapping) else {}
+        sources = [Source.from_dict(s) for s in story.get("sources") or ()]
         return Alert(d["id"], DestinationName(d["destination"]), entry, f.get("title", ""), f.get("url", ""),
-                     watches, created, tuple(d.get("story_keys") or ()))
+                     watches, created, tuple(d.get("story_keys") or ()), str(story.get("id") or ""),
+                     sources[0] if sources else None, tuple(sources[1:]))
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Another outlet's report of a story: the alert a destination got for the story
+    is updated to name it ("Also reported by ...")."""
+
+    story: str  # the story thread (Alert.story)
+    source: Source
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """What the outbox holds for a destination: an alert (held for a digest or quiet
-    hours while `hold` says so), or a notice to the chat (a feed it added stopped)."""
+    hours while `hold` says so), a notice to the chat (a feed it added stopped), or
+    coverage that updates an alert already sent."""
 
     alert: Alert | None = None
     notice: str = ""
     hold: str = ""  # "digest" or "quiet" while held; "" when it may go at once
+    coverage: Coverage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """The alert a destination was sent for a story, kept for the story window so that
+    later reports of the story update that message instead of sending another."""
+
+    destination: DestinationName
+    story: str
+    alert: Alert  # as it reads now: its `also` lists the outlets its message names
+    receipt: str  # the platform's message id ("" when it gives none)
+    sent_at: float
+    in_digest: bool = False  # sent as part of a digest: no message of its own to edit
+    edited_at: float = 0.0  # the last update sent for it (updates are at most one a minute)
+    closed: str = ""  # why it cannot be updated any more (message deleted, too old): later updates are dropped
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"destination": self.destination, "story": self.story, "alert": self.alert.to_dict(),
+                "receipt": self.receipt, "sent_at": self.sent_at, "in_digest": self.in_digest,
+                "edited_at": self.edited_at, "closed": self.closed}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Told:
+        return Told(DestinationName(str(d["destination"])), str(d["story"]), Alert.from_dict(d["alert"]),
+                    str(d.get("receipt") or ""), float(d.get("sent_at") or 0.0), bool(d.get("in_digest")),
+                    float(d.get("edited_at") or 0.0), str(d.get("closed") or ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from bot.feeds.schedule import (
     poll_interval,
     polled_interval,
 )
-from bot.model import Alert, DestinationName, Entry, Feed, FiredWatch, Match, ParsedFeed, Watch, WatchId
+from bot.model import Alert, DestinationName, Entry, Feed, FiredWatch, Match, ParsedFeed, Source, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 
 
@@ -130,6 +130,20 @@ def fired_watches(matches: Iterable[Match], watches: Mapping[WatchId, Watch], ap
     return fired
 
 
+def spread_enough(fired: Mapping[DestinationName, list[FiredWatch]], watches: Mapping[WatchId, Watch],
+                  outlets: Callable[[float], int]) -> dict[DestinationName, list[FiredWatch]]:
+    """Only the watches whose story has spread as far as they ask (`min_sources`
+    outlets within `within`; `outlets(seconds)` counts them); a destination left with
+    none is told nothing yet: a later report of the story may reach the threshold."""
+    out: dict[DestinationName, list[FiredWatch]] = {}
+    for dest, fired_here in fired.items():
+        kept = [f for f in fired_here if (w := watches.get(f.watch_id)) is None or w.min_sources <= 1
+                or outlets(w.within or controls.SPREAD_WITHIN) >= w.min_sources]
+        if kept:
+            out[dest] = kept
+    return out
+
+
 def fired_watch(match: Match, watch: Watch, destination: DestinationName | None = None) -> FiredWatch:
     """What an alert says of a watch that fired: its rule, label and mention, the terms
     and where they matched, and whether the destination owns it (its buttons apply)."""
@@ -138,12 +152,22 @@ def fired_watch(match: Match, watch: Watch, destination: DestinationName | None 
                       owned=destination is not None and watch.owner == destination)
 
 
+@dataclass(frozen=True, slots=True)
+class StoryOf:
+    """The story an entry tells (bot/stories): its thread, announced once per
+    destination, who reported this entry, and who else reported the thread so far."""
+
+    thread: str
+    source: Source | None = None
+    also: tuple[Source, ...] = ()
+
+
 def plan(entry: Entry, feed: Feed, feed_title: str, fired: Mapping[DestinationName, list[FiredWatch]],
          settings: Mapping[DestinationName, DestinationState], watches: Mapping[WatchId, Watch],
-         now: float, thread: str = "") -> list[Planned]:
+         now: float, story: StoryOf | None = None) -> list[Planned]:
     """The alert each destination is to get for a new entry: none where the destination
-    is gone or paused; held for its digest or quiet hours where those apply. `thread`:
-    the story thread the entry belongs to (bot/stories), announced once per destination."""
+    is gone or paused; held for its digest or quiet hours where those apply."""
+    thread = story.thread if story else ""
     keys = dedupe.story_keys(entry) + ((dedupe.thread_key(thread),) if thread else ())
     created = datetime.fromtimestamp(now, timezone.utc)
     out = []
@@ -152,7 +176,8 @@ def plan(entry: Entry, feed: Feed, feed_title: str, fired: Mapping[DestinationNa
         if not state.active or state.paused:
             continue
         alert = Alert(id=f"{dest}:{dedupe.entry_key(entry)}", destination=dest, entry=entry, feed_title=feed_title,
-                      feed_url=feed.url, watches=tuple(fired_here), created_at=created, story_keys=keys)
+                      feed_url=feed.url, watches=tuple(fired_here), created_at=created, story_keys=keys,
+                      story=thread, source=story.source if story else None, also=story.also if story else ())
         digests = [w.digest for f in fired_here if (w := watches.get(f.watch_id)) is not None]
         out.append(Planned(dest, alert, hold_for(state, digests, now)))
     return out

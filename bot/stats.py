@@ -16,6 +16,7 @@ class Stats:
     entries_parsed: int = 0
     hits: int = 0  # alerts queued
     sent: Counter[str] = field(default_factory=Counter)  # alerts accepted, by platform
+    updated: Counter[str] = field(default_factory=Counter)  # alerts edited as their story grew, by platform
     cycle_counts: list[int] = field(default_factory=lambda: [0] * (len(CYCLE_BUCKETS) + 1))
     cycle_sum: float = 0.0
     started_at: float = 0.0  # the loop began polling (0: not running)

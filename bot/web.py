@@ -62,6 +62,11 @@ class EngineCollector(Collector):
         for platform, n in sorted(s.sent.items()):
             sent.add_metric([platform], n)
         yield sent
+        updated = CounterMetricFamily("tipoff_alerts_updated", "Alerts edited to name more outlets of their story",
+                                      labels=["platform"])
+        for platform, n in sorted(s.updated.items()):
+            updated.add_metric([platform], n)
+        yield updated
         yield GaugeMetricFamily("tipoff_outbox_depth", "Alerts waiting for delivery", value=len(self.store.pending()))
         yield HistogramMetricFamily("tipoff_poll_cycle_seconds", "Duration of poll cycles",
                                     buckets=s.cumulative_buckets(), sum_value=s.cycle_sum)

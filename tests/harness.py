@@ -29,9 +29,10 @@ class Clock:
 class Harness:
     """One tipoff instance: build it, poll, restart it on the same data dir."""
 
-    def __init__(self, tmp_path, feeds, watches, adapter=None, **poll):
-        self.settings = settings(tmp_path / "data", feeds, watches, **poll)
+    def __init__(self, tmp_path, feeds, watches, adapter=None, destinations=(), adapters=None, **poll):
+        self.settings = settings(tmp_path / "data", feeds, watches, destinations, **poll)
         self.adapter = adapter or RecordingAdapter()
+        self.adapters = {"console": self.adapter, **(adapters or {})}
         self.clock = Clock()
         self.engine = None
 
@@ -39,7 +40,7 @@ class Harness:
         self.store = TinyDBStore(self.settings.data_dir, story_window=self.settings.stories.window)
         await self.store.open()
         self.fetcher = Fetcher(self.settings.fetch)
-        self.engine = Engine(self.settings, self.store, self.fetcher, {"console": self.adapter}, clock=self.clock)
+        self.engine = Engine(self.settings, self.store, self.fetcher, self.adapters, clock=self.clock)
         return self
 
     async def stop(self):

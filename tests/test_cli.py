@@ -29,6 +29,9 @@ def test_demo_alerts_once_then_never_again(tmp_path):
     assert first.stdout.count("━━ tipoff") == 1
     assert "Lady Gaga and Britney Spears are preparing a duet" in first.stdout
     assert "matched:   lady gaga, britney spears, duet" in first.stdout
+    # the syndicated copy is the same story: the alert is updated, not sent again
+    assert "↳ story update: Lady Gaga and Britney Spears are preparing a duet" in first.stdout
+    assert "Also reported by " in first.stdout  # PopWire or MusicWire: whichever feed answered second
     for decoy in ("tour", "Dua Lipa", "Gagarin", "Madonna", "Chromatica", "best duets"):
         assert decoy not in first.stdout
     second = tipoff("run", "--config", str(DEMO), "--once", "--data", str(tmp_path))

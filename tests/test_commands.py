@@ -309,6 +309,23 @@ async def test_snooze_label_digest_and_quiet(bot):
     assert "Quiet hours off." == await bot("/quiet off")
 
 
+async def test_spread_makes_a_watch_wait_for_outlets_and_off_ends_it(bot):
+    wid = (await bot("/watch duet")).split()[2].rstrip(":")
+    reply = await bot(f"/spread {wid} 3")
+    assert "now alerts once 3 outlets within 2 h carry a story" in reply and f"/spread {wid} off" in reply
+    assert (bot.engine.watching(wid).min_sources, bot.engine.watching(wid).within) == (3, 7200.0)
+    assert "4 outlets within 30 min" in await bot(f"/spread {wid} 4 30m")
+    assert bot.store.watches(CHAT.name)[0].within == 1800.0  # kept, and matched so from now on
+    assert "after 4 outlets within 30 min" in await bot("/watches")
+    assert "2 to 50 outlets" in await bot(f"/spread {wid} 1")
+    assert "not a number of outlets" in await bot(f"/spread {wid} many")
+    assert "between ten minutes and a week" in await bot(f"/spread {wid} 3 2w")
+    assert "There is no watch nope" in await bot("/spread nope 3")
+    assert "Only the chat's admins" in await bot(f"/spread {wid} off", admin=False)
+    assert "first report again" in await bot(f"/spread {wid} off")
+    assert bot.engine.watching(wid).min_sources == 0
+
+
 @pytest.mark.parametrize("command", ["/test", "/add"])
 async def test_unicode_forms_of_internal_addresses_are_refused_from_chats(bot, command):
     await bot("/watch duet")

@@ -121,6 +121,10 @@ def test_telegram_webhook_with_http_listen():
 
 BAD_CONFIGS = [
     # (config text, the line it names, what the message says)
+    ('[[watches]]\nrule = "duet"\nmin_sources = 99\n', 3, "watches[1].min_sources: a story can be waited for until 2 to 50"),
+    ('[[watches]]\nrule = "duet"\nmin_sources = "3"\n', 3, "watches[1].min_sources: must be a whole number"),
+    ('[[watches]]\nrule = "duet"\nwithin = "2h"\n', 3, "watches[1].within: counts the outlets of min_sources"),
+    ('[[watches]]\nrule = "duet"\nmin_sources = 3\nwithin = "1m"\n', 4, "between ten minutes and a week"),
     ('[poll]\nevery = \n', 2, "not valid TOML: Invalid value"),
     ('[destinations.a]\nkind = "console"\n[destinations.a]\nkind = "console"\n', 3,
      "Cannot declare ('destinations', 'a') twice"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Union
 
-from bot.model import Alert, Destination, Digest
+from bot.model import Alert, Destination, Digest, Source, Told
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,4 +74,8 @@ class Adapter(Protocol):
     async def notify(self, destination: Destination, text: str) -> SendResult: ...  # a plain notice
     def split_digest(self, digest: Digest) -> list[Digest]: ...  # pure: messages within the platform's limits
     async def send_digest(self, destination: Destination, digest: Digest) -> SendResult: ...
+    # the story of an alert already sent grew: its message is edited to name every outlet
+    # so far (told.alert.also), silently; `new` are the sources this update adds.
+    # Rejected when the message cannot be edited (deleted, too old, sent in a digest)
+    async def update(self, destination: Destination, told: Told, new: tuple[Source, ...]) -> SendResult: ...
     async def close(self) -> None: ...

@@ -6,9 +6,9 @@ import sys
 from typing import TextIO
 
 from bot.adapters.base import Delivered, Limits, SendResult
-from bot.model import Alert, Destination, Digest
+from bot.model import Alert, Destination, Digest, Source, Told
 from bot.render.digest import digest_text
-from bot.render.text import alert_block
+from bot.render.text import alert_block, update_line
 
 
 class ConsoleAdapter:
@@ -30,6 +30,12 @@ class ConsoleAdapter:
     async def notify(self, destination: Destination, text: str) -> SendResult:
         out = self.stream or sys.stdout
         out.write(f"━━ tipoff notice {'━' * 43}\n{text}\n\n")
+        out.flush()
+        return Delivered()
+
+    async def update(self, destination: Destination, told: Told, new: tuple[Source, ...]) -> SendResult:
+        out = self.stream or sys.stdout
+        out.write(update_line(told.alert) + "\n\n")
         out.flush()
         return Delivered()
 

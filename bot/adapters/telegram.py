@@ -14,7 +14,8 @@ import json
 import logging
 import time
 import warnings
-from typing import Any, Callable
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
 from telegram import (BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions,
@@ -26,7 +27,7 @@ from bot import destinations
 from bot.adapters.base import Delivered, Gone, Limits, Moved, Rejected, RetryAfter, SendResult, StartError
 from bot.commands import Commands, Invocation, Reply
 from bot.config import TelegramSettings
-from bot.model import Alert, Destination, Digest
+from bot.model import Alert, Destination, Digest, Source, Told
 from bot.render.telegram import MAX_TEXT, alert_message, digest_message, inline_keyboard, split_digest, visible_text
 
 log = logging.getLogger("tipoff.telegram")
@@ -254,15 +255,28 @@ class TelegramAdapter:
         assert chat_id is not None
         return chat_id, int(thread) if thread else None
 
-    async def _deliver(self, destination: Destination, params: dict[str, Any]) -> SendResult:
-        """Send one message, turning Telegram's answers into Adapter results."""
+    async def update(self, destination: Destination, told: Told, new: tuple[Source, ...]) -> SendResult:
+        """Edit the alert's message to name every outlet so far (an edit notifies nobody)."""
+        if not self._started:
+            return NOT_REACHED
+        if told.in_digest or not told.receipt.isdigit():
+            return Rejected("the alert went out in a digest: it has no message of its own to edit")
+        chat_id, thread = self._where(destination)
+        params = alert_message(told.alert, chat_id, thread, datetime.fromtimestamp(told.sent_at, timezone.utc))
+        params.pop("message_thread_id", None)
+        params["message_id"] = int(told.receipt)
+        return await self._deliver(destination, params, edit=True)
+
+    async def _deliver(self, destination: Destination, params: dict[str, Any], edit: bool = False) -> SendResult:
+        """Send one message (or edit one), turning Telegram's answers into Adapter results."""
         _, thread = self._where(destination)
+        call = self.app.bot.edit_message_text if edit else self.app.bot.send_message
         await self._pace(params["chat_id"])
         try:
-            message = await self.app.bot.send_message(**send_kwargs(params))
-            return Delivered(str(message.message_id))
+            message = await call(**send_kwargs(params))
+            return Delivered(str(message.message_id) if isinstance(message, Message) else "")
         except tg.BadRequest as exc:
-            return await self._bad_request(exc, params)
+            return await self._bad_request(exc, params, call)
         except tg.RetryAfter as exc:
             with warnings.catch_warnings():  # PTB 22 warns that it will become a timedelta
                 warnings.simplefilter("ignore")
@@ -276,17 +290,20 @@ class TelegramAdapter:
         except (tg.TimedOut, tg.NetworkError) as exc:
             return RetryAfter(None, f"Telegram unreachable: {exc.message}")
 
-    async def _bad_request(self, exc: tg.BadRequest, params: dict[str, Any]) -> SendResult:
+    async def _bad_request(self, exc: tg.BadRequest, params: dict[str, Any],
+                           call: Callable[..., Awaitable[Any]]) -> SendResult:
         text = exc.message.lower()
         if "chat not found" in text or "thread not found" in text or "topic_deleted" in text:
             return Gone(f"Telegram: {exc.message}")
+        if "message is not modified" in text:  # an edit that changes nothing has nothing left to do
+            return Delivered(str(params.get("message_id", "")))
         if "can't parse entities" in text:  # a renderer bug: still deliver, as plain text
             log.error("Telegram refused our HTML (%s); sending the alert as plain text", exc.message)
             plain = {k: v for k, v in params.items() if k != "parse_mode"}
             plain["text"] = visible_text(params["text"])
             try:
-                message = await self.app.bot.send_message(**send_kwargs(plain))
-                return Delivered(str(message.message_id))
+                message = await call(**send_kwargs(plain))
+                return Delivered(str(message.message_id) if isinstance(message, Message) else "")
             except tg.TelegramError as again:
                 return Rejected(f"Telegram: {again.message}")
         return Rejected(f"Telegram: {exc.message}")

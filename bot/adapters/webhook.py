@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
@@ -15,9 +16,9 @@ from bot import __version__
 from bot.adapters.base import Delivered, Gone, Limits, RetryAfter, SendResult
 from bot.adapters.http import HttpSession
 from bot.http_answers import describe_client_error, retry_after_seconds, status_text
-from bot.model import Alert, Destination, Digest
+from bot.model import Alert, Destination, Digest, Source, Told
 from bot.render.digest import digest_json
-from bot.render.json import alert_json
+from bot.render.json import alert_json, update_id, update_json
 
 
 def hash_key(text: str) -> str:
@@ -31,6 +32,10 @@ class WebhookAdapter(HttpSession):
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
         # a timed-out POST may have arrived: the key lets the receiver drop the retry
         return await self._post(destination, alert_json(alert), {"Idempotency-Key": alert.id})
+
+    async def update(self, destination: Destination, told: Told, new: tuple[Source, ...]) -> SendResult:
+        at = datetime.now(timezone.utc).isoformat()
+        return await self._post(destination, update_json(told.alert, new, at), {"Idempotency-Key": update_id(told.alert)})
 
     def split_digest(self, digest: Digest) -> list[Digest]:
         return [digest]

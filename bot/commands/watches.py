@@ -1,4 +1,4 @@
-"""/watch, /unwatch, /watches, /snooze, /label: a chat's watches."""
+"""/watch, /unwatch, /watches, /snooze, /label, /spread: a chat's watches."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ from bot.commands.base import (
     UsageError,
     around_column,
 )
+
+
+def _settings_of(watch: Watch) -> str:
+    """What a watch's line in /watches adds to its rule: its label, spread, snooze."""
+    notes = [f'"{watch.label}"'] if watch.label else []
+    if watch.min_sources > 1:
+        notes.append("after " + controls.describe_spread(watch.min_sources, watch.within))
+    return f"  ({'; '.join(notes)})" if notes else ""
 
 
 class WatchCommands(CommandsBase):
@@ -64,7 +72,26 @@ class WatchCommands(CommandsBase):
         mine = self._mine(inv)
         if not mine:
             return Reply("No watches here yet. Add one: " + self.commands["watch"].example(inv.destination.kind))
-        return Reply("Watches here:\n" + "\n".join(f"{w.id}  {w.rule}" for w in mine))
+        return Reply("Watches here:\n" + "\n".join(f"{w.id}  {w.rule}" + _settings_of(w) for w in mine))
+
+    async def spread(self, inv: Invocation, args: str) -> Reply:
+        parts = args.split()
+        if len(parts) not in (2, 3):
+            raise UsageError("Which watch, and how many outlets must carry a story (or off)?")
+        watch = self._own_watch(inv, parts[0])
+        if watch is None:
+            return Reply(f"There is no watch {parts[0]} in this chat. /watches lists them.")
+        if parts[1].lower() == "off":
+            await self.chats.change_watch(replace(watch, min_sources=0, within=0.0))
+            return Reply(f"{watch.id} alerts at a story's first report again: {watch.label or watch.rule}")
+        try:
+            sources, within = controls.spread_setting(parts[1], parts[2] if len(parts) == 3 else None)
+        except controls.ControlError as exc:
+            raise UsageError(str(exc)) from None
+        await self.chats.change_watch(replace(watch, min_sources=sources, within=within))
+        return Reply(f"{watch.id} ({watch.label or watch.rule}) now alerts once {controls.describe_spread(sources, within)} "
+                     f"carry a story; the alert names them, and stories that never get that far are not announced. "
+                     f"/spread {watch.id} off ends it.")
 
     async def snooze(self, inv: Invocation, args: str) -> Reply:
         parts = args.split()

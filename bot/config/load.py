@@ -32,6 +32,7 @@ from bot.config.settings import (
     parse_rate,
     redact_url,
 )
+from bot import controls
 from bot.model import Destination, DestinationName, Feed, Watch, feed_id_for, watch_id_for
 from bot.rules.syntax import Limits, RuleError, parse_rule
 from bot.sources import SourceError, SourceSettings, is_shortcut
@@ -401,6 +402,28 @@ def _int_or_handle(r: _Reader, spec: Mapping[str, Any], name: str, key: str) -> 
     raise r.fail(key, "must be a numeric chat id or an @channelusername")
 
 
+def _spread(r: _Reader, t: Mapping[str, Any], key: str) -> tuple[int, float]:
+    """A watch's min_sources and within (0, 0.0: it alerts at a story's first report)."""
+    if "min_sources" not in t:
+        if "within" in t:
+            raise r.fail(f"{key}.within", "counts the outlets of min_sources: set min_sources too")
+        return 0, 0.0
+    sources = t["min_sources"]
+    if isinstance(sources, bool) or not isinstance(sources, int):
+        raise r.fail(f"{key}.min_sources", "must be a whole number of outlets, e.g. min_sources = 3")
+    if sources <= 1:
+        return 0, 0.0  # one outlet is the first report
+    try:
+        controls.spread_setting(sources)
+    except controls.ControlError as exc:
+        raise r.fail(f"{key}.min_sources", str(exc)) from None
+    within: float | None = r.duration(t, "within", f"{key}.within", 0.0) if "within" in t else None
+    try:
+        return controls.spread_setting(sources, within)
+    except controls.ControlError as exc:
+        raise r.fail(f"{key}.within", str(exc)) from None
+
+
 def _watches(
     r: _Reader, items: Any, destinations: Mapping[DestinationName, Destination], limits: Limits
 ) -> tuple[Watch, ...]:
@@ -412,7 +435,7 @@ def _watches(
         key = f"watches[{i}]"
         if not isinstance(t, Mapping):
             raise r.fail(key, "must be a table")
-        r.unknown_keys(t, {"rule", "notify", "label"}, f"{key}.")
+        r.unknown_keys(t, {"rule", "notify", "label", "min_sources", "within"}, f"{key}.")
         rule = r.string(t, "rule", f"{key}.rule")
         try:
             parse_rule(rule, limits)
@@ -434,5 +457,6 @@ def _watches(
         same = next((n for n, w in enumerate(out, start=1) if w.id == wid), None)
         if same is not None:
             raise r.fail(f"{key}.rule", f"the same rule for the same destinations is already watches[{same}]")
-        out.append(Watch(wid, rule, names, epoch, label))
+        min_sources, within = _spread(r, t, key)
+        out.append(Watch(wid, rule, names, epoch, label, min_sources=min_sources, within=within))
     return tuple(out)

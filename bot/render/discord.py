@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.model import Alert, Digest
 from bot.render import digest as digests
-from bot.render.text import excerpt, excerpt_pieces, summary_and_spans
+from bot.render.text import also_reported, excerpt, excerpt_pieces, summary_and_spans
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -20,6 +20,7 @@ FOOTER_MAX = 2048
 EMBED_TOTAL_MAX = 6000
 URL_MAX = 2000
 EXCERPT_MAX = 1500
+FIELD_MAX = 1024
 _MARKDOWN = re.compile(r"([\\*_~`|>\[\]()#<:@-])")
 _ROLE_ID = re.compile(r"^[0-9]{15,21}$")
 
@@ -77,6 +78,8 @@ def alert_payload(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
     image = _url(e.image)
     if image:
         embed["thumbnail"] = {"url": image}
+    if also := also_reported(alert):
+        embed["fields"] = [{"name": "📰 Story", "value": _capped(also, FIELD_MAX), "inline": False}]
     _fit(embed)
     roles = list(dict.fromkeys(w.mention for w in alert.watches if _ROLE_ID.match(w.mention or "")))
     return {

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.model import Alert, Button, Digest, alert_buttons
 from bot.render import digest as digests
-from bot.render.text import ago, excerpt, excerpt_pieces, summary_and_spans
+from bot.render.text import ago, also_reported, excerpt, excerpt_pieces, summary_and_spans
 
 MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units of the text after parsing
 TITLE_MAX = 300
@@ -52,6 +52,8 @@ def alert_html(alert: Alert, now: datetime | None = None, excerpt_max: int = EXC
         lines.append(f"\n🔔 {name}" + (f" — matched: <i>{terms}</i>" if terms else ""))
     if len(alert.watches) > WATCHES_SHOWN:
         lines.append(f"(+{len(alert.watches) - WATCHES_SHOWN} more watches)")
+    if also := also_reported(alert):
+        lines.append(f"\n📰 <i>{escape(also, quote=False)}</i>")
     return "\n".join(lines)
 
 

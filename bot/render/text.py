@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from bot.model import Alert
 
 EXCERPT = 240
+OUTLETS_SHOWN = 2  # "Also reported by Billboard, Variety and 4 more"
+OUTLET_MAX = 60
 
 
 def when(dt: datetime | None, now: datetime | None = None) -> str:
@@ -36,6 +38,32 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     return cut.rstrip() + "…"
 
 
+def also_outlets(alert: Alert) -> list[str]:
+    """The other outlets that reported the alert's story, once each (by name, case
+    folded), without the alert's own."""
+    own = alert.source.outlet.casefold() if alert.source else ""
+    seen = {own} if own else set()
+    names = []
+    for s in alert.also:
+        name = " ".join(s.outlet.split())
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            names.append(excerpt(name, OUTLET_MAX))
+    return names
+
+
+def also_reported(alert: Alert, shown: int = OUTLETS_SHOWN) -> str:
+    """'Also reported by Billboard, Variety and 4 more' ("" when nobody else did)."""
+    names = also_outlets(alert)
+    if not names:
+        return ""
+    if len(names) <= shown + 1:
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    else:
+        listed = ", ".join(names[:shown]) + f" and {len(names) - shown} more"
+    return f"Also reported by {listed}"
+
+
 def alert_block(alert: Alert, now: datetime | None = None) -> str:
     e = alert.entry
     feed = alert.feed_title or alert.feed_url
@@ -53,7 +81,14 @@ def alert_block(alert: Alert, now: datetime | None = None) -> str:
     summary = e.summary or e.content
     if summary:
         lines.append(f"summary:   {excerpt(summary)}")
+    if also := also_reported(alert):
+        lines.append(f"story:     {also}")
     return "\n".join(lines)
+
+
+def update_line(alert: Alert) -> str:
+    """The console's one line for an alert's story growing."""
+    return f"  ↳ story update: {excerpt(alert.entry.title or '(untitled)', 80)} · {also_reported(alert, 5)}"
 
 
 def excerpt_pieces(text: str, spans: list[tuple[int, int]], limit: int) -> list[tuple[str, bool]]:

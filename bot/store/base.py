@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Protocol, runtime_checkable
 
-from bot.model import DestinationName, Feed, FeedId, Outgoing, Reported, Subscription, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, Outgoing, Reported, Subscription, Told, Watch, WatchId
 
 SCHEMA_VERSION = 1
 
@@ -104,7 +104,8 @@ class Store(Protocol):
     def pending(self, destination: DestinationName | None = None) -> list[OutboxItem]: ...  # durable ones
     def delivered(self, item_id: str) -> None: ...
     async def acknowledge(self, item_id: str) -> None: ...  # delivered, and durable before returning
-    def postpone(self, item_id: str, until: float, error: str) -> None: ...
+    def postpone(self, item_id: str, until: float, error: str) -> None: ...  # a failed attempt
+    def defer(self, item_id: str, until: float) -> None: ...  # not before then; no failure counted
     # asked right before a send: still this process's to send now? (False: look at pending() again)
     async def ready_to_send(self, item_id: str) -> bool: ...
 
@@ -127,6 +128,10 @@ class Store(Protocol):
     # stories: headlines that fired a watch, so that the story index outlives a restart
     def remember_headline(self, reported: Reported, keep_after: float) -> None: ...  # and forget older ones
     async def recent_headlines(self, since: float) -> list[Reported]: ...  # oldest first
+    # the alert a destination was sent for a story (kept for the story window): what a
+    # later report of the story updates
+    def remember_told(self, told: Told) -> None: ...
+    async def told(self, destination: DestinationName, story: str) -> Told | None: ...
 
 
 @dataclass(frozen=True)

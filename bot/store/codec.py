@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
-from bot.model import Alert, DestinationName, Outgoing, Subscription, Watch, WatchId
+from bot.model import Alert, Coverage, DestinationName, Outgoing, Source, Subscription, Watch, WatchId
 from bot.store.base import DestinationState, OutboxItem
 
 
@@ -23,7 +23,7 @@ def _parse_time(value: Any) -> datetime | None:
 def watch_to_dict(w: Watch) -> dict[str, Any]:
     return {"id": w.id, "rule": w.rule, "notify": list(w.notify), "created_at": _time(w.created_at),
             "label": w.label, "owner": w.owner, "mention": w.mention, "group": w.group,
-            "snoozed_until": w.snoozed_until, "digest": w.digest}
+            "snoozed_until": w.snoozed_until, "digest": w.digest, "min_sources": w.min_sources, "within": w.within}
 
 
 def watch_from_dict(d: Mapping[str, Any]) -> Watch:
@@ -32,7 +32,8 @@ def watch_from_dict(d: Mapping[str, Any]) -> Watch:
     owner = d.get("owner")
     return Watch(WatchId(d["id"]), d["rule"], tuple(DestinationName(n) for n in d.get("notify") or ()), created,
                  d.get("label", ""), DestinationName(owner) if owner else None, str(d.get("mention") or ""),
-                 str(d.get("group") or ""), float(d.get("snoozed_until") or 0.0), str(d.get("digest") or ""))
+                 str(d.get("group") or ""), float(d.get("snoozed_until") or 0.0), str(d.get("digest") or ""),
+                 int(d.get("min_sources") or 0), float(d.get("within") or 0.0))
 
 
 def subscription_to_dict(s: Subscription) -> dict[str, Any]:
@@ -48,8 +49,15 @@ def subscription_from_dict(d: Mapping[str, Any]) -> Subscription:
 
 
 def outgoing_to_dict(message: Outgoing) -> dict[str, Any]:
-    """An alert as its plain form (with "hold" while held), or {"kind": "notice", "text"}."""
-    body = {"kind": "notice", "text": message.notice} if message.alert is None else message.alert.to_dict()
+    """An alert as its plain form (with "hold" while held), {"kind": "notice", "text"},
+    or {"kind": "coverage", "story", "source"}."""
+    body: dict[str, Any]
+    if message.coverage is not None:
+        body = {"kind": "coverage", "story": message.coverage.story, "source": message.coverage.source.to_dict()}
+    elif message.alert is None:
+        body = {"kind": "notice", "text": message.notice}
+    else:
+        body = message.alert.to_dict()
     if message.hold:
         body["hold"] = message.hold
     return body
@@ -59,6 +67,9 @@ def outgoing_from_dict(d: Mapping[str, Any]) -> Outgoing:
     hold = str(d.get("hold") or "")
     if d.get("kind") == "notice":
         return Outgoing(notice=str(d.get("text", "")), hold=hold)
+    if d.get("kind") == "coverage":
+        return Outgoing(coverage=Coverage(str(d.get("story") or ""), Source.from_dict(d.get("source") or {})),
+                        hold=hold)
     return Outgoing(Alert.from_dict(d), hold=hold)
 
 

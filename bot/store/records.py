@@ -8,10 +8,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from bot.model import DestinationName, FeedId, Outgoing, Reported, Subscription, Watch, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, Reported, Subscription, Told, Watch, WatchId
 from bot.store.base import DestinationState, FeedState, OutboxItem
 
-TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines")
+TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines", "told")
+
+
+def told_key(destination: str, story: str) -> str:
+    return f"{destination}\x00{story}"
 
 
 class Records:
@@ -23,6 +27,7 @@ class Records:
         self._subs: dict[str, Subscription] = {}
         self._watches: dict[WatchId, Watch] = {}
         self._reported: dict[str, Reported] = {}  # headlines that fired a watch, oldest first
+        self._told: dict[str, Told] = {}  # told_key → the alert a destination was sent for a story
         self._dirty: dict[str, set[str]] = {t: set() for t in TABLES}
         self._next_seq = 1
         self._unflushed: set[str] = set()  # alerts queued here, not yet written where they last
@@ -42,6 +47,22 @@ class Records:
 
     async def recent_headlines(self, since: float) -> list[Reported]:
         return sorted((r for r in self._reported.values() if r.seen_at >= since), key=lambda r: r.seen_at)
+
+    def remember_told(self, told: Told) -> None:
+        key = told_key(told.destination, told.story)
+        self._told[key] = told
+        self._dirty["told"].add(key)
+
+    async def told(self, destination: DestinationName, story: str) -> Told | None:
+        return self._told.get(told_key(destination, story))
+
+    def _forget_told(self, before: float) -> int:
+        """Forget alerts sent before then (past the story window: nothing updates them)."""
+        stale = [k for k, t in self._told.items() if t.sent_at < before]
+        for key in stale:
+            del self._told[key]
+            self._dirty["told"].add(key)
+        return len(stale)
 
     # -- feeds -------------------------------------------------------------
 
@@ -84,6 +105,13 @@ class Records:
         if self._outbox.pop(item_id, None) is not None:
             self._dirty["outbox"].add(item_id)
 
+    def defer(self, item_id: str, until: float) -> None:
+        """Hold an item until then, with no failure counted (an update waiting for its minute)."""
+        item = self._outbox.get(item_id)
+        if item is not None:
+            self._outbox[item_id] = replace(item, next_try=until)
+            self._dirty["outbox"].add(item_id)
+
     def postpone(self, item_id: str, until: float, error: str) -> None:
         item = self._outbox.get(item_id)
         if item is not None:
@@ -123,6 +151,11 @@ class Records:
         for name in [n for n in self._dests if moved(n) != n]:
             self.put_destination_state(replace(self._dests.pop(name), name=moved(name)))
             self._dirty["destinations"].add(name)
+        for key, told in list(self._told.items()):
+            if moved(told.destination) != told.destination:
+                del self._told[key]
+                self._dirty["told"].add(key)
+                self.remember_told(replace(told, destination=moved(told.destination)))
 
     # -- chats' own feeds and watches ------------------------------------------
 

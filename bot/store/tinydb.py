@@ -24,14 +24,14 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Outgoing, Reported, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, Reported, Told, WatchId
 from bot.store.base import (
     SCHEMA_VERSION,
     FeedState,
     OutboxItem,
     StoreError,
 )
-from bot.store.records import Records
+from bot.store.records import Records, told_key
 from bot.store.codec import destination_from_dict, destination_to_dict, outbox_doc, outbox_item, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 log = logging.getLogger("tipoff.store")
@@ -168,6 +168,9 @@ class TinyDBStore(Records):
         for doc in sorted(db.table("headlines").all(), key=lambda d: d.get("seen_at") or 0):
             reported = Reported.from_dict(doc)
             self._reported[reported.key] = reported
+        for doc in db.table("told").all():
+            told = Told.from_dict(doc)
+            self._told[told_key(told.destination, told.story)] = told
 
     async def flush(self) -> None:
         """Make every staged change durable in one atomic write."""
@@ -216,6 +219,7 @@ class TinyDBStore(Records):
             ("subscriptions", list(self._subs.values()), subscription_to_dict),
             ("watches", list(self._watches.values()), watch_to_dict),
             ("headlines", list(self._reported.values()), Reported.to_dict),
+            ("told", list(self._told.values()), Told.to_dict),
         ]
 
     async def _write(self, tables: list[tuple[str, list[Any], Callable[[Any], Any]]]) -> None:
@@ -391,7 +395,7 @@ class TinyDBStore(Records):
             if stale:
                 removed += len(stale)
                 self._dirty["announced"].add(dest)
-        return removed
+        return removed + self._forget_told(title_cutoff)
 
     # -- introspection for tools and tests ------------------------------------
 

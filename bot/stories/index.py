@@ -9,6 +9,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 
+from bot.model import Source
 from bot.stories.compare import Comparison, compare, idf_weight
 from bot.stories.headline import Headline
 
@@ -47,6 +48,7 @@ class StoryIndex:
         self._headlines: dict[str, tuple[Headline, float, str]] = {}  # key → (profile, seen at, story id)
         self._stories: dict[str, Story] = {}
         self._threads: dict[str, str] = {}  # headline key → the key of the headline its alert is
+        self._sources: dict[str, Source] = {}  # headline key → who reported it (when the caller said)
         self._postings: dict[str, list[str]] = {}  # term → headline keys, oldest first
         self._df: Counter[str] = Counter()  # term → stories holding it (ten copies of one story are one)
         self._expiry: list[tuple[float, str]] = []  # (seen at, key), a heap
@@ -91,8 +93,20 @@ class StoryIndex:
         story = self._stories[self._headlines[best[1]][2]]
         return Placed(story, best[2].verdict, best[2], best[1])
 
-    def add(self, key: str, headline: Headline, now: float, source: str = "") -> Placed:
-        """File a headline under its story (a new one when none is close enough)."""
+    def reports(self, key: str) -> list[tuple[Source, float]]:
+        """Who reported the thread this headline belongs to, and when: each headline of
+        the thread with a known source, oldest first."""
+        found = self._headlines.get(key)
+        story = self._stories.get(found[2]) if found else None
+        if story is None:
+            return []
+        thread = self._threads.get(key)
+        return [(self._sources[k], self._headlines[k][1]) for k in story.headlines
+                if self._threads.get(k) == thread and k in self._sources]
+
+    def add(self, key: str, headline: Headline, now: float, source: str = "", link: str = "") -> Placed:
+        """File a headline under its story (a new one when none is close enough);
+        `source`, the outlet that reported it (with its `link`)."""
         if key in self._headlines:
             story = self._stories[self._headlines[key][2]]
             return Placed(story, "copy", None, key, self._threads[key])
@@ -111,6 +125,8 @@ class StoryIndex:
         self._threads[key] = thread
         placed = Placed(story, placed.verdict, placed.comparison, placed.closest, thread)
         self._headlines[key] = (headline, now, story.id)
+        if source:
+            self._sources[key] = Source(source, headline.text, link)
         for term in headline.terms:
             self._postings.setdefault(term, []).append(key)
             story.terms[term] += 1
@@ -130,6 +146,7 @@ class StoryIndex:
                 continue
             headline, _, story_id = found
             self._threads.pop(key, None)
+            self._sources.pop(key, None)
             story = self._stories.get(story_id)
             for term in headline.terms:
                 keys = self._postings.get(term)

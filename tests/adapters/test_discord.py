@@ -86,7 +86,7 @@ async def test_commands_are_synced_to_the_guild_as_one_group(world, fake):
     assert group["name"] == "tipoff"
     subs = {o["name"] for o in group["options"]}
     assert subs == {"help", "watch", "unwatch", "watches", "add", "remove", "feeds", "test", "pause", "resume",
-                    "status", "export", "import", "sources", "snooze", "label", "digest", "quiet"}
+                    "status", "export", "import", "sources", "snooze", "label", "digest", "quiet", "spread"}
     unwatch = next(o for o in group["options"] if o["name"] == "unwatch")
     assert unwatch["options"][0]["autocomplete"] is True
 
@@ -460,3 +460,72 @@ async def test_workers_share_the_shards_fairly_and_take_over_a_stopped_ones(tmp_
             if hasattr(w, "task"):
                 await w.stop()
         await r.aclose()
+
+
+REWORDED = "Britney Spears and Lady Gaga preparing a duet"
+
+
+async def two_outlets(w, feed_server, **watch_options):
+    """The channel watches two outlets' feeds; the first breaks the story: its alert."""
+    await w.subscribe(**watch_options)
+    other = feed_server.serve("/g", rss([item("old news", published=ago(60))], title="Variety"))
+    await w.slash("add", {"url": other, "every": "1s"}, "Added")
+    polls = len(feed_server.hits("/g"))
+    await eventually(lambda: len(feed_server.hits("/g")) > polls, what="the first poll of the second feed")
+    feed_server.serve("/f", rss([item(STORY, published=ago(2), link="https://popdaily.example/1")], title="Pop Daily"))
+    await eventually(lambda: w.fake.posted_to(ALERTS), what="the alert")
+
+
+def reword(feed_server):
+    feed_server.serve("/g", rss([item(REWORDED, published=ago(1), link="https://variety.example/1")], title="Variety"))
+
+
+async def test_another_outlet_edits_the_alert_without_pinging_again(world, fake, feed_server):
+    w = await world()
+    await two_outlets(w, feed_server, mention=FANS_ROLE)
+    reword(feed_server)
+    await eventually(lambda: fake.edits, what="the edit")
+    await asyncio.sleep(2)
+    [posted] = fake.posted_to(ALERTS)
+    [edit] = fake.edits
+    assert posted.pinged == [f"role:{FANS_ROLE}"]  # the alert pinged its role, once: the update is an
+    assert edit.message_id == posted.message_id  # edit of that message (Discord notifies nobody of edits)
+    assert validate_message(edit.body) == {} and edit.embed["title"] == STORY
+    [field] = edit.embed["fields"]
+    assert field["value"] == "Also reported by Variety"
+    assert [b for b, _ in edit.buttons] == [b for b, _ in posted.buttons]  # its buttons stay
+    assert fake.invalid == []
+
+
+async def test_a_deleted_alert_is_neither_edited_nor_sent_again(world, fake, feed_server):
+    w = await world()
+    await two_outlets(w, feed_server)
+    fake.delete(fake.posted_to(ALERTS)[0])
+    reword(feed_server)
+    await eventually(lambda: f"PATCH message {ALERTS}" in fake.calls, what="the edit attempt")
+    await asyncio.sleep(2)
+    assert fake.edits == [] and len(fake.posted_to(ALERTS)) == 1
+    assert fake.calls.count(f"PATCH message {ALERTS}") == 1
+
+
+async def test_a_discord_webhook_message_is_edited_and_a_deleted_one_left_alone(world, fake, feed_server):
+    urls = [feed_server.serve(p, rss([item("old news", published=ago(60))], title=t))
+            for p, t in (("/p", "Pop Daily"), ("/v", "Variety"))]
+    hook = Destination(DestinationName("hook"), "discord_webhook", (("url", fake.webhook_url()),))
+    await world(feeds=[feed(u, every=1.0) for u in urls], watches=[watch("duet", "hook", id="cfg")], dests=[hook])
+    await eventually(lambda: all(feed_server.hits(p) for p in ("/p", "/v")), what="first polls")
+    feed_server.serve("/p", rss([item(STORY, published=ago(9)),
+                                 item("Elton John and Dua Lipa record a duet for charity", published=ago(8))],
+                                title="Pop Daily"))
+    await eventually(lambda: len(fake.webhook_posts) == 2, what="the two stories' alerts")
+    gaga, elton = sorted(fake.webhook_posts, key=lambda p: "Gaga" not in p.embed["title"])
+    fake.delete(elton)
+    feed_server.serve("/v", rss([item(REWORDED, published=ago(2)),
+                                 item("Dua Lipa, Elton John record duet for charity", published=ago(1))],
+                                title="Variety"))
+    await eventually(lambda: fake.calls.count("PATCH webhook 700000000000000001") == 2, what="both edits")
+    await asyncio.sleep(1.5)
+    [edit] = fake.edits  # the story whose message is there was edited...
+    assert edit.message_id == gaga.message_id
+    assert fake.shown(gaga).embed["fields"][0]["value"] == "Also reported by Variety"
+    assert len(fake.webhook_posts) == 2  # ...the deleted one was not, nor posted again

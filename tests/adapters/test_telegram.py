@@ -401,3 +401,57 @@ async def test_a_slow_command_in_one_chat_does_not_hold_up_another(world, fake, 
     [help_reply] = [s for s in fake.sent_to(OTHER)]
     assert "/watch" in help_reply.text
     assert help_reply.at < first_slow
+
+
+REWORDED = "Britney Spears and Lady Gaga preparing a duet"
+
+
+async def two_outlets(w, feed_server):
+    """GROUP watches two outlets' feeds; the first breaks the story: its alert."""
+    await w.subscribe(GROUP)
+    other = feed_server.serve("/g", rss([item("old news", published=ago(60))], title="Variety"))
+    await w.command(GROUP, ADMIN, f"/add {other} every 1s", "Added")
+    polls = len(feed_server.hits("/g"))
+    await eventually(lambda: len(feed_server.hits("/g")) > polls, what="the first poll of the second feed")
+    feed_server.serve("/f", rss([item(STORY, published=ago(2), link="https://popdaily.example/1")], title="Pop Daily"))
+    await eventually(lambda: w.fake.alerts_to(GROUP), what="the alert")
+
+
+def reword(feed_server):
+    feed_server.serve("/g", rss([item(REWORDED, published=ago(1), link="https://variety.example/1")], title="Variety"))
+
+
+async def test_another_outlet_edits_the_alert_silently_instead_of_alerting_again(world, fake, feed_server):
+    w = await world()
+    await two_outlets(w, feed_server)
+    reword(feed_server)
+    await eventually(lambda: fake.edits, what="the edit")
+    await asyncio.sleep(2)  # more polls: no second alert
+    [alert] = fake.alerts_to(GROUP)
+    [edit] = fake.edits
+    assert edit.message_id == alert.message_id and edit.chat_id == GROUP
+    assert "Also reported by Variety" in fake.shown(alert) and alert.text.split("\n")[0] in edit.text
+    assert edit.buttons == alert.buttons  # the mute and unwatch buttons stay under it
+    assert fake.rejected == []
+
+
+async def test_an_alert_deleted_in_the_chat_is_neither_edited_nor_sent_again(world, fake, feed_server):
+    w = await world()
+    await two_outlets(w, feed_server)
+    fake.delete(fake.alerts_to(GROUP)[0])
+    reword(feed_server)
+    await eventually(lambda: "editMessageText" in fake.calls, what="the edit attempt")
+    await asyncio.sleep(2)
+    assert fake.edits == [] and len(fake.alerts_to(GROUP)) == 1
+    assert fake.calls.count("editMessageText") == 1  # dropped, not retried
+
+
+async def test_after_a_restart_the_update_edits_the_alert_sent_before_it(world, fake, feed_server):
+    w = await world()
+    await two_outlets(w, feed_server)
+    await w.stop()
+    await w.start()
+    reword(feed_server)
+    await eventually(lambda: fake.edits, what="the edit")
+    [alert] = fake.alerts_to(GROUP)
+    assert fake.edits[0].message_id == alert.message_id and "Also reported by Variety" in fake.shown(alert)

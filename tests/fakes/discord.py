@@ -2,7 +2,7 @@
 real discord.py is what the tests exercise: login (/users/@me, /oauth2/applications/@me),
 command sync, interaction callbacks and follow-ups, channel messages, webhooks and
 attachments over REST (validated like Discord, with its `50035 Invalid Form Body`
-errors); HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeat ACKs and INTERACTION_CREATE
+errors), message edits by the bot and by webhooks (`10008 Unknown Message` once deleted); HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeat ACKs and INTERACTION_CREATE
 over the gateway, sharded like Discord's (IDENTIFY's `shard` decides which servers a
 connection serves and which interactions it receives; 4010 for an invalid shard, 4011
 when a connection would serve more servers than `guilds_per_shard`; GET /gateway/bot
@@ -181,6 +181,8 @@ class FakeDiscord(LocalServer):
         self.roles = {"800000000000000020": "fans", "800000000000000021": "tipoff admins"}
         self.posted: list[Posted] = []  # accepted channel messages
         self.webhook_posts: list[Posted] = []
+        self.edits: list[Posted] = []  # accepted message edits (channel or webhook id, message_id: the message)
+        self.deleted: set[str] = set()  # message ids a user deleted
         self.replies: list[dict[str, Any]] = []  # interaction responses and follow-ups
         self.synced: dict[str, list[dict[str, Any]]] = {}  # scope → commands
         self.attachments: dict[str, bytes] = {}
@@ -270,6 +272,8 @@ class FakeDiscord(LocalServer):
         r.add_patch("/api/v10/webhooks/{app}/{token}/messages/@original", self._edit_original)
         r.add_post("/api/v10/channels/{channel}/messages", self._channel_message)
         r.add_post("/api/webhooks/{id}/{token}", self._webhook_execute)
+        r.add_patch("/api/v10/channels/{channel}/messages/{message}", self._edit_channel_message)
+        r.add_patch("/api/webhooks/{id}/{token}/messages/{message}", self._edit_webhook_message)
         r.add_get("/attachments/{name}", self._attachment)
         await self.serve_app(app)
 
@@ -367,10 +371,54 @@ class FakeDiscord(LocalServer):
         if errors:
             self.invalid.append(errors)
             return _error(400, 50035, "Invalid Form Body", errors)
-        self.webhook_posts.append(Posted(webhook, body, time.monotonic(), pings(body)))
+        message = self._message(webhook, body)
+        self.webhook_posts.append(Posted(webhook, body, time.monotonic(), pings(body), message["id"]))
         if request.query.get("wait") == "true":
-            return _json({**self._message(webhook, body), "webhook_id": webhook})
+            return _json({**message, "webhook_id": webhook})
         return web.Response(status=204)
+
+    def delete(self, message: Posted) -> None:
+        """A user deletes one of the bot's (or the webhook's) messages."""
+        self.deleted.add(message.message_id)
+
+    def shown(self, message: Posted) -> Posted:
+        """The message as the channel shows it now (after any edits)."""
+        edits = [e for e in self.edits if e.message_id == message.message_id]
+        return edits[-1] if edits else message
+
+    async def _edit(self, target: str, sent: list[Posted], request: web.Request) -> web.Response:
+        failure = self._failure(target)
+        if failure is not None:
+            return failure
+        message_id = request.match_info["message"]
+        original = next((p for p in sent if p.message_id == message_id and p.channel_id == target), None)
+        if original is None or message_id in self.deleted:
+            return _error(404, 10008, "Unknown Message")
+        body, _ = await self._payload(request)
+        errors = validate_message(body)
+        if errors:
+            self.invalid.append(errors)
+            return _error(400, 50035, "Invalid Form Body", errors)
+        # an edit pings nobody: Discord notifies mentions only when a message is created
+        self.edits.append(Posted(target, body, time.monotonic(), [], message_id))
+        return _json({**self._message(target, {**original.body, **body}), "id": message_id,
+                      "edited_timestamp": datetime.now(timezone.utc).isoformat()})
+
+    async def _edit_channel_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, 0, "401: Unauthorized")
+        channel = request.match_info["channel"]
+        self.calls.append(f"PATCH message {channel}")
+        if channel not in self.channels:
+            return _error(404, 10003, "Unknown Channel")
+        return await self._edit(channel, self.posted, request)
+
+    async def _edit_webhook_message(self, request: web.Request) -> web.Response:
+        webhook = request.match_info["id"]
+        self.calls.append(f"PATCH webhook {webhook}")
+        if webhook not in self.webhooks or request.match_info["token"] != self.webhooks[webhook]:
+            return _error(404, 10015, "Unknown Webhook")
+        return await self._edit(webhook, self.webhook_posts, request)
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.adapters.base import Delivered, SendResult
-from bot.model import Alert, Destination, Digest
+from bot.model import Alert, Destination, Digest, Source, Told
 from bot.render.digest import split
 
 
@@ -16,6 +16,8 @@ class RecordingAdapter:
         self.delivered: list[tuple[str, Alert]] = []
         self.notices: list[tuple[str, str]] = []
         self.digests: list[tuple[str, Digest]] = []
+        self.updates: list[tuple[str, Told, tuple[Source, ...]]] = []  # updates made: the alert as edited, what it adds
+        self.update_script: list[SendResult] = []
         self.digest_size = 1000  # alerts per digest message, to test splitting
 
     async def start(self) -> None:
@@ -31,6 +33,12 @@ class RecordingAdapter:
     async def notify(self, destination: Destination, text: str) -> SendResult:
         self.notices.append((destination.name, text))
         return Delivered()
+
+    async def update(self, destination: Destination, told: Told, new: tuple[Source, ...]) -> SendResult:
+        result = self.update_script.pop(0) if self.update_script else Delivered()
+        if isinstance(result, Delivered):
+            self.updates.append((destination.name, told, new))
+        return result
 
     def split_digest(self, digest: Digest) -> list[Digest]:
         return split(digest, lambda d: len(d.alerts) <= self.digest_size)

@@ -4,6 +4,7 @@ error codes, long-polling getUpdates with offsets, or a webhook (setWebhook with
 secret token: updates are POSTed to it and retried until accepted; getUpdates then
 answers 409, as Telegram does), getMe, setMyCommands,
 getChatMember, sendMessage (with Telegram's HTML validation and length limit),
+editMessageText (message to edit not found, message is not modified),
 sendDocument, getFile and file downloads, and switches that make a chat answer 429
 with retry_after, 403, 5xx, or migrate_to_chat_id."""
 
@@ -73,6 +74,8 @@ class FakeTelegram(LocalServer):
     def __init__(self) -> None:
         self.chats: dict[int, Chat] = {}
         self.sent: list[Sent] = []  # accepted sendMessage calls
+        self.edits: list[Sent] = []  # accepted editMessageText calls (message_id: the message edited)
+        self.deleted: set[tuple[int, int]] = set()  # (chat, message) a user deleted
         self.documents: list[tuple[int, str, bytes]] = []
         self.rejected: list[tuple[int, str]] = []
         self.commands: list[dict[str, str]] = []
@@ -350,6 +353,52 @@ class FakeTelegram(LocalServer):
         if thread:
             message["message_thread_id"] = int(thread)
         return _ok(message)
+
+    def delete(self, sent: Sent) -> None:
+        """A user deletes one of the bot's messages."""
+        self.deleted.add((sent.chat_id, sent.message_id))
+
+    def shown(self, sent: Sent) -> str:
+        """The message's text as the chat sees it now (after any edits)."""
+        edits = [e for e in self.edits if (e.chat_id, e.message_id) == (sent.chat_id, sent.message_id)]
+        return (edits[-1] if edits else sent).text
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> web.Response:
+        chat_id, message_id = int(params.get("chat_id") or 0), int(params.get("message_id") or 0)
+        if chat_id not in self.chats:
+            return _error(400, "Bad Request: chat not found")
+        queued = self.failures.get(chat_id)
+        if queued:
+            status, body = queued.pop(0)
+            parameters = {k: v for k, v in body.items() if k != "description"}
+            return _error(status, body["description"], parameters or None)
+        if "message_thread_id" in params:
+            return _error(400, "Bad Request: unexpected parameter message_thread_id")
+        original = next((m for m in self.sent if (m.chat_id, m.message_id) == (chat_id, message_id)), None)
+        if original is None or (chat_id, message_id) in self.deleted:
+            return _error(400, "Bad Request: message to edit not found")
+        text = str(params.get("text", ""))
+        shown = text
+        if params.get("parse_mode") == "HTML":
+            try:
+                shown = visible_text(text)
+            except TelegramHTMLError as exc:
+                self.rejected.append((chat_id, str(exc)))
+                return _error(400, f"Bad Request: {exc}")
+        if utf16_len(shown) > 4096:
+            self.rejected.append((chat_id, "too long"))
+            return _error(400, "Bad Request: message is too long")
+        problem = _keyboard_problem(params.get("reply_markup"))
+        if problem:
+            return _error(400, f"Bad Request: {problem}")
+        current = self.shown(original)
+        if text == current:
+            return _error(400, "Bad Request: message is not modified: specified new message content and reply "
+                               "markup of the message are exactly the same as a current content and reply "
+                               "markup of the message")
+        self.edits.append(Sent(chat_id, params, time.monotonic(), message_id))
+        return _ok({"message_id": message_id, "date": int(time.time()), "edit_date": int(time.time()),
+                    "chat": self.chats[chat_id].json(), "text": shown, "from": BOT})
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> web.Response:
         chat_id = int(params["chat_id"])

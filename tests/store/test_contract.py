@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.model import DestinationName, Reported, Subscription, Watch, WatchId
+from bot.model import Alert, Coverage, DestinationName, Outgoing, Reported, Source, Subscription, Told, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
-from tests.factories import note, redis_prefix
+from tests.factories import entry, note, redis_prefix
 
 DAY = 86400.0
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -143,6 +143,30 @@ async def test_held_alerts_keep_their_time(make):
     again = await restart(store, make)
     [item] = again.pending()
     assert item.next_try == 4600.0 and item.message.hold == "digest"
+    await again.close()
+
+
+async def test_the_alert_told_for_a_story_and_its_coverage_survive_a_restart(make):
+    """What a story's later reports update (the alert sent, its message id) is kept; an
+    update waiting for its minute keeps its time and counts no failure."""
+    store = await make()
+    alert = Alert("fans:k-first", DestinationName("fans"), entry("Duet", url="https://pop.example/1"), "Pop Daily",
+                  "https://pop.example/feed", (), datetime(2026, 11, 26, tzinfo=timezone.utc), ("sabc",), "k-first",
+                  Source("Pop Daily", "Duet", "https://pop.example/1"), (Source("NME"),))
+    store.remember_told(Told(DestinationName("fans"), "k-first", alert, "4242", 1000.0))
+    store.enqueue("fans", Outgoing(coverage=Coverage("k-first", Source("Variety", "Duet!", "https://v.example/1"))),
+                  "fans:c1")
+    await store.flush()
+    [item] = store.pending("fans")
+    store.defer(item.id, 1060.0)
+    await store.flush()
+    again = await restart(store, make)
+    told = await again.told(DestinationName("fans"), "k-first")
+    assert told is not None and told.receipt == "4242" and told.alert == alert
+    assert await again.told(DestinationName("others"), "k-first") is None
+    [item] = again.pending("fans")
+    assert item.message.coverage == Coverage("k-first", Source("Variety", "Duet!", "https://v.example/1"))
+    assert item.next_try == 1060.0 and item.attempts == 0
     await again.close()
 
 

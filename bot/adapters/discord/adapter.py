@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 import aiohttp
@@ -23,12 +24,15 @@ from bot.adapters.discord.shards import GatewayShard, IdentifyPacer, Pacer, gate
 from bot.adapters.discord.slash import CONTENT_MAX, SlashCommands, button_view
 from bot.commands import Commands
 from bot.config import DiscordSettings
-from bot.model import Alert, Destination, Digest, alert_buttons
+from bot.model import Alert, Destination, Digest, Source, Told, alert_buttons
 from bot.render.discord import alert_payload, digest_payload, split_digest
 
 log = logging.getLogger("tipoff.discord")
 
 READY_TIMEOUT = 60.0
+# Discord's JSON error codes for a message that cannot be edited: Unknown Message, and
+# Cannot edit a message authored by another user
+UNEDITABLE = frozenset({10008, 50005})
 
 
 def nonce_for(alert_id: str) -> str:
@@ -171,16 +175,25 @@ class DiscordAdapter(SlashCommands):
     # -- alerts out --------------------------------------------------------------
 
     async def send(self, destination: Destination, alert: Alert) -> SendResult:
-        payload = alert_payload(alert)
+        return await self._deliver(destination, **self._alert_message(alert), nonce=nonce_for(alert.id))
+
+    async def update(self, destination: Destination, told: Told, new: tuple[Source, ...]) -> SendResult:
+        """Edit the alert's message to name every outlet so far (an edit pings nobody)."""
+        if told.in_digest or not told.receipt.isdigit():
+            return Rejected("the alert went out in a digest: it has no message of its own to edit")
+        sent = datetime.fromtimestamp(told.sent_at, timezone.utc)
+        return await self._deliver(destination, edit=int(told.receipt), **self._alert_message(told.alert, sent))
+
+    @staticmethod
+    def _alert_message(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
+        payload = alert_payload(alert, now)
         roles = [discord.Object(id=int(r)) for r in payload["allowed_mentions"]["roles"]]
         extra: dict[str, Any] = {}
         buttons = alert_buttons(alert)
         if buttons:
             extra["view"] = button_view(buttons)
-        return await self._deliver(destination, content=payload["content"] or None,
-                                   embed=discord.Embed.from_dict(payload["embeds"][0]), nonce=nonce_for(alert.id),
-                                   allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles),
-                                   **extra)
+        return dict(content=payload["content"] or None, embed=discord.Embed.from_dict(payload["embeds"][0]),
+                    allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=roles), **extra)
 
     def split_digest(self, digest: Digest) -> list[Digest]:
         return split_digest(digest)
@@ -197,17 +210,23 @@ class DiscordAdapter(SlashCommands):
         return await self._deliver(destination, content=text[:CONTENT_MAX],
                                    allowed_mentions=discord.AllowedMentions.none())
 
-    async def _deliver(self, destination: Destination, **message: Any) -> SendResult:
-        """Post one message, turning Discord's answers into Adapter results."""
+    async def _deliver(self, destination: Destination, edit: int = 0, **message: Any) -> SendResult:
+        """Post one message (or edit the one `edit` names), turning Discord's answers
+        into Adapter results."""
         channel_id = int(destination.option("channel_id") or 0)
         channel = self.client.get_partial_messageable(channel_id)
         try:
+            if edit:
+                edited = await channel.get_partial_message(edit).edit(**message)
+                return Delivered(str(edited.id))
             sent = await channel.send(**message)
             return Delivered(str(sent.id))
         except discord.RateLimited as exc:
             return RetryAfter(exc.retry_after, f"Discord rate limit: retry after {exc.retry_after:.0f}s")
         except (discord.Forbidden, discord.NotFound) as exc:
             reason = f"Discord: {exc.status} {exc.text or type(exc).__name__}"
+            if edit and exc.code in UNEDITABLE:  # the message is gone, or not ours to edit: the channel is fine
+                return Rejected(reason)
             await self._tell_server(channel_id, exc)
             return Gone(reason)
         except discord.DiscordServerError as exc:

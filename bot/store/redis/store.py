@@ -30,7 +30,8 @@ expiry), `workers` (sorted set worker → last sign of life, for the shard elect
 holding a worker's name, with expiry), `names` (set of workers' names), `queue:{dest}`
 (list: a destination's stream entries not yet acknowledged, in order), `agreed:{name}`,
 `settings:version`, `dests`, `subs`, `watches` (hashes of JSON), `headlines` (hash key →
-the JSON of a headline that fired a watch) and `headlines:at` (sorted set key → when
+the JSON of a headline that fired a watch), `told:{dest}:{story}` (the alert a chat was sent for a
+story, what its updates edit; expires with the story window) and `headlines:at` (sorted set key → when
 seen), the story index's memory across restarts and workers.
 """
 
@@ -47,7 +48,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Outgoing, Reported
+from bot.model import DestinationName, FeedId, Outgoing, Reported, Told
 from bot.store.base import SCHEMA_VERSION, FeedState, SharedStore, StoreError
 from bot.store.codec import destination_to_dict, subscription_to_dict, watch_to_dict
 from bot.store.redis.base import log, reaching_redis
@@ -251,6 +252,10 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                 else:
                     pipe.hset(self._k("headlines"), key, orjson.dumps(reported.to_dict()))
                     pipe.zadd(self._k("headlines", "at"), {key: reported.seen_at})
+            for key in self._dirty["told"]:  # a forgotten one is left to expire
+                if (told := self._told.get(key)) is not None:
+                    pipe.set(self._k("told", told.destination, told.story), orjson.dumps(told.to_dict()),
+                             ex=max(1, int(self.story_window)))
             if self._headlines_before is not None:  # every worker's, past the story window
                 pipe.zremrangebyscore(self._k("headlines", "at"), "-inf", f"({self._headlines_before}")
             if any(self._dirty[t] for t in CHAT_TABLES):  # other workers re-read chats' settings then
@@ -286,6 +291,15 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                     reported = Reported.from_dict(orjson.loads(raw))
                     found.setdefault(reported.key, reported)
         return sorted(found.values(), key=lambda rep: rep.seen_at)
+
+    @reaching_redis
+    async def told(self, destination: DestinationName, story: str) -> Told | None:
+        """The alert sent for a story (by whichever worker sent it)."""
+        here = await super().told(destination, story)
+        if here is not None:
+            return here
+        raw = await self._require().get(self._k("told", destination, story))
+        return Told.from_dict(orjson.loads(raw)) if raw is not None else None
 
     def remember_entries(self, feed_id: FeedId, keys: Iterable[str], now: float) -> None:
         known = self._known.setdefault(feed_id, {})
@@ -362,7 +376,7 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
 
     def prune(self, now: float, retention: float) -> int:
         """Forget known entries past the retention (story keys expire in Redis)."""
-        removed = 0
+        removed = self._forget_told(now - self.story_window)  # here; in Redis they expire
         for fid, stale in self._stale_known(now, retention).items():
             for k in stale:
                 del self._known[fid][k]
