@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from bot import cli
-from bot.model import DestinationName, Subscription, Watch, WatchId
+from bot.model import Alert, DestinationName, Reported, Subscription, Told, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
-from tests.factories import note, redis_prefix
+from tests.factories import entry, note, redis_prefix
 
 T0 = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
@@ -31,6 +31,9 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
     src.put_destination_state(DestinationState(chat, digest="hourly"))
     src.put_subscription(Subscription("f9", chat, "https://feeds.example/9", 600.0, T0))
     src.put_watch(Watch(WatchId("w1"), "duet", (chat,), T0, owner=chat))
+    src.remember_headline(Reported("h1", now - 60, "Lady Gaga and Britney Spears preparing a duet"), now - 86400)
+    alert = Alert("telegram:-100:a0", chat, entry("Duet"), "Pop", "https://pop.example/f", (), T0, (), "h1")
+    src.remember_told(Told(chat, "h1", alert, "77", now - 60))
     await src.close()
     (tmp_path / "empty.toml").write_text("")
     prefix = redis_prefix()
@@ -42,6 +45,7 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
     assert "known_entries          150       150" in out
     assert "stories                  3         3" in out
     assert "outbox                   1         1" in out
+    assert "headlines                1         1" in out and "told                     1         1" in out
     assert "MISMATCH" not in out and "every count matches" in out
 
     store = RedisStore(redis_url, prefix=prefix)
@@ -53,6 +57,8 @@ async def test_migrate_copies_everything_and_prints_matching_counts(tmp_path, re
     store.claim_and_queue(chat, ["u:https://pop.example/a"], now, note(2), "again")
     await store.flush()
     assert [i.id for i in store.pending(chat)] == ["a1"]  # the announced story stays announced
+    assert [r.key for r in await store.recent_headlines(0)] == ["h1"]  # the story index reads it back
+    assert (await store.told(chat, "h1")).receipt == "77"  # a later report still edits the right message
     await store.close()
 
     code = await cli.cmd_migrate(cli.load_settings(tmp_path / "empty.toml", data_dir=data), redis_url, prefix)

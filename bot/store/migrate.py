@@ -27,6 +27,8 @@ class Counts:
     destinations: int
     subscriptions: int
     watches: int
+    headlines: int = 0  # what the story index reads back (within the story window)
+    told: int = 0  # alerts sent for a story, that its later reports update
 
     def rows(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
@@ -44,7 +46,9 @@ def source_counts(src: TinyDBStore, now: float, retention: float) -> Counts:
     return Counts(len(d["feeds"]), sum(len(k) for k in d["known"].values()),
                   sum(1 for keys in d["announced"].values() for k, ts in keys.items()
                       if _ttl(k, ts, now, retention, src.story_window) > 0),
-                  len(d["outbox"]), len(d["destinations"]), len(d["subscriptions"]), len(d["watches"]))
+                  len(d["outbox"]), len(d["destinations"]), len(d["subscriptions"]), len(d["watches"]),
+                  sum(1 for h in d["headlines"] if h.seen_at + src.story_window > now),
+                  sum(1 for t in d["told"] if t.sent_at + src.story_window > now))
 
 
 async def copy(src: TinyDBStore, url: str, prefix: str, retention: float, now: float | None = None) -> None:
@@ -75,6 +79,14 @@ async def copy(src: TinyDBStore, url: str, prefix: str, retention: float, now: f
                 pipe.hset(k("subs"), sub.id, orjson.dumps(subscription_to_dict(sub)))
             for watch in d["watches"]:
                 pipe.hset(k("watches"), watch.id, orjson.dumps(watch_to_dict(watch)))
+            for reported in d["headlines"]:
+                if reported.seen_at + src.story_window > now:
+                    pipe.hset(k("headlines"), reported.key, orjson.dumps(reported.to_dict()))
+                    pipe.zadd(k("headlines", "at"), {reported.key: reported.seen_at})
+            for told in d["told"]:
+                ttl = int(told.sent_at + src.story_window - now)
+                if ttl > 0:
+                    pipe.set(k("told", told.destination, told.story), orjson.dumps(told.to_dict()), ex=ttl)
             await pipe.execute()
         try:  # the group reads from the start: workers take every migrated alert
             await r.xgroup_create(k("outbox"), GROUP, id="0", mkstream=True)
@@ -98,8 +110,11 @@ async def target_counts(url: str, prefix: str) -> Counts:
         async for _ in r.scan_iter(match=k("story", "*"), count=1000):
             stories += 1
         outbox = min(await r.hlen(k("outbox", "items")), await r.xlen(k("outbox")))
+        told = 0
+        async for _ in r.scan_iter(match=k("told", "*"), count=1000):
+            told += 1
         return Counts(len(fids), known, stories, outbox, await r.hlen(k("dests")), await r.hlen(k("subs")),
-                      await r.hlen(k("watches")))
+                      await r.hlen(k("watches")), await r.hlen(k("headlines")), told)
     finally:
         await r.aclose()
 

@@ -404,7 +404,8 @@ class TinyDBStore(Records):
         return {"schema": SCHEMA_VERSION, "feeds": list(self._feeds.values()), "known": self._known,
                 "announced": self._announced, "outbox": sorted(self._outbox.values(), key=lambda i: i.seq),
                 "destinations": list(self._dests.values()), "subscriptions": list(self._subs.values()),
-                "watches": list(self._watches.values())}
+                "watches": list(self._watches.values()), "headlines": list(self._reported.values()),
+                "told": list(self._told.values())}
 
 WRITE_CHUNK = 500  # documents serialised per step of a flush, between yields to the loop
 

@@ -7,8 +7,12 @@ character pairs, so a headline in them still has parts to compare."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
+
+import snowballstemmer
 
 from bot.rules.normalise import fold
 
@@ -63,7 +67,7 @@ _FACTS = {
     "postpone": "postpone postpones postponed delay delays delayed verschoben reporte aplazado rinviato",
     "release": "released releases drops dropped premieres premiered debuts debuted launches launched "
                "erscheint veroffentlicht sort lanza lancia",
-    "death": "dies died dead death killed kills tot gestorben mort muere muerto morto",
+    "death": "dies died dead death kill killed kills tot gestorben mort muere muerto morto",
     "arrest": "arrest arrests arrested detained festgenommen arrete detenido arrestato",
     "charge": "charged charges indicted accused angeklagt inculpe acusado",
     "verdict": "convicted guilty acquitted sentenced verdict verurteilt condamne condenado condannato",
@@ -159,6 +163,21 @@ def _pairs(run: str) -> list[str]:
     return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMMING = threading.Lock()  # a Snowball stemmer keeps state while it works
+
+
+@lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """A folded word's stem, so a story's inflections are one term ("prepares",
+    "preparing", "prepared": "prepar"). Snowball's English stemmer, for words in plain
+    Latin letters (the folded form of most European words); others stay whole."""
+    if len(word) <= 3 or not word.isascii() or not word.isalpha():
+        return word
+    with _STEMMING:
+        return str(_STEMMER.stemWord(word))
+
+
 def read_headline(title: str, summary: str = "", *, source: str = "", sites: tuple[str, ...] = (),
                   link: str = "") -> Headline:
     """The headline's profile. The summary adds words only when the headline is short
@@ -182,9 +201,9 @@ def read_headline(title: str, summary: str = "", *, source: str = "", sites: tup
             numbers.add(NUMBER_WORDS[token])
         elif token not in STOPWORDS and len(token) > 1:
             word = token[:-2] if token.endswith("'s") else token
-            words.add(word)
             if word in DEVELOPMENTS:
                 developments.add(DEVELOPMENTS[word])
+            words.add(stem(word))
     return Headline(text, frozenset(words), frozenset(numbers), frozenset(developments), _names(text, words),
                     frozenset(words).union("#" + n for n in numbers))
 
@@ -203,4 +222,4 @@ def _names(text: str, words: set[str]) -> frozenset[str]:
         return frozenset()
     if found and fold(found[0]) not in STOPWORDS and fold(found[0]) not in DEVELOPMENTS:
         capitalised.append(found[0])  # "Madonna to tour": a first word may be a name too
-    return frozenset(f for w in capitalised if (f := fold(w)) in words)
+    return frozenset(f for w in capitalised if (f := stem(fold(w))) in words)
