@@ -80,6 +80,18 @@ class Delivery:
             if self._outcomes == outcomes:
                 return total
 
+    def reachable(self, kind: str, reason: str) -> None:
+        """A platform that could not be reached can be now: what waits for it for that
+        reason is sent at once instead of at its next retry."""
+        now = self.clock()
+        names = set()
+        for item in self.store.pending():
+            dest = self.resolve(item.destination)
+            if dest is not None and dest.kind == kind and item.last_error == reason and item.next_try > now:
+                self.store.defer(item.id, now)
+                names.add(item.destination)
+        self.wake(names)
+
     def next_retry(self) -> float:
         times = [i.next_try for i in self.store.pending() if self.store.destination_state(i.destination).active]
         return min(times) if times else float("inf")

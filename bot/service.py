@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import sys
+from functools import partial
 from typing import Awaitable, Callable
 
 from bot.adapters.base import Adapter, StartError
@@ -113,6 +114,8 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
             engine = Engine(settings, store, fetcher, adapters)
             heap = asyncio.ensure_future(settle_heap(engine))
             commands = Commands(settings, store, engine, fetcher)
+            if (late := adapters.get("telegram")) is not None:  # reached after start: its alerts go at once
+                late.on_reached = partial(engine.delivery.reachable, "telegram")  # type: ignore[attr-defined]
             for adapter in adapters.values():
                 attach = getattr(adapter, "attach", None)
                 if attach is not None and not once:

@@ -68,7 +68,8 @@ async def test_telegram_down_at_start_is_retried_while_the_rest_runs(tmp_path, f
         await asyncio.sleep(2.0)
         assert proc.returncode is None
         fake.down = False
-        await eventually(lambda: fake.alerts_to(-1001), timeout=60, what="the alert once Telegram is up")
+        # at once when the Bot API is reached (not at the 30 s retry of "not reached yet")
+        await eventually(lambda: fake.alerts_to(-1001), timeout=20, what="the alert once Telegram is up")
     finally:
         output = await stopped(proc)
         await fake.stop()

@@ -104,6 +104,7 @@ class TelegramAdapter:
         self._connecting: asyncio.Task[None] | None = None  # retrying to reach the Bot API
         self._poll_when_up = False  # elected to poll while the Bot API was out of reach
         self.exclusive_polling = False  # several workers: polling starts only when this one is elected
+        self.on_reached: Callable[[str], None] = lambda reason: None  # the Bot API is reached after all
 
     def attach(self, commands: Commands) -> None:
         """Give the adapter the command layer (built after the engine that uses this adapter)."""
@@ -144,6 +145,7 @@ class TelegramAdapter:
             try:
                 await self._connect()
                 self._connecting = None
+                self.on_reached(NOT_REACHED.reason)  # alerts that waited for the Bot API go now
                 return
             except tg.InvalidToken:
                 log.error("telegram: %s", REFUSED_TOKEN)

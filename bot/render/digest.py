@@ -12,7 +12,7 @@ from html import escape
 from typing import Any, Callable
 
 from bot.model import Alert, Digest
-from bot.render.text import ago, excerpt
+from bot.render.text import ago, also_outlets, excerpt
 
 LINE_TITLE = 200
 LINE_FEED = 60
@@ -42,8 +42,11 @@ def heading(digest: Digest) -> str:
 
 
 def _age(alert: Alert, now: datetime) -> str:
+    """The entry's age, and how many other outlets reported its story."""
     when = alert.entry.published or alert.entry.updated
-    return f" · {ago(when, now)}" if when else ""
+    others = len(also_outlets(alert))
+    more = f" · +{others} outlet{'s' if others != 1 else ''}" if others else ""
+    return (f" · {ago(when, now)}" if when else "") + more
 
 
 def digest_text(digest: Digest, now: datetime | None = None) -> str:
