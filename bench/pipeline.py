@@ -18,6 +18,7 @@ import asyncio
 import multiprocessing
 import random
 import resource
+import sys
 import tempfile
 import time
 import warnings
@@ -134,6 +135,7 @@ class CountingAdapter:
 
     def __init__(self) -> None:
         self.alerts = 0
+        self.updates = 0
 
     async def start(self) -> None: ...
 
@@ -146,6 +148,11 @@ class CountingAdapter:
 
     async def notify(self, destination, text):  # type: ignore[no-untyped-def]
         from bot.adapters.base import Delivered
+        return Delivered()
+
+    async def update(self, destination, told, new):  # type: ignore[no-untyped-def]
+        from bot.adapters.base import Delivered
+        self.updates += 1
         return Delivered()
 
     def split_digest(self, digest):  # type: ignore[no-untyped-def]
@@ -192,6 +199,7 @@ async def run_tipoff(base: str, n_feeds: int, rules: list[str], cycles: int) -> 
         heap = asyncio.ensure_future(settle_heap(engine))
         await engine.poll_cycle(feeds)  # the first poll: everything is new, nothing announced
         await heap
+        print("tipoff: first poll done; timing steady cycles", file=sys.stderr, flush=True)
         walls, cpus = [], []
         with LoopMonitor() as monitor:
             for _ in range(cycles):
