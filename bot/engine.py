@@ -23,7 +23,7 @@ from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import charset_of, parse_feed
 from bot.feeds.schedule import due_feeds, next_wakeup
-from bot.model import Coverage, Destination, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
+from bot.model import Coverage, Destination, Fate, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
 from bot.storydesk import StoryDesk
 from bot.store.base import FeedState, SharedStore, Store, StoreError
@@ -415,8 +415,8 @@ class Engine:
                 show(feed, fetched.body, fetched.link_header)
         report.new_entries += len(decided.fresh)
         title = p.parsed.title or feed.title or decided.state.title
-        for entry in decided.fresh:
-            self._route(entry, feed, title, now, report)
+        self.store.remember_recent([pipeline.recent_of(entry, now, self._route(entry, feed, title, now, report))
+                                    for entry in decided.fresh])
 
     async def absorb_pushed(self, feed: Feed, body: bytes) -> CycleReport:
         """Content a WebSub hub pushed for a feed: parsed and absorbed exactly like a
@@ -444,23 +444,34 @@ class Engine:
                     "Use the resume command here to try it again, or remove the feed.")
             self.store.enqueue(dest, Outgoing(notice=text), f"{dest}:notice:{feed.id}:{int(now)}")
 
-    def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> None:
+    def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> list[Fate]:
         """Match one new entry, and queue one alert per destination that wants it (and
-        has not announced its story), held for a digest or quiet hours where those apply."""
+        has not announced its story), held for a digest or quiet hours where those apply.
+        What became of it for each destination its watches name (kept for /why)."""
         matches = self._matcher.match(entry, f"{feed_title} {feed.url}")
-        fired = pipeline.fired_watches(matches, self._watches, lambda w: self._applies(w, feed), now)
+        applies = [m for m in matches if (w := self._watches.get(m.watch_id)) is not None and self._applies(w, feed)]
+        fates = pipeline.snoozed(applies, self._watches, now)
+        fired = pipeline.fired_watches(applies, self._watches, lambda w: True, now)
         if not fired:
-            return
+            return fates
         filed = self.desk.file(entry, feed, feed_title, now)
-        fired = pipeline.spread_enough(fired, self._watches, lambda within: len(filed.outlets_within(now, within)))
-        settings = {dest: self.store.destination_state(dest) for dest in fired}
+        spread = pipeline.spread_enough(fired, self._watches, lambda within: len(filed.outlets_within(now, within)))
+        fates += [Fate(dest, "spreading", filed.thread) for dest in fired if dest not in spread]
+        settings = {dest: self.store.destination_state(dest) for dest in spread}
         story = pipeline.StoryOf(filed.thread, filed.source, filed.also())
-        for planned in pipeline.plan(entry, feed, feed_title, fired, settings, self._watches, now, story):
+        planned_for = set()
+        for planned in pipeline.plan(entry, feed, feed_title, spread, settings, self._watches, now, story):
+            planned_for.add(planned.destination)
             message = Outgoing(planned.alert, hold=planned.hold.why if planned.hold.until else "")
             if self.store.claim_and_queue(planned.destination, planned.alert.story_keys, now, message,
                                           planned.alert.id, not_before=planned.hold.until):
                 report.alerts += 1
+                fates.append(Fate(planned.destination, "held" if planned.hold.until else "alerted", planned.alert.id))
             else:  # told already: the alert sent for its story names this outlet too
                 report.repeats += 1
+                fates.append(Fate(planned.destination, "repeat", filed.thread))
                 self.store.enqueue(planned.destination, Outgoing(coverage=Coverage(filed.thread, filed.source)),
                                    f"{planned.alert.id}:coverage")
+        fates += [Fate(d, "paused" if settings[d].active else "gone", settings[d].reason or "")
+                  for d in spread if d not in planned_for]
+        return fates

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping, NewType
 
 FeedId = NewType("FeedId", str)
@@ -69,6 +69,57 @@ class Reported:
         return Reported(str(d["key"]), float(d["seen_at"]), str(d.get("title") or ""), str(d.get("summary") or ""),
                         str(d.get("source") or ""), str(d.get("link") or ""), str(d.get("outlet") or ""),
                         tuple(str(s) for s in d.get("sites") or ()))
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """What became of a new entry for one destination: "alerted" (detail: the alert's
+    id), "held" (for a digest or quiet hours), "repeat" (of the story thread in
+    detail), "spreading" (waiting for more outlets), "snoozed" (the watch in detail),
+    "paused", or "gone"."""
+
+    destination: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecentEntry:
+    """A new entry as the recent-entries store keeps it (`[store] recent`, 7 days): what
+    the rule tester, /backtest and /why read, and what became of it for each chat."""
+
+    key: str
+    feed_id: FeedId
+    seen_at: float
+    title: str
+    summary: str = ""  # its first RECENT_SUMMARY characters
+    link: str = ""
+    url: str = ""
+    published: float | None = None
+    source: str = ""
+    fates: tuple[Fate, ...] = ()
+
+    def entry(self) -> Entry:
+        """The entry again, for matching (its summary as kept)."""
+        when = datetime.fromtimestamp(self.published, timezone.utc) if self.published is not None else None
+        return Entry(self.feed_id, self.key, self.url, self.link, self.title, self.summary, published=when,
+                     source=self.source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "feed": self.feed_id, "at": self.seen_at, "title": self.title,
+                "summary": self.summary, "link": self.link, "url": self.url, "published": self.published,
+                "source": self.source, "fates": [[f.destination, f.outcome, f.detail] for f in self.fates]}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> RecentEntry:
+        published = d.get("published")
+        return RecentEntry(str(d["key"]), FeedId(str(d["feed"])), float(d["at"]), str(d.get("title") or ""),
+                           str(d.get("summary") or ""), str(d.get("link") or ""), str(d.get("url") or ""),
+                           float(published) if published is not None else None, str(d.get("source") or ""),
+                           tuple(Fate(str(a), str(b), str(c)) for a, b, c in d.get("fates") or ()))
+
+
+RECENT_SUMMARY = 300
 
 
 @dataclass(frozen=True, slots=True)

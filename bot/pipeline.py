@@ -21,7 +21,8 @@ from bot.feeds.schedule import (
     poll_interval,
     polled_interval,
 )
-from bot.model import Alert, DestinationName, Entry, Feed, FiredWatch, Match, ParsedFeed, Source, Watch, WatchId
+from bot.model import (RECENT_SUMMARY, Alert, DestinationName, Entry, Fate, Feed, FiredWatch, Match, ParsedFeed,
+                       RecentEntry, Source, Watch, WatchId)
 from bot.store.base import DestinationState, FeedState
 
 
@@ -142,6 +143,20 @@ def spread_enough(fired: Mapping[DestinationName, list[FiredWatch]], watches: Ma
         if kept:
             out[dest] = kept
     return out
+
+
+def snoozed(matches: Iterable[Match], watches: Mapping[WatchId, Watch], now: float) -> list[Fate]:
+    """The destinations a match would have alerted but for its watch's snooze."""
+    return [Fate(dest, "snoozed", str(watch.id)) for m in matches
+            if (watch := watches.get(m.watch_id)) is not None and watch.snoozed_until > now for dest in watch.notify]
+
+
+def recent_of(entry: Entry, now: float, fates: list[Fate]) -> RecentEntry:
+    """A new entry as the recent-entries store keeps it."""
+    when = entry.published or entry.updated
+    return RecentEntry(dedupe.entry_key(entry), entry.feed_id, now, entry.title,
+                       " ".join((entry.summary or entry.content).split())[:RECENT_SUMMARY], entry.link, entry.url,
+                       when.timestamp() if when else None, entry.source, tuple(fates))
 
 
 def fired_watch(match: Match, watch: Watch, destination: DestinationName | None = None) -> FiredWatch:

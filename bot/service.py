@@ -103,11 +103,12 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
         store = RedisStore(settings.store_url, retention=settings.poll.retention, prefix=settings.store_prefix,
                            consumer=settings.worker, named=settings.worker_named,
                            lease=settings.store_lease or max(60.0, 4 * settings.fetch.timeout),
-                           story_window=settings.stories.window)
+                           story_window=settings.stories.window, recent_window=settings.store_recent)
     else:
         lock = DataDirLock(settings.data_dir)  # one process per data directory
         lock.acquire()
-        store = TinyDBStore(settings.data_dir, story_window=settings.stories.window)
+        store = TinyDBStore(settings.data_dir, story_window=settings.stories.window,
+                            recent_window=settings.store_recent)
     try:
         await store.open()
         async with Fetcher(settings.fetch) as fetcher:

@@ -37,7 +37,8 @@ class Harness:
         self.engine = None
 
     async def start(self):
-        self.store = TinyDBStore(self.settings.data_dir, story_window=self.settings.stories.window)
+        self.store = TinyDBStore(self.settings.data_dir, story_window=self.settings.stories.window,
+                                 recent_window=self.settings.store_recent)
         await self.store.open()
         self.fetcher = Fetcher(self.settings.fetch)
         self.engine = Engine(self.settings, self.store, self.fetcher, self.adapters, clock=self.clock)

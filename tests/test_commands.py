@@ -12,6 +12,7 @@ from bot.config import LimitSettings
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
 from bot.opml import export_opml, parse_opml
+from bot.render.text import split_lines
 from bot.store.tinydb import TinyDBStore
 from dataclasses import replace
 from tests.factories import feed, item, rss, settings
@@ -68,7 +69,8 @@ async def test_help_on_discord_is_in_discords_syntax(bot):
     assert 'e.g. /tipoff watch rule:"lady gaga" AND "britney spears" AND duet' in text
     assert "e.g. /tipoff add url:https://www.billboard.com/feed/ every:15m" in text
     assert "/watch RULE" not in text and "/tipoff start" not in text
-    assert len(text) <= 2000  # one Discord message
+    parts = split_lines(text, 2000)  # as the Discord adapter sends it: at line ends, each within Discord's limit
+    assert len(parts) <= 2 and all(len(p) <= 2000 for p in parts) and all(p.endswith("\n") for p in parts[:-1])
 
 
 async def test_watch_then_list_then_unwatch(bot):
@@ -324,6 +326,37 @@ async def test_spread_makes_a_watch_wait_for_outlets_and_off_ends_it(bot):
     assert "Only the chat's admins" in await bot(f"/spread {wid} off", admin=False)
     assert "first report again" in await bot(f"/spread {wid} off")
     assert bot.engine.watching(wid).min_sources == 0
+
+
+async def test_recent_backtest_and_why_read_the_last_days_entries(bot, feed_server):
+    wid = (await bot("/watch duet")).split()[2].rstrip(":")
+    await bot.engine.poll_cycle(bot.engine.feeds)  # the first poll: what is there is known, not new
+    assert "No alerts here" in await bot("/recent")
+    duet = "Lady Gaga and Britney Spears are preparing a duet, sources say"
+    feed_server.serve("/shared", rss([item(duet, link="https://pop.example/duet"),
+                                      item("Madonna announces tour dates", link="https://pop.example/tour")]))
+    await bot.engine.poll_cycle(bot.engine.feeds)
+    feed_server.serve("/shared", rss([item("Britney Spears and Lady Gaga preparing duet, say sources",
+                                           link="https://pop.example/duet-again")]))
+    await bot.engine.poll_cycle(bot.engine.feeds)
+
+    recent = await bot("/recent")
+    assert recent.startswith("The last 1 alerts here:") and duet in recent and "waiting to be sent" in recent
+    assert "would have alerted 1 time in the last 7 days (3 new entries in 1 feeds)" in await bot("/backtest madonna")
+    both = await bot('/backtest madonna OR "lady gaga"')
+    assert "alerted 3 times" in both and both.index("Britney Spears and Lady Gaga") < both.index("Madonna")
+    assert "I can't use that rule" in await bot('/backtest "unclosed')
+
+    why = await bot("/why https://pop.example/duet?utm_source=x")  # the address as shared, tracking and all
+    assert f"✓ {wid} (duet) matched duet" in why and "Here: alerted here (waiting in the outbox)." in why
+    tour = await bot("/why https://pop.example/tour")
+    assert f"✗ {wid} (duet) did not match; missing duet" in tour and "Here: no alert" in tour
+    again = await bot("/why https://pop.example/duet-again")
+    assert "a rewording of a story already told here" in again
+    assert "No new entry with that address" in await bot("/why https://pop.example/never")
+    assert "one of this chat's feeds" in await bot(f"/why {bot.engine.feeds[0].url}")
+    other = destinations.telegram(-100999)  # another chat sees none of this one's alerts
+    assert "No alerts here" in await bot("/recent", dest=other)
 
 
 @pytest.mark.parametrize("command", ["/test", "/add"])

@@ -28,6 +28,7 @@ from bot.adapters.base import Delivered, Gone, Limits, Moved, Rejected, RetryAft
 from bot.commands import Commands, Invocation, Reply
 from bot.config import TelegramSettings
 from bot.model import Alert, Destination, Digest, Source, Told
+from bot.render.text import split_lines
 from bot.render.telegram import MAX_TEXT, alert_message, digest_message, inline_keyboard, split_digest, visible_text
 
 log = logging.getLogger("tipoff.telegram")
@@ -401,7 +402,7 @@ class TelegramAdapter:
         return bytes(await file.download_as_bytearray())
 
     async def _reply(self, message: Message, reply: Reply, quote: bool = True) -> None:
-        chunks = _chunks(reply.text, REPLY_CHUNK)
+        chunks = split_lines(reply.text, REPLY_CHUNK)
         for i, chunk in enumerate(chunks):
             markup = send_kwargs({"reply_markup": inline_keyboard(reply.buttons)})["reply_markup"] \
                 if reply.buttons and i == len(chunks) - 1 else None
@@ -416,20 +417,3 @@ class TelegramAdapter:
 
     def _on_polling_error(self, error: tg.TelegramError) -> None:
         log.warning("telegram: getUpdates failed: %s", error)
-
-
-def _chunks(text: str, size: int) -> list[str]:
-    """Split at line ends into pieces Telegram accepts (a longer line is cut)."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        if current and len(current) + len(line) > size:
-            chunks.append(current)
-            current = ""
-        while len(line) > size:
-            chunks.append(line[:size])
-            line = line[size:]
-        current += line
-    if current:
-        chunks.append(current)
-    return chunks or [""]

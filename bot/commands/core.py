@@ -21,10 +21,11 @@ from bot.throttle import RateWindow
 from bot.commands.base import Arg, Command, Invocation, Reply, UsageError, in_syntax_of, log
 from bot.commands.chat import ChatCommands
 from bot.commands.feeds import FeedCommands
+from bot.commands.history import HistoryCommands
 from bot.commands.watches import WatchCommands
 
 
-class Commands(WatchCommands, FeedCommands, ChatCommands):
+class Commands(WatchCommands, FeedCommands, ChatCommands, HistoryCommands):
     def __init__(self, settings: Settings, store: Store, engine: Listener, fetcher: Fetcher,
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
@@ -83,6 +84,12 @@ class Commands(WatchCommands, FeedCommands, ChatCommands):
             Command("test", (Arg("text", "TEXT or URL", "a headline, or a feed's address",
                                  "Lady Gaga and Britney Spears record a duet"),),
                     "which watches would fire (nothing is sent)", False, self.test, private=True),
+            Command("recent", (), "the last alerts here, and whether they went out", False, self.recent,
+                    private=True),
+            Command("backtest", (Arg("rule", "RULE", "a rule to try on the last week's entries", "gaga duet"),),
+                    "how often a rule would have fired in the last week", False, self.backtest, private=True),
+            Command("why", (Arg("url", "URL", "an article's address", "https://www.billboard.com/music/duet"),),
+                    "what tipoff did with an article, and why", False, self.why, private=True),
             Command("pause", (), "stop alerts here until resume", True, self.pause),
             Command("resume", (), "start alerts again", True, self.resume),
             Command("status", (), "feeds, watches, alerts sent today, last error", False, self.status,

@@ -89,7 +89,8 @@ def load_settings(
     if logging.getLevelName(level) == f"Level {level}":
         raise r.fail("log.level", f'"{level}" is not a log level (DEBUG, INFO, WARNING, ERROR)')
     store = r.table(raw, "store")
-    r.unknown_keys(store, {"data", "url", "prefix", "lease"}, "store.")
+    r.unknown_keys(store, {"data", "url", "prefix", "lease", "recent"}, "store.")
+    store_recent = r.duration(store, "recent", "store.recent", 7 * 86400.0, minimum=3600.0)
     store_prefix = r.string(store, "prefix", "store.prefix", "tipoff:")
     store_lease = r.duration(store, "lease", "store.lease", 0.0)
     if 0 < store_lease < 1:
@@ -130,6 +131,7 @@ def load_settings(
         raise r.fail("websub.callback", "needs [http] listen: hubs deliver to tipoff's HTTP endpoint")
     return Settings(path, poll, fetch, rules, feeds, destinations, watches, level, chosen_dir, limits, telegram,
                     discord, delivery_settings, sources, http, websub, stories, store_url, store_prefix, store_lease,
+                    store_recent,
                     str(env.get("TIPOFF_WORKER") or socket.gethostname()), bool(env.get("TIPOFF_WORKER")))
 
 

@@ -221,6 +221,7 @@ class Settings:
     store_url: str | None = None  # redis://… selects the Redis store; None: TinyDB in data_dir
     store_prefix: str = "tipoff:"  # every Redis key starts with it (several instances on one Redis)
     store_lease: float = 0.0  # how long a worker holds a feed or an alert; 0: 4× the fetch timeout, ≥ 60 s
+    store_recent: float = 7 * 86400.0  # how long new entries are kept for /why, /backtest and the rule tester
     worker: str = "tipoff"  # this process's name among workers (TIPOFF_WORKER, default the host name)
     worker_named: bool = False  # the name came from TIPOFF_WORKER (else the host name, suffixed when taken)
 

@@ -38,6 +38,24 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     return cut.rstrip() + "…"
 
 
+def split_lines(text: str, size: int) -> list[str]:
+    """Split at line ends into pieces of at most `size` characters (a longer line is
+    cut): a reply too long for one chat message, as several."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        if current and len(current) + len(line) > size:
+            chunks.append(current)
+            current = ""
+        while len(line) > size:
+            chunks.append(line[:size])
+            line = line[size:]
+        current += line
+    if current:
+        chunks.append(current)
+    return chunks or [""]
+
+
 def also_outlets(alert: Alert) -> list[str]:
     """The other outlets that reported the alert's story, once each (by name, case
     folded), without the alert's own."""

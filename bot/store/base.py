@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Protocol, runtime_checkable
 
-from bot.model import DestinationName, Feed, FeedId, Outgoing, Reported, Subscription, Told, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, Outgoing, RecentEntry, Reported, Subscription, Told, Watch, WatchId
 
 SCHEMA_VERSION = 1
 
@@ -132,6 +132,11 @@ class Store(Protocol):
     # later report of the story updates
     def remember_told(self, told: Told) -> None: ...
     async def told(self, destination: DestinationName, story: str) -> Told | None: ...
+
+    # new entries of the last `[store] recent` (7 days), and what became of each: the rule
+    # tester, /backtest and /why read them
+    def remember_recent(self, entries: list[RecentEntry]) -> None: ...
+    async def recent_entries(self, since: float) -> list[RecentEntry]: ...  # oldest first
 
 
 @dataclass(frozen=True)

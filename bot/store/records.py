@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from bot.model import DestinationName, FeedId, Outgoing, Reported, Subscription, Told, Watch, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, RecentEntry, Reported, Subscription, Told, Watch, WatchId
 from bot.store.base import DestinationState, FeedState, OutboxItem
 
 TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines", "told")
@@ -28,6 +28,8 @@ class Records:
         self._watches: dict[WatchId, Watch] = {}
         self._reported: dict[str, Reported] = {}  # headlines that fired a watch, oldest first
         self._told: dict[str, Told] = {}  # told_key → the alert a destination was sent for a story
+        self._recent: dict[str, RecentEntry] = {}  # new entries of the last `[store] recent`, oldest first
+        self._recent_new: list[RecentEntry] = []  # not yet written
         self._dirty: dict[str, set[str]] = {t: set() for t in TABLES}
         self._next_seq = 1
         self._unflushed: set[str] = set()  # alerts queued here, not yet written where they last
@@ -55,6 +57,26 @@ class Records:
 
     async def told(self, destination: DestinationName, story: str) -> Told | None:
         return self._told.get(told_key(destination, story))
+
+    def remember_recent(self, entries: list[RecentEntry]) -> None:
+        for entry in entries:
+            self._recent.pop(entry.key, None)
+            self._recent[entry.key] = entry
+        self._recent_new.extend(entries)
+
+    async def recent_entries(self, since: float) -> list[RecentEntry]:
+        return [e for e in self._recent.values() if e.seen_at >= since]
+
+    def _forget_recent(self, before: float) -> int:
+        """Forget new entries seen before then (the oldest come first)."""
+        gone = 0
+        while self._recent:
+            key, oldest = next(iter(self._recent.items()))
+            if oldest.seen_at >= before:
+                break
+            del self._recent[key]
+            gone += 1
+        return gone
 
     def _forget_told(self, before: float) -> int:
         """Forget alerts sent before then (past the story window: nothing updates them)."""

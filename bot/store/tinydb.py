@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -24,7 +25,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Outgoing, Reported, Told, WatchId
+from bot.model import DestinationName, FeedId, Outgoing, RecentEntry, Reported, Told, WatchId
 from bot.store.base import (
     SCHEMA_VERSION,
     FeedState,
@@ -38,6 +39,8 @@ log = logging.getLogger("tipoff.store")
 
 DB_NAME = "tipoff.json"
 ACKS_NAME = "tipoff.acks"  # alerts the platform accepted since the last database write
+RECENT_NAME = "recent.jsonl"  # new entries of the last [store] recent, one JSON line each, appended
+RECENT_WINDOW = 7 * 86400.0
 
 # schema version n → function upgrading a database from n to n+1, in place.
 MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {}
@@ -91,9 +94,13 @@ class AtomicJSONStorage(Storage):
 
 
 class TinyDBStore(Records):
-    def __init__(self, data_dir: Path, *, story_window: float = dedupe.TITLE_WINDOW.total_seconds()) -> None:
+    def __init__(self, data_dir: Path, *, story_window: float = dedupe.TITLE_WINDOW.total_seconds(),
+                 recent_window: float = RECENT_WINDOW) -> None:
         super().__init__()
         self.story_window = story_window  # how long a headline's or a story thread's claim counts
+        self.recent_window = recent_window  # how long new entries are kept for /why, /backtest and the tester
+        self._recent_lines = 0  # lines in the recent file (it is rewritten when mostly expired)
+        self._recent_rewrite = False  # entries expired: the next flush rewrites the file with what is left
         self.path = Path(data_dir) / DB_NAME
         self._open = False
         self._must_write = False
@@ -119,6 +126,7 @@ class TinyDBStore(Records):
             self._must_write = True  # the next flush writes the new schema
         self._load(db)
         db.close()  # from here on the store's own maps are the truth; flush writes them
+        self._load_recent()
         self._open = True
         self._replay_acks()
 
@@ -172,6 +180,34 @@ class TinyDBStore(Records):
             told = Told.from_dict(doc)
             self._told[told_key(told.destination, told.story)] = told
 
+    def _load_recent(self) -> None:
+        """The recent entries still within their window (a line that does not read, a
+        write cut short by a crash, is skipped)."""
+        path = self.path.with_name(RECENT_NAME)
+        if not path.exists():
+            return
+        cutoff = time.time() - self.recent_window
+        with open(path, "rb") as lines:
+            for line in lines:
+                self._recent_lines += 1
+                try:
+                    entry = RecentEntry.from_dict(orjson.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if entry.seen_at >= cutoff:
+                    self._recent.pop(entry.key, None)
+                    self._recent[entry.key] = entry
+
+    def _write_recent(self, entries: list[RecentEntry], whole: bool) -> None:
+        """Append new entries to the recent file, or rewrite it with `entries` (whole)."""
+        path = self.path.with_name(RECENT_NAME)
+        data = [orjson.dumps(e.to_dict()) + b"\n" for e in entries]
+        if whole:
+            write_atomically(path, data)
+            return
+        with open(path, "ab") as out:
+            out.writelines(data)
+
     async def flush(self) -> None:
         """Make every staged change durable in one atomic write."""
         async with self._flush_lock:
@@ -188,6 +224,7 @@ class TinyDBStore(Records):
         if not self._must_write and not any(self._dirty.values()):
             for journal in rotated:
                 journal.unlink(missing_ok=True)
+            await self._flush_recent()
             return
         self._must_write = False
         for names in self._dirty.values():
@@ -200,7 +237,23 @@ class TinyDBStore(Records):
         self._unflushed -= landing
         for journal in rotated:
             journal.unlink(missing_ok=True)
+        await self._flush_recent()
 
+    async def _flush_recent(self) -> None:
+        """Append the new recent entries (rewriting the file instead once most of it has
+        expired). Losing some to a full disk loses no alert: they are kept to be asked about."""
+        fresh, self._recent_new = self._recent_new, []
+        whole = self._recent_rewrite or self._recent_lines > 2 * len(self._recent) + 1000
+        rows = list(self._recent.values()) if whole else fresh
+        if not rows and not whole:
+            return
+        try:
+            await asyncio.to_thread(self._write_recent, rows, whole)
+        except OSError as exc:
+            log.warning("cannot write the recent entries to %s (%s)", self.path.with_name(RECENT_NAME), exc)
+            return
+        self._recent_lines = len(rows) if whole else self._recent_lines + len(rows)
+        self._recent_rewrite = self._recent_rewrite and not whole
     def _capture(self) -> list[tuple[str, list[Any], Callable[[Any], Any]]]:
         """(table, rows, row → document) for every table, in file order."""
         self._shared_known = set(self._known)
@@ -395,7 +448,9 @@ class TinyDBStore(Records):
             if stale:
                 removed += len(stale)
                 self._dirty["announced"].add(dest)
-        return removed + self._forget_told(title_cutoff)
+        expired = self._forget_recent(now - self.recent_window)
+        self._recent_rewrite = self._recent_rewrite or expired > 0  # the file keeps only what is left
+        return removed + self._forget_told(title_cutoff) + expired
 
     # -- introspection for tools and tests ------------------------------------
 

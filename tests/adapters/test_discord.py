@@ -86,7 +86,8 @@ async def test_commands_are_synced_to_the_guild_as_one_group(world, fake):
     assert group["name"] == "tipoff"
     subs = {o["name"] for o in group["options"]}
     assert subs == {"help", "watch", "unwatch", "watches", "add", "remove", "feeds", "test", "pause", "resume",
-                    "status", "export", "import", "sources", "snooze", "label", "digest", "quiet", "spread"}
+                    "status", "export", "import", "sources", "snooze", "label", "digest", "quiet", "spread", "recent",
+                    "backtest", "why"}
     unwatch = next(o for o in group["options"] if o["name"] == "unwatch")
     assert unwatch["options"][0]["autocomplete"] is True
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.model import Alert, Coverage, DestinationName, Outgoing, Reported, Source, Subscription, Told, Watch, WatchId
+from bot.model import Alert, Coverage, DestinationName, Fate, FeedId, RecentEntry, Outgoing, Reported, Source, Subscription, Told, Watch, WatchId
 from bot.store.base import DestinationState, FeedState
 from bot.store.redis import RedisStore
 from bot.store.tinydb import TinyDBStore
@@ -168,6 +168,26 @@ async def test_the_alert_told_for_a_story_and_its_coverage_survive_a_restart(mak
     assert item.message.coverage == Coverage("k-first", Source("Variety", "Duet!", "https://v.example/1"))
     assert item.next_try == 1060.0 and item.attempts == 0
     await again.close()
+
+
+async def test_recent_entries_survive_a_restart_for_their_window(make):
+    import time
+    now = time.time()
+    store = await make(recent_window=3600.0)
+    fate = Fate("fans", "alerted", "fans:k1")
+    store.remember_recent([RecentEntry("k1", FeedId("f1"), now - 100, "Duet", "Lady Gaga and Britney", "https://a/1",
+                                       "https://a/1", now - 200, "Pop Daily", (fate,)),
+                           RecentEntry("k2", FeedId("f1"), now - 50, "Tour")])
+    await store.close()
+    again = await make(recent_window=3600.0)
+    got = await again.recent_entries(now - 3600)
+    assert [e.key for e in got] == ["k1", "k2"] and got[0].fates == (fate,) and got[0].published == now - 200
+    assert [e.key for e in await again.recent_entries(now - 60)] == ["k2"]
+    again.prune(now + 3600 - 75, 90 * DAY)  # k1 is past the window now, k2 not yet
+    await again.close()
+    third = await make(recent_window=3600.0)
+    assert [e.key for e in await third.recent_entries(0)] == ["k2"]
+    await third.close()
 
 
 async def test_destinations_subscriptions_and_watches(make):

@@ -17,6 +17,7 @@ from bot.adapters.base import Limits
 from bot.commands import Command, Commands, Invocation, Reply
 from bot.config import DiscordSettings
 from bot.model import Button
+from bot.render.text import split_lines
 
 log = logging.getLogger("tipoff.discord")
 
@@ -155,7 +156,7 @@ class SlashCommands:
         await self._respond(interaction, reply, ephemeral=command.private or reply.private)
 
     async def _respond(self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool) -> None:
-        chunks = [reply.text[i:i + CONTENT_MAX] for i in range(0, len(reply.text), CONTENT_MAX)] or [""]
+        chunks = split_lines(reply.text, CONTENT_MAX)  # at line ends: a long /help is two messages
         for i, chunk in enumerate(chunks):
             extra: dict[str, Any] = {}
             if reply.document is not None and i == len(chunks) - 1:

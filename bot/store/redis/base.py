@@ -24,10 +24,11 @@ log = logging.getLogger("tipoff.store.redis")
 class RedisBase(Records):
     def __init__(self, url: str, *, retention: float = 90 * 86400.0, prefix: str = "tipoff:",
                  consumer: str = "tipoff", lease: float = 120.0, named: bool = True,
-                 story_window: float = float(TITLE_TTL)) -> None:
+                 story_window: float = float(TITLE_TTL), recent_window: float = 7 * 86400.0) -> None:
         super().__init__()
         self.url = url
         self.retention = retention
+        self.recent_window = recent_window  # how long new entries are kept for /why, /backtest and the tester
         self.story_window = story_window  # how long a headline's or a story thread's claim lasts
         self.p = prefix
         self.keys = Keys(prefix)
@@ -37,6 +38,7 @@ class RedisBase(Records):
         self.consumer = consumer
         self.named = named
         self._headlines_before: float | None = None  # story headlines before this are every worker's to forget
+        self._recent_before: float | None = None  # recent entries before this are forgotten at the next commit
         self._token = uuid.uuid4().hex  # this process, as the holder of its name
         self._name_lost = False  # another process holds this worker's name now
         self._left = False  # handed over everything at its stop: reads no more alerts

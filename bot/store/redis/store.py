@@ -48,7 +48,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot import dedupe
-from bot.model import DestinationName, FeedId, Outgoing, Reported, Told
+from bot.model import DestinationName, FeedId, Outgoing, RecentEntry, Reported, Told
 from bot.store.base import SCHEMA_VERSION, FeedState, SharedStore, StoreError
 from bot.store.codec import destination_to_dict, subscription_to_dict, watch_to_dict
 from bot.store.redis.base import log, reaching_redis
@@ -252,6 +252,10 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                 else:
                     pipe.hset(self._k("headlines"), key, orjson.dumps(reported.to_dict()))
                     pipe.zadd(self._k("headlines", "at"), {key: reported.seen_at})
+            fresh, self._recent_new = self._recent_new, []
+            for entry in fresh:  # every worker's, read from Redis when asked (not kept here)
+                pipe.hset(self._k("recent"), entry.key, orjson.dumps(entry.to_dict()))
+                pipe.zadd(self._k("recent", "at"), {entry.key: entry.seen_at})
             for key in self._dirty["told"]:  # a forgotten one is left to expire
                 if (told := self._told.get(key)) is not None:
                     pipe.set(self._k("told", told.destination, told.story), orjson.dumps(told.to_dict()),
@@ -266,6 +270,9 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
             for names in self._dirty.values():
                 names.clear()
             await pipe.execute()
+        if self._recent_before is not None:
+            await self._forget_recent_in_redis(self._recent_before)
+            self._recent_before = None
         if not self._left:
             await self._take(">")
 
@@ -291,6 +298,35 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                     reported = Reported.from_dict(orjson.loads(raw))
                     found.setdefault(reported.key, reported)
         return sorted(found.values(), key=lambda rep: rep.seen_at)
+
+    def remember_recent(self, entries: list[RecentEntry]) -> None:
+        self._recent_new.extend(entries)  # written at the commit; read back from Redis
+
+    @reaching_redis
+    async def recent_entries(self, since: float) -> list[RecentEntry]:
+        """Every worker's new entries since then (this one's not yet written included)."""
+        r = self._require()
+        keys = await r.zrangebyscore(self._k("recent", "at"), since, "+inf")
+        found: dict[str, RecentEntry] = {}
+        for start in range(0, len(keys), 1000):
+            for raw in await r.hmget(self._k("recent"), keys[start:start + 1000]):
+                if raw is not None:
+                    entry = RecentEntry.from_dict(orjson.loads(raw))
+                    found[entry.key] = entry
+        for entry in self._recent_new:
+            if entry.seen_at >= since:
+                found[entry.key] = entry
+        return sorted(found.values(), key=lambda e: e.seen_at)
+
+    async def _forget_recent_in_redis(self, before: float) -> int:
+        r = self._require()
+        old = await r.zrangebyscore(self._k("recent", "at"), "-inf", f"({before}")
+        if old:
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.hdel(self._k("recent"), *old)
+                pipe.zrem(self._k("recent", "at"), *old)
+                await pipe.execute()
+        return len(old)
 
     @reaching_redis
     async def told(self, destination: DestinationName, story: str) -> Told | None:
@@ -377,6 +413,7 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
     def prune(self, now: float, retention: float) -> int:
         """Forget known entries past the retention (story keys expire in Redis)."""
         removed = self._forget_told(now - self.story_window)  # here; in Redis they expire
+        self._recent_before = now - self.recent_window  # forgotten in Redis at the next commit
         for fid, stale in self._stale_known(now, retention).items():
             for k in stale:
                 del self._known[fid][k]

@@ -1,0 +1,159 @@
+"""/recent, /backtest, /why: what tipoff did with the entries of the last days, read
+from the recent-entries store (`[store] recent`), for the feeds this chat sees."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bot.config import feed_id_for
+from bot.feeds.canonical import canonical_url
+from bot.model import DestinationName, FeedId, RecentEntry, Watch, WatchId
+from bot.render.text import ago, excerpt
+from bot.rules.matcher import Matcher
+from bot.rules.syntax import Limits, RuleError, parse_rule, positive_terms
+from bot.commands.base import CommandsBase, Invocation, Reply, UsageError, around_column
+
+RECENT_SHOWN = 10
+EXAMPLES = 3
+
+# What each fate says in /why and /recent
+_OUTCOMES = {
+    "alerted": "alerted here", "held": "alerted here, held for the digest or quiet hours",
+    "repeat": "not alerted again: a rewording of a story already told here (the alert names this outlet)",
+    "spreading": "waiting for more outlets to carry the story (/spread)", "snoozed": "its watch {detail} was snoozed",
+    "paused": "alerts here were paused", "gone": "this chat could not be reached ({detail})",
+}
+
+
+class HistoryCommands(CommandsBase):
+    def _seen_feeds(self, inv: Invocation) -> set[FeedId]:
+        """The feeds whose entries this chat's watches see: the operator's and its own."""
+        return {f.id for f in self.settings.feeds} | {feed_id_for(s.url) for s in self.chats.feeds(inv.destination.name)}
+
+    async def _recent(self, inv: Invocation) -> list[RecentEntry]:
+        feeds = self._seen_feeds(inv)
+        since = self.clock() - self.settings.store_recent
+        return [e for e in await self.store.recent_entries(since) if e.feed_id in feeds]
+
+    def _days(self) -> str:
+        days = self.settings.store_recent / 86400
+        return f"{days:g} days" if days >= 1 else f"{self.settings.store_recent / 3600:g} hours"
+
+    def _feed_name(self, feed_id: FeedId) -> str:
+        state = self.store.feed_state(feed_id)
+        return (state.title or state.url) if state else feed_id
+
+    async def recent(self, inv: Invocation, args: str) -> Reply:
+        """The last alerts this chat was sent (or is about to be), newest first."""
+        dest = inv.destination.name
+        waiting = {i.id for i in self.store.pending(dest)}
+        now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        lines = []
+        for entry in reversed(await self._recent(inv)):
+            fate = next((f for f in entry.fates if f.destination == dest and f.outcome in ("alerted", "held")), None)
+            if fate is None:
+                continue
+            state = "waiting to be sent" if fate.detail in waiting else "sent"
+            when = ago(datetime.fromtimestamp(entry.seen_at, timezone.utc), now)
+            lines.append(f"• {excerpt(entry.title or entry.link or '(untitled)', 120)}\n"
+                         f"    {excerpt(self._feed_name(entry.feed_id), 60)} · {when} · {state}")
+            if len(lines) == RECENT_SHOWN:
+                break
+        if not lines:
+            return Reply(f"No alerts here in the last {self._days()}.")
+        return Reply(f"The last {len(lines)} alerts here:\n" + "\n".join(lines), private=True)
+
+    async def backtest(self, inv: Invocation, args: str) -> Reply:
+        """How often a rule would have fired on the entries of the last days."""
+        if not args:
+            raise UsageError("Give me a rule to try on the last days' entries.")
+        try:
+            parse_rule(args, self.settings.rules)
+        except RuleError as exc:
+            shown, pointer = around_column(args, exc.column)
+            return Reply(f"I can't use that rule: {exc}\n{shown}\n{pointer}")
+        matcher = Matcher(self.settings.rules)
+        matcher.add(Watch(WatchId("backtest"), args, (), datetime.now(timezone.utc)))
+        entries = await self._recent(inv)
+        hits = [(e, m) for e in entries for m in matcher.match(e.entry(), self._feed_name(e.feed_id))]
+        head = (f"{args} would have alerted {len(hits)} time{'s' if len(hits) != 1 else ''} in the last "
+                f"{self._days()} ({len(entries)} new entries in {len(self._seen_feeds(inv))} feeds).")
+        examples = [f"• {excerpt(e.title or e.link, 120)}\n    matched {', '.join(m.terms)}"
+                    for e, m in reversed(hits[-EXAMPLES:])]
+        return Reply("\n".join([head, *examples]), private=True)
+
+    async def why(self, inv: Invocation, args: str) -> Reply:
+        """The trace of one entry: its feed, when it was seen, what each of this chat's
+        watches made of it, and what became of it here."""
+        url = args.split()[0] if args else ""
+        if not url.startswith(("http://", "https://")):
+            raise UsageError("Give me the address of an article or entry.")
+        wanted = canonical_url(url) or url
+        entries = [e for e in await self._recent(inv) if wanted in (e.url, canonical_url(e.link) or e.link)]
+        if not entries:
+            feeds = self._seen_feeds(inv)
+            if feed_id_for(url) in feeds:
+                return Reply("That is one of this chat's feeds: /why takes the address of one of its entries.")
+            return Reply(f"No new entry with that address in the last {self._days()} in the {len(feeds)} feeds "
+                         "this chat sees: its feed may not be one of them (/feeds), or the entry was older than "
+                         "tipoff announces, or it was there before the feed was added.")
+        return Reply("\n\n".join(self._trace(inv, e) for e in entries[-3:]), private=True)
+
+    def _trace(self, inv: Invocation, entry: RecentEntry) -> str:
+        dest = inv.destination.name
+        now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        seen = datetime.fromtimestamp(entry.seen_at, timezone.utc)
+        state = self.store.feed_state(entry.feed_id)
+        polled = (f"; the feed was last polled {ago(datetime.fromtimestamp(state.last_polled, timezone.utc), now)}"
+                  if state and state.last_polled else "")
+        lines = [f"{excerpt(entry.title or '(untitled)', 150)}",
+                 f"Seen in {excerpt(self._feed_name(entry.feed_id), 80)} {ago(seen, now)}{polled}."]
+        lines += self._watch_lines(dest, entry)
+        fates = [f for f in entry.fates if f.destination == dest]
+        for fate in fates:
+            said = _OUTCOMES.get(fate.outcome, fate.outcome).format(detail=fate.detail)
+            if fate.outcome in ("alerted", "held"):
+                sent = fate.detail not in {i.id for i in self.store.pending(dest)}
+                said += " (sent)" if sent else " (waiting in the outbox)"
+            lines.append(f"Here: {said}.")
+        if not fates:
+            lines.append("Here: no alert (no watch of this chat fired on it).")
+        return "\n".join(lines)
+
+    def _watch_lines(self, dest: DestinationName, entry: RecentEntry) -> list[str]:
+        """What each watch that alerts this chat made of the entry: the terms that
+        matched, or the ones it lacked."""
+        watches = [w for w in (*self.settings.watches, *self.chats.watches(dest)) if dest in w.notify]
+        if not watches:
+            return ["This chat has no watches."]
+        feed = self._feed_name(entry.feed_id)
+        matcher = Matcher(self.settings.rules)
+        for w in watches:
+            matcher.add(w)
+        fired = {m.watch_id: m for m in matcher.match(entry.entry(), feed)}
+        lines = []
+        for w in watches[:10]:
+            name = w.label or excerpt(w.rule, 80)
+            if w.id in fired:
+                lines.append(f"✓ {w.id} ({name}) matched {', '.join(fired[w.id].terms)}")
+                continue
+            terms = positive_terms(parse_rule(w.rule, self.settings.rules))
+            found = _terms_found(entry, feed, [str(t) for t in terms], self.settings.rules)
+            missing = [str(t) for t in terms if str(t) not in found]
+            lines.append(f"✗ {w.id} ({name}) did not match" + (f": found {', '.join(found)}" if found else "")
+                         + (f"; missing {', '.join(missing)}" if missing else "; an excluded term is there"))
+        return lines
+
+
+def _terms_found(entry: RecentEntry, feed: str, terms: list[str], limits: Limits) -> list[str]:
+    """Which of a rule's terms occur in the entry, each tried as a rule of its own."""
+    matcher = Matcher(limits)
+    ids = {}
+    for i, term in enumerate(dict.fromkeys(terms)):
+        wid = WatchId(f"t{i}")
+        ids[wid] = term
+        try:
+            matcher.add(Watch(wid, term, (), datetime.now(timezone.utc)))
+        except RuleError:
+            continue
+    return [ids[m.watch_id] for m in matcher.match(entry.entry(), feed)]
