@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import time
 import json
 import logging
@@ -87,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
                                          "whether it polls Telegram or holds Discord shards. Read-only.")
     workers.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config (default: %(default)s)")
 
+    link = sub.add_parser("dashboard-link", help="print a one-time sign-in link to the dashboard",
+                          description="Prints a sign-in URL on its last line, valid once and for 15 minutes, "
+                                      "for the dashboard `tipoff run` serves on [http] listen (it may be running "
+                                      "now, on the same data directory or store). Without --chat it signs in the "
+                                      "operator (every chat); with it, that chat only.")
+    link.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config (default: %(default)s)")
+    link.add_argument("--data", type=Path, default=None, metavar="DIR",
+                      help="data directory (default: [store] data, $TIPOFF_DATA_DIR, or ./data)")
+    link.add_argument("--chat", default=None, metavar="CHAT",
+                      help="a chat's destination name, e.g. telegram:-1001234567890 or discord:123456789012345678")
+
     match = sub.add_parser("match", help="test a rule against a text",
                            description="Exit 0 when RULE matches TEXT, 1 when it does not, 2 when the rule "
                                        "is invalid.")
@@ -109,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(args.config, data_dir=args.data)
             _setup_logging(settings.log_level, settings)
             return asyncio.run(cmd_migrate(settings, args.to, args.prefix or settings.store_prefix, force=args.force))
+        if args.command == "dashboard-link":
+            settings = load_settings(args.config, data_dir=args.data)
+            return asyncio.run(cmd_dashboard_link(settings, args.chat))
         if args.command == "workers":
             settings = load_settings(args.config)
             _setup_logging(settings.log_level, settings)
@@ -123,6 +138,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tipoff: config error: {exc}", file=sys.stderr)
         return 2
+
+
+async def cmd_dashboard_link(settings: Settings, chat: str | None) -> int:
+    from bot.dashboard.access import OPERATOR
+    from bot.dashboard.app import chat_scope, sign_in_link
+    from bot.dashboard.keys import dashboard_secret
+
+    if settings.http.listen is None:
+        print("tipoff: the dashboard is served on [http] listen: set it in the config (e.g. listen = "
+              '"127.0.0.1:8787") and restart tipoff run', file=sys.stderr)
+        return 2
+    if chat is not None and not re.fullmatch(r"(telegram|discord):-?[0-9]+(/[0-9]+)?|[A-Za-z0-9_.-]+", chat):
+        print(f"tipoff: {chat!r} is not a chat: give its destination name, e.g. telegram:-1001234567890", file=sys.stderr)
+        return 2
+    try:
+        secret = await dashboard_secret(settings)
+    except (OSError, ValueError) as exc:
+        print(f"tipoff: cannot read the dashboard's secret: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the Redis store cannot be reached (its URL may hold a password: not shown)
+        print(f"tipoff: cannot reach the store for the dashboard's secret ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    scope = chat_scope(chat) if chat else OPERATOR
+    print(f"A sign-in link for {'the operator (every chat)' if scope == OPERATOR else scope}, valid once for 15 minutes:")
+    print(sign_in_link(settings, secret, scope, time.time()))
+    return 0
 
 
 class RedactSecrets(logging.Filter):

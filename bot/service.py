@@ -134,7 +134,13 @@ async def run_service(settings: Settings, stop: asyncio.Event, *, once: bool = F
                     if settings.websub.callback:
                         websub = WebSub(settings.websub, engine, store, fetcher)
                         websub.start()
-                    web = WebServer(*settings.http.listen, engine, store, websub=websub)
+                    from bot.dashboard.app import Dashboard, sign_in_link
+                    from bot.dashboard.keys import dashboard_secret
+
+                    secret = await dashboard_secret(settings)
+                    commands.dashboard_link = partial(sign_in_link, settings, secret)
+                    web = WebServer(*settings.http.listen, engine, store, websub=websub,
+                                    dashboard=Dashboard(settings, engine, store, commands, secret))
                     try:
                         await web.start()
                     except OSError as exc:

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.dashboard.app import Dashboard
 from bot.engine import Engine
 from bot.store.base import Store
 from bot.websub import WebSub
@@ -138,7 +139,8 @@ _QUIET = QuietBadRequests()
 
 class WebServer:
     def __init__(self, host: str, port: int, engine: Engine, store: Store,
-                 clock: Callable[[], float] = time.time, websub: WebSub | None = None) -> None:
+                 clock: Callable[[], float] = time.time, websub: WebSub | None = None,
+                 dashboard: Dashboard | None = None) -> None:
         self.host, self.port = host, port
         self.websub = websub
         self.telegram: WebhookReceiver | None = None  # set when Telegram updates come by webhook
@@ -151,6 +153,8 @@ class WebServer:
         self.app.router.add_get("/websub/{token}", self._websub_verify)  # 404 unless WebSub is on
         self.app.router.add_post("/websub/{token}", self._websub_push)
         self.app.router.add_post("/telegram/{bot}", self._telegram_update)  # 404 unless in webhook mode
+        if dashboard is not None:
+            dashboard.routes(self.app)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:

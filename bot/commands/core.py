@@ -34,6 +34,8 @@ class Commands(WatchCommands, FeedCommands, ChatCommands, HistoryCommands):
         self.fetcher = fetcher
         self.clock = clock
         self.chats = ChatSetup(store, engine)  # every change a chat makes goes through it
+        # scope, now → a one-time dashboard sign-in link (set when [http] listen serves the dashboard)
+        self.dashboard_link: Callable[[str, float], str] | None = None
         self.commands: dict[str, Command] = {c.name: c for c in self._table()}
         limits = settings.limits
         self._per_chat = RateWindow(limits.commands_per_minute)
@@ -90,6 +92,8 @@ class Commands(WatchCommands, FeedCommands, ChatCommands, HistoryCommands):
                     "how often a rule would have fired in the last week", False, self.backtest, private=True),
             Command("why", (Arg("url", "URL", "an article's address", "https://www.billboard.com/music/duet"),),
                     "what tipoff did with an article, and why", False, self.why, private=True),
+            Command("dashboard", (), "a sign-in link to this chat's dashboard (for you only)", True,
+                    self.dashboard, private=True),
             Command("pause", (), "stop alerts here until resume", True, self.pause),
             Command("resume", (), "start alerts again", True, self.resume),
             Command("status", (), "feeds, watches, alerts sent today, last error", False, self.status,
@@ -99,6 +103,13 @@ class Commands(WatchCommands, FeedCommands, ChatCommands, HistoryCommands):
             Command("import", (Arg("file", "", "an OPML file exported from a feed reader", kind="file"),),
                     "add the feeds of an OPML file (on Telegram: reply to it)", True, self.import_),
         ]
+
+    async def dashboard(self, inv: Invocation, args: str) -> Reply:
+        if self.dashboard_link is None:
+            return Reply("The dashboard is off here: the operator serves it by setting [http] listen.")
+        chat = inv.destination.name.split("/")[0]  # a forum topic's link covers its chat
+        link = self.dashboard_link(chat, self.clock())
+        return Reply(f"Your sign-in link to this chat's dashboard, valid once for 15 minutes:\n{link}", private=True)
 
     def suggest(self, destination: str, kind: str, typed: str) -> list[tuple[str, str]]:
         """(id, label) of this chat's watches or feeds whose id or text contains `typed`,

@@ -148,14 +148,20 @@ def _websub(r: _Reader, t: Mapping[str, Any]) -> WebSubSettings:
 
 
 def _http(r: _Reader, t: Mapping[str, Any]) -> HttpSettings:
-    r.unknown_keys(t, {"listen"}, "http.")
+    r.unknown_keys(t, {"listen", "public_url", "session"}, "http.")
+    session = r.duration(t, "session", "http.session", HttpSettings().session, minimum=300.0)
+    public = r.string(t, "public_url", "http.public_url") if "public_url" in t else ""
+    if public and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public):
+        raise r.fail("http.public_url", f'"{public}" is not an http(s) address, e.g. "https://tipoff.example.org"')
     if "listen" not in t:
-        return HttpSettings()
+        if "public_url" in t:
+            raise r.fail("http.public_url", "needs [http] listen: the dashboard is served there")
+        return HttpSettings(session=session)
     listen = r.string(t, "listen", "http.listen")
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise r.fail("http.listen", f'"{listen}" is not HOST:PORT, e.g. "127.0.0.1:8787"')
-    return HttpSettings((host.strip("[]"), int(port)))
+    return HttpSettings((host.strip("[]"), int(port)), public.rstrip("/"), session)
 
 
 def _sources(r: _Reader, t: Mapping[str, Any]) -> SourceSettings:

@@ -196,7 +196,21 @@ class WebSubSettings:
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
-    listen: tuple[str, int] | None = None  # (host, port) of /healthz and /metrics; off when None
+    listen: tuple[str, int] | None = None  # (host, port) of /healthz, /metrics and the dashboard; off when None
+    public_url: str = ""  # the address users reach the dashboard at ("" : http:// + listen)
+    session: float = 7 * 86400.0  # how long a dashboard sign-in lasts
+
+    @property
+    def base_url(self) -> str:
+        """The base of every dashboard link."""
+        if self.public_url:
+            return self.public_url
+        if self.listen is None:
+            return ""
+        host, port = self.listen
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host and host != "::" else \
+            "localhost" if host == "::" else host
+        return f"http://{shown}:{port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,11 @@ class Store(Protocol):
     # new entries of the last `[store] recent` (7 days), and what became of each: the rule
     # tester, /backtest and /why read them
     def remember_recent(self, entries: list[RecentEntry]) -> None: ...
+
+    # dashboard tokens used up (a sign-in link, a signed-out session), until they expire:
+    # spend is False when the token was spent already; durable at the next flush
+    async def spend(self, token_id: str, until: float) -> bool: ...
+    async def spent(self, token_id: str) -> bool: ...
     async def recent_entries(self, since: float) -> list[RecentEntry]: ...  # oldest first
 
 

@@ -11,7 +11,7 @@ from typing import Mapping
 from bot.model import DestinationName, FeedId, Outgoing, RecentEntry, Reported, Subscription, Told, Watch, WatchId
 from bot.store.base import DestinationState, FeedState, OutboxItem
 
-TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines", "told")
+TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines", "told", "spent")
 
 
 def told_key(destination: str, story: str) -> str:
@@ -30,6 +30,7 @@ class Records:
         self._told: dict[str, Told] = {}  # told_key → the alert a destination was sent for a story
         self._recent: dict[str, RecentEntry] = {}  # new entries of the last `[store] recent`, oldest first
         self._recent_new: list[RecentEntry] = []  # not yet written
+        self._spent: dict[str, float] = {}  # dashboard tokens used up (a sign-in link, a signed-out session) → until
         self._dirty: dict[str, set[str]] = {t: set() for t in TABLES}
         self._next_seq = 1
         self._unflushed: set[str] = set()  # alerts queued here, not yet written where they last
@@ -77,6 +78,25 @@ class Records:
             del self._recent[key]
             gone += 1
         return gone
+
+    async def spend(self, token_id: str, until: float) -> bool:
+        """Use up a one-time token; False when it was used already."""
+        if token_id in self._spent:
+            return False
+        self._spent[token_id] = until
+        self._dirty["spent"].add(token_id)
+        return True
+
+    async def spent(self, token_id: str) -> bool:
+        return token_id in self._spent
+
+    def _forget_spent(self, now: float) -> int:
+        """Forget tokens past their expiry (an expired token is refused anyway)."""
+        gone = [k for k, until in self._spent.items() if until < now]
+        for key in gone:
+            del self._spent[key]
+            self._dirty["spent"].add(key)
+        return len(gone)
 
     def _forget_told(self, before: float) -> int:
         """Forget alerts sent before then (past the story window: nothing updates them)."""

@@ -176,6 +176,8 @@ class TinyDBStore(Records):
         for doc in sorted(db.table("headlines").all(), key=lambda d: d.get("seen_at") or 0):
             reported = Reported.from_dict(doc)
             self._reported[reported.key] = reported
+        for doc in db.table("spent").all():
+            self._spent[str(doc["id"])] = float(doc["until"])
         for doc in db.table("told").all():
             told = Told.from_dict(doc)
             self._told[told_key(told.destination, told.story)] = told
@@ -273,6 +275,7 @@ class TinyDBStore(Records):
             ("watches", list(self._watches.values()), watch_to_dict),
             ("headlines", list(self._reported.values()), Reported.to_dict),
             ("told", list(self._told.values()), Told.to_dict),
+            ("spent", list(self._spent.items()), lambda r: {"id": r[0], "until": r[1]}),
         ]
 
     async def _write(self, tables: list[tuple[str, list[Any], Callable[[Any], Any]]]) -> None:
@@ -448,6 +451,7 @@ class TinyDBStore(Records):
             if stale:
                 removed += len(stale)
                 self._dirty["announced"].add(dest)
+        removed += self._forget_spent(now)
         expired = self._forget_recent(now - self.recent_window)
         self._recent_rewrite = self._recent_rewrite or expired > 0  # the file keeps only what is left
         return removed + self._forget_told(title_cutoff) + expired

@@ -299,6 +299,16 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                     found.setdefault(reported.key, reported)
         return sorted(found.values(), key=lambda rep: rep.seen_at)
 
+    @reaching_redis
+    async def spend(self, token_id: str, until: float) -> bool:
+        """Use up a one-time token in Redis (every worker sees it spent at once)."""
+        ttl = max(1, int(until - time.time()) + 1)
+        return bool(await self._require().set(self._k("spent", token_id), 1, nx=True, ex=ttl))
+
+    @reaching_redis
+    async def spent(self, token_id: str) -> bool:
+        return bool(await self._require().exists(self._k("spent", token_id)))
+
     def remember_recent(self, entries: list[RecentEntry]) -> None:
         self._recent_new.extend(entries)  # written at the commit; read back from Redis
 

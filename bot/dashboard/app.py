@@ -1,0 +1,270 @@
+"""The dashboard's routes on the `[http] listen` server: sign-in by one-time link, the
+session cookie, CSRF on every form, and the pages, each reading only what its session
+may see (the operator: everything; a chat: its own feeds, watches and alerts). Changes
+go through the chat commands (bot/commands), the one writer of what chats configure."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from bot.commands import Commands, Invocation
+from bot.config import Settings, feed_id_for
+from bot.dashboard import access, pages
+from bot.dashboard.assets import CSS, TESTER_JS
+from bot.dashboard.access import Grant
+from bot.engine import Engine
+from bot.model import Feed, Watch, WatchId
+from bot.render.text import excerpt_pieces
+from bot.rules.matcher import Matcher
+from bot.rules.syntax import RuleError, parse_rule
+from bot.store.base import Store
+
+log = logging.getLogger("tipoff.dashboard")
+
+COOKIE = "tipoff_session"
+TESTER_SHOWN = 20
+Page = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
+
+
+class Dashboard:
+    def __init__(self, settings: Settings, engine: Engine, store: Store, commands: Commands | None,
+                 secret: bytes, clock: Callable[[], float] = time.time) -> None:
+        self.settings, self.engine, self.store, self.commands = settings, engine, store, commands
+        self.secret, self.clock = secret, clock
+        self.secure = settings.http.base_url.startswith("https://")
+
+    def routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/signin", self._signin)
+        r.add_post("/signout", self._signout)
+        r.add_get("/static/app.css", _css)
+        r.add_get("/static/tester.js", _tester_js)
+        r.add_get("/", self._page(self._overview))
+        r.add_get("/feeds", self._page(self._feeds))
+        r.add_post("/feeds/add", self._page(self._feed_add, form=True))
+        r.add_post("/feeds/remove", self._page(self._feed_remove, form=True))
+        r.add_get("/watches", self._page(self._watches))
+        r.add_post("/watches/add", self._page(self._watch_add, form=True))
+        r.add_post("/watches/delete", self._page(self._watch_delete, form=True))
+        r.add_get("/api/test", self._page(self._tester))
+
+    # -- sessions -------------------------------------------------------------------
+
+    async def _signin(self, request: web.Request) -> web.StreamResponse:
+        now = self.clock()
+        grant = access.check(self.secret, request.query.get("t", ""), "link", now)
+        if grant is None or not await self.store.spend(grant.id, grant.expires):
+            log.info("dashboard: a sign-in link was refused (used already, expired or not ours)")
+            return _html(pages.bare("This link does not sign you in",
+                                    "It was used already, or it is older than 15 minutes. Ask for a new one: "
+                                    "/dashboard in your chat, or tipoff dashboard-link on the server."), 403)
+        await self.store.flush()
+        session = access.issue(self.secret, "session", grant.scope, now, self.settings.http.session)
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(COOKIE, session, max_age=int(self.settings.http.session), httponly=True,
+                            samesite="Lax", secure=self.secure, path="/")
+        log.info("dashboard: signed in %s", "the operator" if grant.operator else grant.scope)
+        raise response
+
+    async def _grant(self, request: web.Request) -> Grant | None:
+        grant = access.check(self.secret, request.cookies.get(COOKIE, ""), "session", self.clock())
+        if grant is None or await self.store.spent(grant.id):
+            return None
+        return grant
+
+    async def _signout(self, request: web.Request) -> web.StreamResponse:
+        grant = await self._grant(request)
+        form = await request.post()
+        if grant is not None:
+            if not access.csrf_ok(self.secret, grant.id, str(form.get("csrf", ""))):
+                return _html(pages.bare("Refused", "That form was not sent by this dashboard."), 403)
+            await self.store.spend(grant.id, grant.expires)
+            await self.store.flush()
+        response = _html(pages.bare("Signed out", "You are signed out. A new link signs you in again."))
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    def _page(self, handler: Page, form: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A handler behind the session (and, for a form, its CSRF token)."""
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            grant = await self._grant(request)
+            if grant is None:
+                return _html(pages.bare("Sign in", "Open a sign-in link: /dashboard in your chat (admins), or "
+                                        "tipoff dashboard-link on the server."), 401)
+            if form:
+                data = await request.post()
+                if not access.csrf_ok(self.secret, grant.id, str(data.get("csrf", ""))):
+                    log.info("dashboard: a form without its CSRF token was refused")
+                    return _html(pages.bare("Refused", "That form was not sent by this dashboard: reload the page "
+                                            "and try again."), 403)
+            return await handler(request, grant)
+        return guarded
+
+    def _render(self, grant: Grant, title: str, body: str, current: str, status: int = 200) -> web.Response:
+        who = "operator" if grant.operator else grant.scope
+        return _html(pages.layout(title, body, who=who, csrf=access.csrf_token(self.secret, grant.id),
+                                  current=current), status)
+
+    # -- what a session sees -----------------------------------------------------------
+
+    def _watches_of(self, grant: Grant) -> list[Watch]:
+        chats = [w for w in self.store.watches() if w.owner is not None and grant.sees(w.owner)]
+        if grant.operator:
+            return [*self.settings.watches, *chats]
+        return [*[w for w in self.settings.watches if any(grant.sees(n) for n in w.notify)], *chats]
+
+    def _visible_feeds(self, grant: Grant) -> list[Feed]:
+        """The operator's feeds (every chat's watches see them) and the session's chats' own."""
+        if grant.operator:
+            return list(self.engine.feeds)
+        own = {feed_id_for(s.url) for s in self.store.subscriptions() if grant.sees(s.destination)}
+        shared = {f.id for f in self.settings.feeds}
+        return [f for f in self.engine.feeds if f.id in own or f.id in shared]
+
+    def _feed_rows(self, grant: Grant) -> list[pages.FeedRow]:
+        rows = []
+        subs = {feed_id_for(s.url): s for s in self.store.subscriptions() if grant.sees(s.destination)}
+        for feed in self._visible_feeds(grant):
+            st = self.store.feed_state(feed.id)
+            rows.append(pages.FeedRow(st.title if st and st.title else feed.title, feed.url,
+                                      st.last_polled if st else None, st.last_error if st else None,
+                                      st.next_due if st else None, st.stopped if st else None,
+                                      subs[feed.id].id if feed.id in subs else ""))
+        return rows
+
+    def _invocation(self, grant: Grant) -> Invocation | None:
+        """The chat a session acts for (the operator's session only reads)."""
+        dest = None if grant.operator else self.engine.destination(grant.scope)
+        if dest is None:
+            return None
+
+        async def may() -> bool:
+            return True  # the link came from /dashboard, which only admins may ask for
+        return Invocation(dest, "dashboard", may)
+
+    async def _act(self, grant: Grant, command: str, args: str) -> str:
+        inv = self._invocation(grant)
+        if inv is None or self.commands is None:
+            return "The operator's session reads everything; changes are made in a chat's own dashboard."
+        return (await self.commands.run(inv, command, args)).text
+
+    # -- pages ---------------------------------------------------------------------
+
+    async def _overview(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        now = self.clock()
+        since = now - self.settings.store_recent
+        per_day: Counter[str] = Counter()
+        for entry in await self.store.recent_entries(since):
+            for fate in entry.fates:
+                if fate.outcome in ("alerted", "held") and grant.sees(fate.destination):
+                    per_day[datetime.fromtimestamp(entry.seen_at, timezone.utc).strftime("%Y-%m-%d")] += 1
+        days = [datetime.fromtimestamp(now - 86400 * i, timezone.utc).strftime("%Y-%m-%d")
+                for i in range(int(self.settings.store_recent // 86400) - 1, -1, -1)]
+        outbox = sum(1 for i in self.store.pending() if grant.sees(i.destination))
+        body = pages.overview(self._feed_rows(grant), len(self._watches_of(grant)), outbox,
+                              [(d, per_day[d]) for d in days], now)
+        return self._render(grant, "Overview", body, "/")
+
+    async def _feeds(self, request: web.Request, grant: Grant, message: str = "") -> web.StreamResponse:
+        body = pages.feeds_page(self._feed_rows(grant), self.clock(), csrf=access.csrf_token(self.secret, grant.id),
+                                editable=not grant.operator, message=message)
+        return self._render(grant, "Feeds", body, "/feeds")
+
+    async def _feed_add(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        url = str((await request.post()).get("url", "")).strip()
+        return await self._feeds(request, grant, await self._act(grant, "add", url))
+
+    async def _feed_remove(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        sub_id = str((await request.post()).get("id", "")).strip()
+        return await self._feeds(request, grant, await self._act(grant, "remove", sub_id))
+
+    async def _watches(self, request: web.Request, grant: Grant, message: str = "",
+                       rule: str = "", status: int = 200) -> web.StreamResponse:
+        body = pages.watches_page(self._watches_of(grant), csrf=access.csrf_token(self.secret, grant.id),
+                                  editable=not grant.operator, message=message, rule=rule)
+        return self._render(grant, "Watches", body, "/watches", status)
+
+    async def _watch_add(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        form = await request.post()
+        rule, label = str(form.get("rule", "")).strip(), str(form.get("label", "")).strip()
+        said = await self._act(grant, "watch", rule)
+        if not said.startswith("Watching as "):
+            return await self._watches(request, grant, said, rule, 400)  # the rule stays in the field
+        wid = said.split()[2].rstrip(":")
+        if label:
+            await self._act(grant, "label", f"{wid} {label}")
+        raise web.HTTPSeeOther("/watches")
+
+    async def _watch_delete(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        wid = str((await request.post()).get("id", "")).strip()
+        said = await self._act(grant, "unwatch", wid)
+        if not said.startswith("Stopped watching"):
+            return await self._watches(request, grant, said, status=400)
+        raise web.HTTPSeeOther("/watches")
+
+    async def _tester(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        """The live rule tester: the recent entries (of the feeds this session sees) a
+        rule matches, newest first, titles with the matched terms marked."""
+        rule = request.query.get("rule", "").strip()[:2000]
+        try:
+            parse_rule(rule, self.settings.rules)
+        except RuleError as exc:
+            return web.json_response({"error": str(exc), "column": exc.column}, dumps=_dumps)
+        matcher = Matcher(self.settings.rules)
+        matcher.add(Watch(WatchId("tester"), rule, (), datetime.now(timezone.utc)))
+        seen = {f.id for f in self._visible_feeds(grant)}
+        days = self.settings.store_recent / 86400
+        hits = []
+        for entry in reversed(await self.store.recent_entries(self.clock() - self.settings.store_recent)):
+            if entry.feed_id not in seen:
+                continue
+            for m in matcher.match(entry.entry()):
+                spans = [(s, end) for term in m.hits if term.field == "title" for s, end in [(term.start, term.end)]]
+                title = [[piece, hot] for piece, hot in excerpt_pieces(entry.title or entry.link, spans, 300)]
+                st = self.store.feed_state(entry.feed_id)
+                hits.append({"title": title, "terms": list(m.terms), "link": entry.link,
+                             "feed": (st.title or st.url) if st else entry.feed_id})
+        summary = (f"Would have alerted {len(hits)} time{'s' if len(hits) != 1 else ''} in the last {days:g} days"
+                   f"{': the newest' if hits else '.'}")
+        return web.json_response({"summary": summary, "count": len(hits), "matches": hits[:TESTER_SHOWN]},
+                                 dumps=_dumps)
+
+
+def sign_in_link(settings: Settings, secret: bytes, scope: str, now: float) -> str:
+    """A one-time sign-in URL for the operator (scope OPERATOR) or one chat."""
+    token = access.issue(secret, "link", scope, now, access.LINK_LIFE)
+    return f"{settings.http.base_url}/signin?t={token}"
+
+
+def chat_scope(name: str) -> str:
+    """The scope of a chat's session: the chat (a forum topic's link covers its chat)."""
+    return name.split("/")[0]
+
+
+def _dumps(data: object) -> str:
+    return orjson.dumps(data).decode()
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    response = web.Response(text=text, status=status, content_type="text/html")
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = ("default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                                   "frame-ancestors 'none'; form-action 'self'")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _css(request: web.Request) -> web.Response:
+    return web.Response(text=CSS, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+async def _tester_js(request: web.Request) -> web.Response:
+    return web.Response(text=TESTER_JS, content_type="application/javascript",
+                        headers={"Cache-Control": "max-age=3600"})

@@ -1,0 +1,142 @@
+"""The dashboard's pages as HTML, from plain records. Pure: every piece of feed or user
+text is escaped here, every form carries its CSRF token, and a page reads the same on
+a phone (one column) and with a keyboard (labels, focus rings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+
+from bot.model import Watch
+from bot.render.text import ago, excerpt
+
+PAGES = (("/", "Overview"), ("/feeds", "Feeds"), ("/watches", "Watches"))
+
+
+def e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    title: str
+    url: str
+    last_polled: float | None = None
+    last_error: str | None = None
+    next_due: float | None = None
+    stopped: str | None = None
+    sub_id: str = ""  # the chat's own feed (removable), "" for the operator's
+
+
+def _when(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "never"
+    dt, at = datetime.fromtimestamp(ts, timezone.utc), datetime.fromtimestamp(now, timezone.utc)
+    if abs(ts - now) < 60:
+        return "now"
+    return ago(dt, at) if ts <= now else "in " + ago(at, dt).removesuffix(" ago")
+
+
+def layout(title: str, body: str, *, who: str, csrf: str, current: str) -> str:
+    here = ' aria-current="page"'
+    nav = "".join(f'<a href="{path}"{here if path == current else ""}>{name}</a>' for path, name in PAGES)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin"><title>{e(title)} · tipoff</title>
+<link rel="stylesheet" href="/static/app.css"></head>
+<body><header><strong>tipoff</strong><nav aria-label="Pages">{nav}</nav>
+<span class="muted">{e(who)}</span>
+<form class="inline" method="post" action="/signout"><input type="hidden" name="csrf" value="{e(csrf)}">
+<button class="quiet" type="submit">Sign out</button></form></header>
+<main><h1>{e(title)}</h1>
+{body}
+</main></body></html>"""
+
+
+def bare(title: str, message: str, status_note: str = "") -> str:
+    """A page without a session: sign-in refused, signed out, or not signed in."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)} · tipoff</title><link rel="stylesheet" href="/static/app.css"></head>
+<body><main><h1>{e(title)}</h1><p>{e(message)}</p>{f'<p class="muted">{e(status_note)}</p>' if status_note else ""}
+</main></body></html>"""
+
+
+def overview(feeds: list[FeedRow], watches: int, outbox: int, per_day: list[tuple[str, int]], now: float) -> str:
+    failing = sum(1 for f in feeds if f.last_error and not f.stopped)
+    stopped = sum(1 for f in feeds if f.stopped)
+    top = max((n for _, n in per_day), default=0) or 1
+    bars = "".join(f'<div style="height:{max(2, round(100 * n / top))}%" title="{e(day)}: {n}"></div>'
+                   for day, n in per_day)
+    days = " · ".join(f"{e(day[5:])}: {n}" for day, n in per_day)
+    stats = (f'<div class="stats"><div class="card"><b>{len(feeds)}</b>feeds</div>'
+             f'<div class="card"><b>{failing}</b>failing</div><div class="card"><b>{stopped}</b>stopped</div>'
+             f'<div class="card"><b>{watches}</b>watches</div><div class="card"><b>{outbox}</b>waiting to be sent</div></div>')
+    chart = (f'<h2>Alerts a day</h2><div class="bars" role="img" aria-label="Alerts a day: {e(days)}">{bars}</div>'
+             f'<p class="muted">{days or "No alerts yet."}</p>')
+    return stats + chart + "<h2>Feeds</h2>" + feed_table(feeds, now, csrf="", editable=False)
+
+
+def feed_table(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool) -> str:
+    if not feeds:
+        return "<p>No feeds yet.</p>"
+    rows = []
+    for f in sorted(feeds, key=lambda f: (not f.last_error and not f.stopped, f.title.lower())):
+        state = (f'<span class="bad">stopped: {e(f.stopped)}</span>' if f.stopped else
+                 f'<span class="bad">{e(excerpt(f.last_error, 160))}</span>' if f.last_error else '<span class="ok">ok</span>')
+        remove = ""
+        if editable and f.sub_id:
+            remove = (f'<form class="inline" method="post" action="/feeds/remove"><input type="hidden" name="csrf" '
+                      f'value="{e(csrf)}"><input type="hidden" name="id" value="{e(f.sub_id)}">'
+                      f'<button class="quiet" type="submit" aria-label="Remove {e(f.title or f.url)}">Remove</button></form>')
+        rows.append(f"<tr><td>{e(excerpt(f.title or f.url, 80))}<div class=\"muted\">{e(excerpt(f.url, 120))}</div></td>"
+                    f"<td>{state}</td><td class=\"wide\">{e(_when(f.last_polled, now))}</td>"
+                    f"<td class=\"wide\">{e(_when(f.next_due, now))}</td><td>{remove}</td></tr>")
+    return ("<table><thead><tr><th>Feed</th><th>Health</th><th class=\"wide\">Last poll</th>"
+            "<th class=\"wide\">Next</th><th><span class=\"muted\">Actions</span></th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def feeds_page(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool, message: str = "") -> str:
+    form = ""
+    if editable:
+        form = (f'<form method="post" action="/feeds/add" class="card"><input type="hidden" name="csrf" value="{e(csrf)}">'
+                '<label for="url">Add a feed: its address, a page that links one, or a source like news:"lady gaga"</label>'
+                '<input id="url" name="url" type="text" required autocomplete="off" '
+                'placeholder="https://www.billboard.com/feed/"><p><button type="submit">Add</button></p></form>')
+    note = f'<p class="card" role="status">{e(message)}</p>' if message else ""
+    return note + form + feed_table(feeds, now, csrf=csrf, editable=editable)
+
+
+def watches_page(watches: list[Watch], *, csrf: str, editable: bool, message: str = "", rule: str = "") -> str:
+    note = f'<p class="card error" role="status">{e(message)}</p>' if message else ""
+    form = ""
+    if editable:
+        form = (f'<form method="post" action="/watches/add" class="card"><input type="hidden" name="csrf" '
+                f'value="{e(csrf)}"><label for="rule">Rule</label>'
+                f'<input id="rule" name="rule" type="text" required autocomplete="off" value="{e(rule)}" '
+                'placeholder=\'"lady gaga" AND "britney spears" AND duet -rumor\' aria-describedby="tester-results">'
+                '<label for="label">Label (optional)</label><input id="label" name="label" type="text" '
+                'autocomplete="off"><p><button type="submit">Add watch</button></p>'
+                '<div id="tester-results" aria-live="polite"></div></form>'
+                '<script src="/static/tester.js" defer></script>')
+    if not watches:
+        listing = "<p>No watches yet.</p>"
+    else:
+        rows = []
+        for w in watches:
+            delete = ""
+            if editable and w.owner:
+                delete = (f'<form class="inline" method="post" action="/watches/delete"><input type="hidden" '
+                          f'name="csrf" value="{e(csrf)}"><input type="hidden" name="id" value="{e(w.id)}">'
+                          f'<button class="quiet" type="submit" aria-label="Delete {e(w.id)}">Delete</button></form>')
+            notes = [n for n in (f"label: {w.label}" if w.label else "",
+                                 f"after {w.min_sources} outlets" if w.min_sources > 1 else "",
+                                 f"digest: {w.digest}" if w.digest else "") if n]
+            rows.append(f"<tr><td><code>{e(w.id)}</code></td><td>{e(w.rule)}"
+                        f"{f'<div class=muted>{e(chr(183).join(notes))}</div>' if notes else ''}</td>"
+                        f"<td class=\"wide\">{e(w.owner or 'operator')}</td><td>{delete}</td></tr>")
+        listing = ("<table><thead><tr><th>Id</th><th>Rule</th><th class=\"wide\">Chat</th><th><span class=\"muted\">"
+                   "Actions</span></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    return note + form + listing
