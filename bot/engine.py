@@ -415,7 +415,7 @@ class Engine:
                 show(feed, fetched.body, fetched.link_header)
         report.new_entries += len(decided.fresh)
         title = p.parsed.title or feed.title or decided.state.title
-        self.store.remember_recent([pipeline.recent_of(entry, now, self._route(entry, feed, title, now, report))
+        self.store.remember_recent([pipeline.recent_of(entry, now, *self._route(entry, feed, title, now, report))
                                     for entry in decided.fresh])
 
     async def absorb_pushed(self, feed: Feed, body: bytes) -> CycleReport:
@@ -444,34 +444,38 @@ class Engine:
                     "Use the resume command here to try it again, or remove the feed.")
             self.store.enqueue(dest, Outgoing(notice=text), f"{dest}:notice:{feed.id}:{int(now)}")
 
-    def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float, report: CycleReport) -> list[Fate]:
+    def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float,
+               report: CycleReport) -> tuple[list[Fate], str]:
         """Match one new entry, and queue one alert per destination that wants it (and
         has not announced its story), held for a digest or quiet hours where those apply.
-        What became of it for each destination its watches name (kept for /why)."""
+        What became of it for each destination its watches name, and its story thread
+        (kept for /why and the alert history)."""
         matches = self._matcher.match(entry, f"{feed_title} {feed.url}")
         applies = [m for m in matches if (w := self._watches.get(m.watch_id)) is not None and self._applies(w, feed)]
         fates = pipeline.snoozed(applies, self._watches, now)
         fired = pipeline.fired_watches(applies, self._watches, lambda w: True, now)
         if not fired:
-            return fates
+            return fates, ""
         filed = self.desk.file(entry, feed, feed_title, now)
         spread = pipeline.spread_enough(fired, self._watches, lambda within: len(filed.outlets_within(now, within)))
-        fates += [Fate(dest, "spreading", filed.thread) for dest in fired if dest not in spread]
+        fates += [Fate(dest, "spreading", filed.thread, tuple(f.watch_id for f in fired[dest]))
+                  for dest in fired if dest not in spread]
         settings = {dest: self.store.destination_state(dest) for dest in spread}
         story = pipeline.StoryOf(filed.thread, filed.source, filed.also())
         planned_for = set()
         for planned in pipeline.plan(entry, feed, feed_title, spread, settings, self._watches, now, story):
             planned_for.add(planned.destination)
+            ids = tuple(f.watch_id for f in planned.alert.watches)
             message = Outgoing(planned.alert, hold=planned.hold.why if planned.hold.until else "")
             if self.store.claim_and_queue(planned.destination, planned.alert.story_keys, now, message,
                                           planned.alert.id, not_before=planned.hold.until):
                 report.alerts += 1
-                fates.append(Fate(planned.destination, "held" if planned.hold.until else "alerted", planned.alert.id))
+                fates.append(Fate(planned.destination, "held" if planned.hold.until else "alerted", planned.alert.id, ids))
             else:  # told already: the alert sent for its story names this outlet too
                 report.repeats += 1
-                fates.append(Fate(planned.destination, "repeat", filed.thread))
+                fates.append(Fate(planned.destination, "repeat", filed.thread, ids))
                 self.store.enqueue(planned.destination, Outgoing(coverage=Coverage(filed.thread, filed.source)),
                                    f"{planned.alert.id}:coverage")
         fates += [Fate(d, "paused" if settings[d].active else "gone", settings[d].reason or "")
                   for d in spread if d not in planned_for]
-        return fates
+        return fates, filed.thread

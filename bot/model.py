@@ -81,6 +81,7 @@ class Fate:
     destination: str
     outcome: str
     detail: str = ""
+    watches: tuple[str, ...] = ()  # the watches that fired for that destination
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class RecentEntry:
     published: float | None = None
     source: str = ""
     fates: tuple[Fate, ...] = ()
+    story: str = ""  # the story thread it was filed under (when it fired a watch)
 
     def entry(self) -> Entry:
         """The entry again, for matching (its summary as kept)."""
@@ -108,7 +110,9 @@ class RecentEntry:
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "feed": self.feed_id, "at": self.seen_at, "title": self.title,
                 "summary": self.summary, "link": self.link, "url": self.url, "published": self.published,
-                "source": self.source, "fates": [[f.destination, f.outcome, f.detail] for f in self.fates]}
+                "source": self.source,
+                "fates": [[f.destination, f.outcome, f.detail, *([list(f.watches)] if f.watches else [])]
+                          for f in self.fates], "story": self.story}
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> RecentEntry:
@@ -116,7 +120,8 @@ class RecentEntry:
         return RecentEntry(str(d["key"]), FeedId(str(d["feed"])), float(d["at"]), str(d.get("title") or ""),
                            str(d.get("summary") or ""), str(d.get("link") or ""), str(d.get("url") or ""),
                            float(published) if published is not None else None, str(d.get("source") or ""),
-                           tuple(Fate(str(a), str(b), str(c)) for a, b, c in d.get("fates") or ()))
+                           tuple(Fate(str(f[0]), str(f[1]), str(f[2]), tuple(str(w) for w in f[3]) if len(f) > 3 else ())
+                                 for f in d.get("fates") or ()), str(d.get("story") or ""))
 
 
 RECENT_SUMMARY = 300

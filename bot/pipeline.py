@@ -151,12 +151,12 @@ def snoozed(matches: Iterable[Match], watches: Mapping[WatchId, Watch], now: flo
             if (watch := watches.get(m.watch_id)) is not None and watch.snoozed_until > now for dest in watch.notify]
 
 
-def recent_of(entry: Entry, now: float, fates: list[Fate]) -> RecentEntry:
+def recent_of(entry: Entry, now: float, fates: list[Fate], story: str = "") -> RecentEntry:
     """A new entry as the recent-entries store keeps it."""
     when = entry.published or entry.updated
     return RecentEntry(dedupe.entry_key(entry), entry.feed_id, now, entry.title,
                        " ".join((entry.summary or entry.content).split())[:RECENT_SUMMARY], entry.link, entry.url,
-                       when.timestamp() if when else None, entry.source, tuple(fates))
+                       when.timestamp() if when else None, entry.source, tuple(fates), story)
 
 
 def fired_watch(match: Match, watch: Watch, destination: DestinationName | None = None) -> FiredWatch:

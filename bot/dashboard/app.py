@@ -16,11 +16,12 @@ from aiohttp import web
 
 from bot.commands import Commands, Invocation
 from bot.config import Settings, feed_id_for
+from bot.feeds.canonical import canonical_url
 from bot.dashboard import access, pages
 from bot.dashboard.assets import CSS, TESTER_JS
 from bot.dashboard.access import Grant
 from bot.engine import Engine
-from bot.model import Feed, Watch, WatchId
+from bot.model import DestinationName, Feed, FeedId, RecentEntry, Watch, WatchId
 from bot.render.text import excerpt_pieces
 from bot.rules.matcher import Matcher
 from bot.rules.syntax import RuleError, parse_rule
@@ -30,6 +31,7 @@ log = logging.getLogger("tipoff.dashboard")
 
 COOKIE = "tipoff_session"
 TESTER_SHOWN = 20
+ALERTS_SHOWN = 200  # the newest of the alerts a search finds
 Page = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
 
 
@@ -54,6 +56,8 @@ class Dashboard:
         r.add_post("/watches/add", self._page(self._watch_add, form=True))
         r.add_post("/watches/delete", self._page(self._watch_delete, form=True))
         r.add_get("/api/test", self._page(self._tester))
+        r.add_get("/alerts", self._page(self._alerts))
+        r.add_get("/why", self._page(self._why))
 
     # -- sessions -------------------------------------------------------------------
 
@@ -235,6 +239,80 @@ class Dashboard:
                    f"{': the newest' if hits else '.'}")
         return web.json_response({"summary": summary, "count": len(hits), "matches": hits[:TESTER_SHOWN]},
                                  dumps=_dumps)
+
+
+    async def _alert_rows(self, grant: Grant) -> list[tuple[RecentEntry, pages.AlertRow]]:
+        """Every alert of the last days this session may see, newest first, with its
+        delivery state and its story's outlets."""
+        pending = {i.id: i for i in self.store.pending()}
+        rows = []
+        for entry in reversed(await self.store.recent_entries(self.clock() - self.settings.store_recent)):
+            for fate in entry.fates:
+                if fate.outcome not in ("alerted", "held") or not grant.sees(fate.destination):
+                    continue
+                item = pending.get(fate.detail)
+                told = None if item is not None else await self.store.told(DestinationName(fate.destination),
+                                                                           entry.story)
+                if told is not None and told.alert.id != fate.detail:
+                    told = None
+                if item is not None:
+                    state = ("held for the digest or quiet hours" if item.message.hold and not item.attempts else
+                             f"waiting (retrying: {item.last_error})" if item.attempts else "waiting")
+                else:
+                    state = "sent"
+                sources = tuple(s.outlet for s in told.alert.sources) if told else ()
+                rows.append((entry, pages.AlertRow(
+                    entry.title, entry.link or entry.url, self._feed_label(entry.feed_id), entry.seen_at,
+                    fate.destination, state, sources,
+                    pages.message_url(fate.destination, told.receipt) if told and not told.in_digest else "",
+                    fate.watches)))
+        return rows
+
+    def _feed_label(self, feed_id: FeedId) -> str:
+        st = self.store.feed_state(feed_id)
+        return (st.title or st.url) if st else str(feed_id)
+
+    async def _alerts(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        q = {k: request.query.get(k, "").strip()[:200] for k in ("q", "watch", "feed", "date")}
+        rows = await self._alert_rows(grant)
+        text = q["q"].casefold()
+        kept = [row for entry, row in rows
+                if (not text or text in (entry.title + " " + entry.summary).casefold())
+                and (not q["watch"] or q["watch"] in row.watches)
+                and (not q["feed"] or q["feed"] == entry.feed_id)
+                and (not q["date"] or datetime.fromtimestamp(entry.seen_at, timezone.utc).strftime("%Y-%m-%d")
+                     == q["date"])]
+        watches = [(str(w.id), f"{w.id} {w.label or w.rule}") for w in self._watches_of(grant)]
+        feeds = [(str(f.id), self._feed_label(f.id)) for f in self._visible_feeds(grant)]
+        body = pages.alerts_page(kept[:ALERTS_SHOWN], self.clock(), query=q, watches=watches, feeds=feeds,
+                                 total=len(kept))
+        return self._render(grant, "Alerts", body, "/alerts")
+
+    async def _why(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        url = request.query.get("url", "").strip()[:2000]
+        trace = ""
+        if url:
+            inv = self._invocation(grant)
+            if inv is not None and self.commands is not None:
+                trace = (await self.commands.run(inv, "why", url)).text
+            else:
+                trace = await self._operator_trace(url)
+        return self._render(grant, "Why?", pages.why_page(url, trace), "/why")
+
+    async def _operator_trace(self, url: str) -> str:
+        """/why for the operator: the entry in any feed, and what became of it in every chat."""
+        wanted = canonical_url(url) or url
+        found = [e for e in await self.store.recent_entries(self.clock() - self.settings.store_recent)
+                 if wanted in (e.url, canonical_url(e.link) or e.link)]
+        if not found:
+            return "No new entry with that address in the recent entries of any feed."
+        blocks = []
+        for entry in found[-3:]:
+            lines = [entry.title or "(untitled)", f"Seen in {self._feed_label(entry.feed_id)}."]
+            lines += [f"{f.destination}: {f.outcome}" + (f" ({', '.join(f.watches)})" if f.watches else "")
+                      for f in entry.fates] or ["No watch fired on it."]
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
 
 
 def sign_in_link(settings: Settings, secret: bytes, scope: str, now: float) -> str:

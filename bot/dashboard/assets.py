@@ -32,7 +32,7 @@ th { color: var(--muted); font-weight: 600; font-size: .9rem; }
         margin: .75rem 0; }
 form.inline { display: inline; }
 label { display: block; font-weight: 600; margin: .5rem 0 .25rem; }
-input[type=text], input[type=url], input[type=search] { width: 100%; padding: .5rem; font: inherit;
+input[type=text], input[type=url], input[type=search], input[type=date], select { width: 100%; padding: .5rem; font: inherit;
         color: var(--fg); background: var(--bg); border: 1px solid var(--line); border-radius: .375rem; }
 button { font: inherit; padding: .45rem .9rem; border-radius: .375rem; border: 1px solid var(--accent);
          background: var(--accent); color: #fff; cursor: pointer; }

@@ -11,7 +11,7 @@ from html import escape
 from bot.model import Watch
 from bot.render.text import ago, excerpt
 
-PAGES = (("/", "Overview"), ("/feeds", "Feeds"), ("/watches", "Watches"))
+PAGES = (("/", "Overview"), ("/feeds", "Feeds"), ("/watches", "Watches"), ("/alerts", "Alerts"), ("/why", "Why?"))
 
 
 def e(text: object) -> str:
@@ -140,3 +140,69 @@ def watches_page(watches: list[Watch], *, csrf: str, editable: bool, message: st
         listing = ("<table><thead><tr><th>Id</th><th>Rule</th><th class=\"wide\">Chat</th><th><span class=\"muted\">"
                    "Actions</span></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     return note + form + listing
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    title: str
+    link: str
+    feed: str
+    seen_at: float
+    destination: str
+    state: str  # "sent", "waiting", "waiting (retrying: …)", "held for the digest"
+    sources: tuple[str, ...] = ()  # the outlets its story has, its own first
+    message_url: str = ""  # the message on its platform, where one can be linked
+    watches: tuple[str, ...] = ()
+
+
+def message_url(destination: str, receipt: str) -> str:
+    """A link to a sent message, where the platform has one for it: a Telegram
+    supergroup's or channel's message (t.me/c/…, for its members). Discord's needs the
+    server's id, which a channel's destination does not hold."""
+    platform, _, ids = destination.partition(":")
+    chat = ids.split("/")[0]
+    if platform == "telegram" and chat.startswith("-100") and receipt.isdigit():
+        return f"https://t.me/c/{chat[4:]}/{receipt}"
+    return ""
+
+
+def alerts_page(rows: list[AlertRow], now: float, *, query: dict[str, str], watches: list[tuple[str, str]],
+                feeds: list[tuple[str, str]], total: int) -> str:
+    def options(name: str, choices: list[tuple[str, str]]) -> str:
+        chosen = query.get(name, "")
+        return "".join(f'<option value="{e(v)}"{" selected" if v == chosen else ""}>{e(excerpt(label, 60))}</option>'
+                       for v, label in [("", "any"), *choices])
+    form = (f'<form method="get" action="/alerts" class="card" role="search">'
+            f'<label for="q">Text</label><input id="q" name="q" type="search" value="{e(query.get("q", ""))}">'
+            f'<label for="watch">Watch</label><select id="watch" name="watch">{options("watch", watches)}</select>'
+            f'<label for="feed">Feed</label><select id="feed" name="feed">{options("feed", feeds)}</select>'
+            f'<label for="date">Day</label><input id="date" name="date" type="date" value="{e(query.get("date", ""))}">'
+            '<p><button type="submit">Search</button></p></form>')
+    if not rows:
+        return form + "<p>No alerts match.</p>"
+    items = []
+    for r in rows:
+        title = (f'<a href="{e(r.link)}" rel="noreferrer noopener">{e(excerpt(r.title or r.link, 160))}</a>'
+                 if r.link.startswith(("http://", "https://")) else e(excerpt(r.title or "(untitled)", 160)))
+        state_class = "ok" if r.state == "sent" else "bad" if "retrying" in r.state else "muted"
+        message = (f' · <a href="{e(r.message_url)}" rel="noreferrer noopener">the message</a>'
+                   if r.message_url else "")
+        story = (f'<div class="muted">Story: {e(", ".join(excerpt(s, 40) for s in r.sources))}</div>'
+                 if len(r.sources) > 1 else "")
+        items.append(f'<tr><td>{title}<div class="muted">{e(excerpt(r.feed, 60))} · {e(_when(r.seen_at, now))}'
+                     f' · {e(r.destination)}</div>{story}</td><td><span class="{state_class}">{e(r.state)}</span>'
+                     f'{message}</td></tr>')
+    shown = f'<p class="muted">{len(rows)} of {total} alerts</p>' if total > len(rows) else ""
+    return (form + shown + "<table><thead><tr><th>Alert</th><th>Delivery</th></tr></thead><tbody>"
+            + "".join(items) + "</tbody></table>")
+
+
+def why_page(url: str, trace: str) -> str:
+    form = (f'<form method="get" action="/why" class="card"><label for="url">An article\'s or entry\'s address</label>'
+            f'<input id="url" name="url" type="url" required value="{e(url)}" '
+            'placeholder="https://www.billboard.com/music/…"><p><button type="submit">Trace it</button></p></form>')
+    if not trace:
+        return form
+    blocks = "".join(f'<div class="card">{"<br>".join(e(line) for line in block.splitlines())}</div>'
+                     for block in trace.split("\n\n"))
+    return form + '<h2>What tipoff did with it</h2>' + blocks

@@ -53,7 +53,26 @@ class Browser:
         return await self.text()
 
     async def text(self) -> str:
-        return await asyncio.to_thread(lambda: self.driver.find_element("tag name", "body").text)
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        for _ in range(50):  # a page being replaced: read the new one
+            try:
+                return await asyncio.to_thread(lambda: self.driver.find_element("tag name", "body").text)
+            except StaleElementReferenceException:
+                await asyncio.sleep(0.1)
+        raise AssertionError("the page never settled")
+
+    async def submit(self, css: str) -> str:
+        """Press a form's button and wait for the page it leads to."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def press() -> None:
+            old = self.driver.find_element("tag name", "html")
+            self.driver.find_element("css selector", css).click()
+            WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old))
+        await asyncio.to_thread(press)
+        return await self.text()
 
     async def type(self, css: str, text: str) -> None:
         def typing() -> None:

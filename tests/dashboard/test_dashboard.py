@@ -22,11 +22,17 @@ from bot.feeds.fetch import Fetcher
 from bot.store.tinydb import TinyDBStore
 from bot.web import WebServer
 from tests.dashboard.browser import Browser, require_browser
+from bot.adapters.base import Delivered
 from tests.factories import ago, feed, free_port, item, rss, settings
+from tests.fakes.recording import RecordingAdapter
 
-FANS = destinations.telegram(-1001)
+FANS = destinations.telegram(-1001234567890)
 OTHERS = destinations.telegram(-1002)
 DUET = "Lady Gaga and Britney Spears are preparing a duet, sources say"
+
+
+def slug(title: str) -> str:
+    return "-".join(title.lower().split()[:4]).strip(",")
 
 
 class Site:
@@ -42,7 +48,8 @@ class Site:
         self.store = TinyDBStore(self.settings.data_dir)
         await self.store.open()
         self.fetcher = Fetcher(self.settings.fetch)
-        self.engine = Engine(self.settings, self.store, self.fetcher, {})
+        self.adapter = RecordingAdapter()  # Telegram's part: it records what it is sent
+        self.engine = Engine(self.settings, self.store, self.fetcher, {"telegram": self.adapter})
         self.commands = Commands(self.settings, self.store, self.engine, self.fetcher)
         self.secret = file_secret(self.settings.data_dir)
         dashboard = Dashboard(self.settings, self.engine, self.store, self.commands, self.secret)
@@ -68,10 +75,14 @@ class Site:
         name, _, args = text[1:].partition(" ")
         return (await self.commands.run(invocation(dest=dest), name, args)).text
 
-    async def news(self, *titles: str):
-        self.feed_server.serve("/shared", rss([item(t, published=ago(5 - i)) for i, t in enumerate(titles)]
+    async def news(self, *titles: str, deliver: bool = False):
+        self.feed_server.serve("/shared", rss([item(t, published=ago(5 - i), link=f"https://pop.example/{slug(t)}")
+                                               for i, t in enumerate(titles)]
                                               + [item("old news", published=ago(60))], title="Pop Daily"))
         await self.engine.poll_cycle(self.engine.feeds)
+        if deliver:
+            await self.engine.delivery.settle()
+            await self.store.flush()
 
 
 @pytest.fixture
@@ -125,8 +136,7 @@ async def test_a_watch_added_in_the_browser_alerts_and_the_tester_answers_as_you
     await browser.screenshot("tester")
     await browser.type("#rule", '"lady gaga" AND duet')
     await browser.type("#label", "Gaga duet")
-    await browser.click("form[action='/watches/add'] button[type=submit]")
-    listing = await browser.text()
+    listing = await browser.submit("form[action='/watches/add'] button[type=submit]")
     assert '"lady gaga" AND duet' in listing and "label: Gaga duet" in listing
     await browser.screenshot("watches")
     [watch] = site.store.watches(FANS.name)
@@ -140,8 +150,7 @@ async def test_a_bad_rule_keeps_what_was_typed_and_says_where(site, browser):
     await browser.get(site.link(FANS.name))
     await browser.get(site.base + "/watches")
     await browser.type("#rule", "gaga AND (duet")
-    await browser.click("form[action='/watches/add'] button[type=submit]")
-    page = await browser.text()
+    page = await browser.submit("form[action='/watches/add'] button[type=submit]")
     assert "I can't use that rule" in page
     value = browser.driver.find_element("css selector", "#rule").get_attribute("value")
     assert value == "gaga AND (duet" and site.store.watches(FANS.name) == []
@@ -198,7 +207,7 @@ async def test_the_operator_sees_every_chat_and_the_link_command_answers_in_chat
     reply = await site.say(FANS, "/dashboard")
     assert "The dashboard is off here" in reply  # no [http] listen behind this Commands
     site.commands.dashboard_link = lambda scope, now: sign_in_link(site.settings, site.secret, scope, now)
-    link = (await site.say(destinations.telegram(-1001, 7), "/dashboard")).splitlines()[-1]
+    link = (await site.say(destinations.telegram(-1001234567890, 7), "/dashboard")).splitlines()[-1]
     browser.driver.delete_all_cookies()
     overview = await browser.get(link)
     assert FANS.name in overview and "Overview" in overview  # a topic's link opens its chat's dashboard
@@ -226,3 +235,30 @@ def test_dashboard_link_prints_a_one_time_link_for_the_operator_or_one_chat(tmp_
     config.write_text("")
     off = link()
     assert off.returncode == 2 and "[http] listen" in off.stderr
+
+
+async def test_the_alert_history_and_why_for_a_matched_a_repeated_and_an_unmatched_entry(site, browser):
+    wid = (await site.say(FANS, '/watch "lady gaga" duet')).split()[2].rstrip(":")
+    site.adapter.script = [Delivered("4242")]
+    await site.news(DUET, deliver=True)  # sent: Telegram gave it message 4242
+    await site.news("Britney Spears and Lady Gaga preparing a duet, say sources", "Madonna announces a world tour",
+                    deliver=True)
+    await browser.get(site.link(FANS.name))
+    history = await browser.get(site.base + "/alerts")
+    assert DUET in history and "sent" in history and "Madonna" not in history
+    link = browser.driver.find_element("link text", "the message").get_attribute("href")
+    assert link == "https://t.me/c/1234567890/4242"  # the message in the chat
+    await browser.screenshot("alerts")
+    assert "No alerts match" in await browser.get(site.base + "/alerts?q=madonna")
+    assert DUET in await browser.get(f"{site.base}/alerts?watch={wid}")
+    assert "No alerts match" in await browser.get(f"{site.base}/alerts?date=2001-01-01")
+
+    await browser.get(site.base + "/why")
+    await browser.type("#url", f"https://pop.example/{slug(DUET)}")
+    matched = await browser.submit("form[action='/why'] button[type=submit]")
+    assert f"✓ {wid}" in matched and "Here: alerted here (sent)." in matched
+    await browser.screenshot("why")
+    repeated = await browser.get(f"{site.base}/why?url=https://pop.example/{slug('Britney Spears and Lady Gaga')}")
+    assert "a rewording of a story already told here" in repeated
+    unmatched = await browser.get(f"{site.base}/why?url=https://pop.example/{slug('Madonna announces a world')}")
+    assert f"✗ {wid}" in unmatched and "missing" in unmatched and "Here: no alert" in unmatched
