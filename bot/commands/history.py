@@ -89,7 +89,8 @@ class HistoryCommands(CommandsBase):
         if not url.startswith(("http://", "https://")):
             raise UsageError("Give me the address of an article or entry.")
         wanted = canonical_url(url) or url
-        entries = [e for e in await self._recent(inv) if wanted in (e.url, canonical_url(e.link) or e.link)]
+        entries = [e for e in await self._recent(inv)
+                   if wanted == e.url or (not e.url and wanted == (canonical_url(e.link) or e.link))]
         if not entries:
             feeds = self._seen_feeds(inv)
             if feed_id_for(url) in feeds:

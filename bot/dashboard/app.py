@@ -19,6 +19,7 @@ from bot.config import Settings, feed_id_for
 from bot.feeds.canonical import canonical_url
 from bot.dashboard import access, pages
 from bot.dashboard.assets import CSS, TESTER_JS
+from bot.dashboard.tester import RecentText, decider
 from bot.dashboard.access import Grant
 from bot.engine import Engine
 from bot.model import DestinationName, Feed, FeedId, RecentEntry, Watch, WatchId
@@ -41,6 +42,7 @@ class Dashboard:
         self.settings, self.engine, self.store, self.commands = settings, engine, store, commands
         self.secret, self.clock = secret, clock
         self.secure = settings.http.base_url.startswith("https://")
+        self._texts: dict[str, RecentText] = {}  # the rule tester's folded recent entries, by session scope
 
     def routes(self, app: web.Application) -> None:
         r = app.router
@@ -177,8 +179,10 @@ class Dashboard:
         return self._render(grant, "Overview", body, "/")
 
     async def _feeds(self, request: web.Request, grant: Grant, message: str = "") -> web.StreamResponse:
+        page = request.query.get("page", "1")
         body = pages.feeds_page(self._feed_rows(grant), self.clock(), csrf=access.csrf_token(self.secret, grant.id),
-                                editable=not grant.operator, message=message)
+                                editable=not grant.operator, message=message,
+                                page=int(page) if page.isdigit() and len(page) < 6 else 1)
         return self._render(grant, "Feeds", body, "/feeds")
 
     async def _feed_add(self, request: web.Request, grant: Grant) -> web.StreamResponse:
@@ -218,26 +222,34 @@ class Dashboard:
         rule matches, newest first, titles with the matched terms marked."""
         rule = request.query.get("rule", "").strip()[:2000]
         try:
-            parse_rule(rule, self.settings.rules)
+            tree = parse_rule(rule, self.settings.rules)
         except RuleError as exc:
             return web.json_response({"error": str(exc), "column": exc.column}, dumps=_dumps)
         matcher = Matcher(self.settings.rules)
         matcher.add(Watch(WatchId("tester"), rule, (), datetime.now(timezone.utc)))
         seen = {f.id for f in self._visible_feeds(grant)}
         days = self.settings.store_recent / 86400
-        hits = []
-        for entry in reversed(await self.store.recent_entries(self.clock() - self.settings.store_recent)):
-            if entry.feed_id not in seen:
-                continue
-            for m in matcher.match(entry.entry()):
+        recent = await self.store.recent_entries(self.clock() - self.settings.store_recent)
+        text = self._texts.setdefault(grant.scope, RecentText())  # one per scope: each sees its own feeds
+        entries = [e for e in recent if e.feed_id in seen]
+        candidates = text.candidates(tree, entries)
+        decide = decider(tree)
+        count = None if decide is None else sum(1 for i in candidates if decide(*text.texts(entries[i])))
+        hits: list[dict[str, object]] = []
+        for index in reversed(candidates):
+            if count is not None and len(hits) >= TESTER_SHOWN:
+                break  # counted already: only the newest are shown
+            entry = entries[index]
+            for m in matcher.match(entry.entry(), self._feed_label(entry.feed_id)):
                 spans = [(s, end) for term in m.hits if term.field == "title" for s, end in [(term.start, term.end)]]
                 title = [[piece, hot] for piece, hot in excerpt_pieces(entry.title or entry.link, spans, 300)]
                 st = self.store.feed_state(entry.feed_id)
                 hits.append({"title": title, "terms": list(m.terms), "link": entry.link,
                              "feed": (st.title or st.url) if st else entry.feed_id})
-        summary = (f"Would have alerted {len(hits)} time{'s' if len(hits) != 1 else ''} in the last {days:g} days"
+        total = len(hits) if count is None else count
+        summary = (f"Would have alerted {total} time{'s' if total != 1 else ''} in the last {days:g} days"
                    f"{': the newest' if hits else '.'}")
-        return web.json_response({"summary": summary, "count": len(hits), "matches": hits[:TESTER_SHOWN]},
+        return web.json_response({"summary": summary, "count": total, "matches": hits[:TESTER_SHOWN]},
                                  dumps=_dumps)
 
 
@@ -294,7 +306,7 @@ class Dashboard:
         if url:
             inv = self._invocation(grant)
             if inv is not None and self.commands is not None:
-                trace = (await self.commands.run(inv, "why", url)).text
+                trace = (await self.commands.why(inv, url)).text  # a page view is no chat command: not rate-limited
             else:
                 trace = await self._operator_trace(url)
         return self._render(grant, "Why?", pages.why_page(url, trace), "/why")
@@ -303,7 +315,7 @@ class Dashboard:
         """/why for the operator: the entry in any feed, and what became of it in every chat."""
         wanted = canonical_url(url) or url
         found = [e for e in await self.store.recent_entries(self.clock() - self.settings.store_recent)
-                 if wanted in (e.url, canonical_url(e.link) or e.link)]
+                 if wanted == e.url or (not e.url and wanted == (canonical_url(e.link) or e.link))]
         if not found:
             return "No new entry with that address in the recent entries of any feed."
         blocks = []

@@ -11,6 +11,9 @@ from html import escape
 from bot.model import Watch
 from bot.render.text import ago, excerpt
 
+FEEDS_PER_PAGE = 200
+OVERVIEW_FEEDS = 50  # feeds with trouble listed on the overview
+
 PAGES = (("/", "Overview"), ("/feeds", "Feeds"), ("/watches", "Watches"), ("/alerts", "Alerts"), ("/why", "Why?"))
 
 
@@ -75,7 +78,12 @@ def overview(feeds: list[FeedRow], watches: int, outbox: int, per_day: list[tupl
              f'<div class="card"><b>{watches}</b>watches</div><div class="card"><b>{outbox}</b>waiting to be sent</div></div>')
     chart = (f'<h2>Alerts a day</h2><div class="bars" role="img" aria-label="Alerts a day: {e(days)}">{bars}</div>'
              f'<p class="muted">{days or "No alerts yet."}</p>')
-    return stats + chart + "<h2>Feeds</h2>" + feed_table(feeds, now, csrf="", editable=False)
+    troubled = [f for f in feeds if f.last_error or f.stopped]
+    listing = (feed_table(troubled[:OVERVIEW_FEEDS], now, csrf="", editable=False) if troubled
+               else '<p class="ok">Every feed answers.</p>')
+    more = (f'<p class="muted">{len(troubled) - OVERVIEW_FEEDS} more on <a href="/feeds">Feeds</a>.</p>'
+            if len(troubled) > OVERVIEW_FEEDS else "")
+    return stats + chart + "<h2>Feeds with trouble</h2>" + listing + more
 
 
 def feed_table(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool) -> str:
@@ -98,7 +106,8 @@ def feed_table(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool) -
             + "".join(rows) + "</tbody></table>")
 
 
-def feeds_page(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool, message: str = "") -> str:
+def feeds_page(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool, message: str = "",
+               page: int = 1) -> str:
     form = ""
     if editable:
         form = (f'<form method="post" action="/feeds/add" class="card"><input type="hidden" name="csrf" value="{e(csrf)}">'
@@ -106,7 +115,16 @@ def feeds_page(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool, m
                 '<input id="url" name="url" type="text" required autocomplete="off" '
                 'placeholder="https://www.billboard.com/feed/"><p><button type="submit">Add</button></p></form>')
     note = f'<p class="card" role="status">{e(message)}</p>' if message else ""
-    return note + form + feed_table(feeds, now, csrf=csrf, editable=editable)
+    pages_count = max(1, -(-len(feeds) // FEEDS_PER_PAGE))
+    page = min(max(1, page), pages_count)
+    shown = sorted(feeds, key=lambda f: (not f.last_error and not f.stopped, f.title.lower()))
+    shown = shown[(page - 1) * FEEDS_PER_PAGE:page * FEEDS_PER_PAGE]
+    links = ""
+    if pages_count > 1:
+        links = '<nav aria-label="Feed pages" class="muted">' + " ".join(
+            f'<a href="/feeds?page={n}"{" aria-current=page" if n == page else ""}>{n}</a>'
+            for n in range(1, pages_count + 1)) + f" · {len(feeds)} feeds</nav>"
+    return note + form + links + feed_table(shown, now, csrf=csrf, editable=editable) + links
 
 
 def watches_page(watches: list[Watch], *, csrf: str, editable: bool, message: str = "", rule: str = "") -> str:

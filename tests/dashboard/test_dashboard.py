@@ -109,7 +109,10 @@ def fresh_cookies(request):
 async def test_a_link_signs_in_once_and_an_expired_one_never(site, browser):
     link = site.link(FANS.name)
     overview = await browser.get(link)
-    assert "Overview" in overview and FANS.name in overview and "Pop Daily" in overview
+    assert "Overview" in overview and FANS.name in overview and "Every feed answers" in overview
+    assert "Pop Daily" in await browser.get(site.base + "/feeds")
+    await browser.screenshot("feeds")
+    await browser.get(site.base + "/")
     cookie = (await browser.cookies())[COOKIE]
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["secure"] is False
     await browser.screenshot("overview")
