@@ -129,7 +129,7 @@ async def main(n_feeds: int, n_watches: int, n_entries: int, requests: int) -> N
         start = time.perf_counter()
         baseline_hits = sum(1 for e in recent if all(p.search(f"{e.title} {e.summary}") for p in patterns))
         baseline = time.perf_counter() - start
-        ours = statistics.median(results[f"chat /api/test"]) if "chat /api/test" in results else float("nan")
+        ours = statistics.median(results["chat /api/test"]) if "chat /api/test" in results else float("nan")
         print(f"tester: {ours * 1000:.1f} ms a rule (median); baseline: {baseline * 1000:.1f} ms "
               f"({baseline_hits} matches)")
         print(f"peak rss MB: {peak_rss_mb():.0f}")
