@@ -95,6 +95,7 @@ class FreshEntries:
     fresh: tuple[Entry, ...]  # entries to match, newest last
     present: tuple[str, ...]  # entry keys of everything the feed carries now
     too_old: int  # new entries skipped because they were published before max_age
+    old: tuple[Entry, ...] = ()  # those entries (what /why says of them)
 
 
 def _newest_first(entries: Sequence[Entry]) -> list[Entry]:
@@ -131,4 +132,6 @@ def fresh_entries(
     cutoff = now - max_age
     recent = [e for e in new if (e.published or e.updated or now) >= cutoff]
     recent = _newest_first(recent)[::-1]  # announce oldest first, as the story unfolded
-    return FreshEntries(tuple(recent), present, len(new) - len(recent))
+    kept = {id(e) for e in recent}
+    old = tuple(e for e in new if id(e) not in kept) if not first_poll else ()
+    return FreshEntries(tuple(recent), present, len(new) - len(recent), old)

@@ -416,7 +416,8 @@ class Engine:
         report.new_entries += len(decided.fresh)
         title = p.parsed.title or feed.title or decided.state.title
         self.store.remember_recent([pipeline.recent_of(entry, now, *self._route(entry, feed, title, now, report))
-                                    for entry in decided.fresh])
+                                    for entry in decided.fresh]
+                                   + [pipeline.recent_of(entry, now, [pipeline.TOO_OLD]) for entry in decided.old])
 
     async def absorb_pushed(self, feed: Feed, body: bytes) -> CycleReport:
         """Content a WebSub hub pushed for a feed: parsed and absorbed exactly like a

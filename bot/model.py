@@ -101,6 +101,11 @@ class RecentEntry:
     fates: tuple[Fate, ...] = ()
     story: str = ""  # the story thread it was filed under (when it fired a watch)
 
+    @property
+    def too_old(self) -> bool:
+        """New in its feed but published before [poll] max_age: never announced."""
+        return any(f.outcome == "too old" for f in self.fates)
+
     def entry(self) -> Entry:
         """The entry again, for matching (its summary as kept)."""
         when = datetime.fromtimestamp(self.published, timezone.utc) if self.published is not None else None

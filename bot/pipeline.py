@@ -35,6 +35,7 @@ class Absorbed:
     present: tuple[str, ...] = ()  # keys of every entry in the body: remembered as known
     changed: bool = False  # a new body was parsed
     stopped: str | None = None  # why polling stops now (410, failing too long), to tell its chats
+    old: tuple[Entry, ...] = ()  # entries new in the feed but published before [poll] max_age: not announced
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,8 @@ def absorb(feed: Feed, state: FeedState, fetched: FetchResult, parsed: ParsedFee
     changes.update(body_hash=fetched.body_hash, last_changed=float(int(now)), title=parsed.title or state.title,
                    next_due=_next_due(feed, state, gap, bound, now, poll, rng, push))
     present = fresh.present + parsed.known_keys  # entries the parse left out as known are present too
-    return Absorbed(replace(state, **changes), fresh.fresh, present, changed=True)  # type: ignore[arg-type]
+    return Absorbed(replace(state, **changes), fresh.fresh, present, changed=True,  # type: ignore[arg-type]
+                    old=fresh.old)
 
 
 def fired_watches(matches: Iterable[Match], watches: Mapping[WatchId, Watch], applies: Callable[[Watch], bool],
@@ -143,6 +145,9 @@ def spread_enough(fired: Mapping[DestinationName, list[FiredWatch]], watches: Ma
         if kept:
             out[dest] = kept
     return out
+
+
+TOO_OLD = Fate("", "too old")  # the fate of an entry new in its feed but published before [poll] max_age
 
 
 def snoozed(matches: Iterable[Match], watches: Mapping[WatchId, Watch], now: float) -> list[Fate]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -334,7 +335,9 @@ async def test_recent_backtest_and_why_read_the_last_days_entries(bot, feed_serv
     assert "No alerts here" in await bot("/recent")
     duet = "Lady Gaga and Britney Spears are preparing a duet, sources say"
     feed_server.serve("/shared", rss([item(duet, link="https://pop.example/duet"),
-                                      item("Madonna announces tour dates", link="https://pop.example/tour")]))
+                                      item("Madonna announces tour dates", link="https://pop.example/tour"),
+                                      item("A duet from long ago", link="https://pop.example/old",
+                                           published=datetime.now(timezone.utc) - timedelta(days=30))]))
     await bot.engine.poll_cycle(bot.engine.feeds)
     feed_server.serve("/shared", rss([item("Britney Spears and Lady Gaga preparing duet, say sources",
                                            link="https://pop.example/duet-again")]))
@@ -354,6 +357,8 @@ async def test_recent_backtest_and_why_read_the_last_days_entries(bot, feed_serv
     again = await bot("/why https://pop.example/duet-again")
     assert "a rewording of a story already told here" in again
     assert "No new entry with that address" in await bot("/why https://pop.example/never")
+    old = await bot("/why https://pop.example/old")
+    assert "not announced: it is published 30 d ago, older than the 7 days tipoff announces" in old
     assert "one of this chat's feeds" in await bot(f"/why {bot.engine.feeds[0].url}")
     other = destinations.telegram(-100999)  # another chat sees none of this one's alerts
     assert "No alerts here" in await bot("/recent", dest=other)

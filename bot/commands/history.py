@@ -74,7 +74,7 @@ class HistoryCommands(CommandsBase):
             return Reply(f"I can't use that rule: {exc}\n{shown}\n{pointer}")
         matcher = Matcher(self.settings.rules)
         matcher.add(Watch(WatchId("backtest"), args, (), datetime.now(timezone.utc)))
-        entries = await self._recent(inv)
+        entries = [e for e in await self._recent(inv) if not e.too_old]  # those could never have alerted
         hits = [(e, m) for e in entries for m in matcher.match(e.entry(), self._feed_name(e.feed_id))]
         head = (f"{args} would have alerted {len(hits)} time{'s' if len(hits) != 1 else ''} in the last "
                 f"{self._days()} ({len(entries)} new entries in {len(self._seen_feeds(inv))} feeds).")
@@ -110,6 +110,13 @@ class HistoryCommands(CommandsBase):
         lines = [f"{excerpt(entry.title or '(untitled)', 150)}",
                  f"Seen in {excerpt(self._feed_name(entry.feed_id), 80)} {ago(seen, now)}{polled}."]
         lines += self._watch_lines(dest, entry)
+        if entry.too_old:
+            when = (f"published {ago(datetime.fromtimestamp(entry.published, timezone.utc), now)}"
+                    if entry.published is not None else "undated")
+            days = self.settings.poll.max_age / 86400
+            lines.append(f"Here: not announced: it is {when}, older than the {days:g} days tipoff announces "
+                         "([poll] max_age).")
+            return "\n".join(lines)
         fates = [f for f in entry.fates if f.destination == dest]
         for fate in fates:
             said = _OUTCOMES.get(fate.outcome, fate.outcome).format(detail=fate.detail)

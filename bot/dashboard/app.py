@@ -231,7 +231,7 @@ class Dashboard:
         days = self.settings.store_recent / 86400
         recent = await self.store.recent_entries(self.clock() - self.settings.store_recent)
         text = self._texts.setdefault(grant.scope, RecentText())  # one per scope: each sees its own feeds
-        entries = [e for e in recent if e.feed_id in seen]
+        entries = [e for e in recent if e.feed_id in seen and not e.too_old]
         candidates = text.candidates(tree, entries)
         decide = decider(tree)
         count = None if decide is None else sum(1 for i in candidates if decide(*text.texts(entries[i])))
