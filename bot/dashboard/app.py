@@ -57,6 +57,8 @@ class Dashboard:
         r.add_get("/watches", self._page(self._watches))
         r.add_post("/watches/add", self._page(self._watch_add, form=True))
         r.add_post("/watches/delete", self._page(self._watch_delete, form=True))
+        r.add_post("/watches/settings", self._page(self._watch_settings, form=True))
+        r.add_post("/chat/settings", self._page(self._chat_settings, form=True))
         r.add_get("/api/test", self._page(self._tester))
         r.add_get("/alerts", self._page(self._alerts))
         r.add_get("/why", self._page(self._why))
@@ -195,8 +197,12 @@ class Dashboard:
 
     async def _watches(self, request: web.Request, grant: Grant, message: str = "",
                        rule: str = "", status: int = 200) -> web.StreamResponse:
-        body = pages.watches_page(self._watches_of(grant), csrf=access.csrf_token(self.secret, grant.id),
-                                  editable=not grant.operator, message=message, rule=rule)
+        csrf = access.csrf_token(self.secret, grant.id)
+        body = pages.watches_page(self._watches_of(grant), csrf=csrf, editable=not grant.operator, message=message,
+                                  rule=rule, failed=status >= 400)
+        if not grant.operator:
+            st = self.store.destination_state(DestinationName(grant.scope))
+            body = pages.chat_settings(st.quiet, st.digest, st.paused, csrf) + body
         return self._render(grant, "Watches", body, "/watches", status)
 
     async def _watch_add(self, request: web.Request, grant: Grant) -> web.StreamResponse:
@@ -209,6 +215,39 @@ class Dashboard:
         if label:
             await self._act(grant, "label", f"{wid} {label}")
         raise web.HTTPSeeOther("/watches")
+
+    async def _watch_settings(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        """One setting of a watch, made by the chat command that sets it (its checks,
+        its limits): a new rule is a new watch with the old one's label, then the old
+        one removed."""
+        form = await request.post()
+        wid, what, value = (str(form.get(k, "")).strip() for k in ("id", "what", "value"))
+        if what == "rule":
+            old = next((w for w in self._watches_of(grant) if w.id == wid and w.owner), None)
+            said = await self._act(grant, "watch", value)
+            if old is not None and said.startswith("Watching as "):
+                new = said.split()[2].rstrip(":")
+                if old.label:  # what the old watch was set to carries over
+                    await self._act(grant, "label", f"{new} {old.label}")
+                if old.min_sources > 1:
+                    await self._act(grant, "spread", f"{new} {old.min_sources} {int(old.within // 60)}m")
+                if old.digest:
+                    await self._act(grant, "digest", f"{old.digest} {new}")
+                await self._act(grant, "unwatch", wid)
+                said = f"The rule of {wid} is now {value!r}, watched as {new} (its label, spread and digest kept)."
+        elif what == "digest":
+            said = await self._act(grant, "digest", f"{value or 'off'} {wid}")
+        elif what in ("label", "snooze", "spread"):
+            said = await self._act(grant, what, f"{wid} {value or ('' if what == 'label' else 'off')}".strip())
+        else:
+            said = f"Nothing to set as {what!r}."
+        return await self._watches(request, grant, said)
+
+    async def _chat_settings(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        form = await request.post()
+        what, value = str(form.get("what", "")), str(form.get("value", "")).strip() or "off"
+        said = await self._act(grant, what, value) if what in ("quiet", "digest") else f"Nothing to set as {what!r}."
+        return await self._watches(request, grant, said)
 
     async def _watch_delete(self, request: web.Request, grant: Grant) -> web.StreamResponse:
         wid = str((await request.post()).get("id", "")).strip()

@@ -127,8 +127,9 @@ def feeds_page(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool, m
     return note + form + links + feed_table(shown, now, csrf=csrf, editable=editable) + links
 
 
-def watches_page(watches: list[Watch], *, csrf: str, editable: bool, message: str = "", rule: str = "") -> str:
-    note = f'<p class="card error" role="status">{e(message)}</p>' if message else ""
+def watches_page(watches: list[Watch], *, csrf: str, editable: bool, message: str = "", rule: str = "",
+                 failed: bool = False) -> str:
+    note = f'<p class="card{" error" if failed else ""}" role="status">{e(message)}</p>' if message else ""
     form = ""
     if editable:
         form = (f'<form method="post" action="/watches/add" class="card"><input type="hidden" name="csrf" '
@@ -148,7 +149,8 @@ def watches_page(watches: list[Watch], *, csrf: str, editable: bool, message: st
             if editable and w.owner:
                 delete = (f'<form class="inline" method="post" action="/watches/delete"><input type="hidden" '
                           f'name="csrf" value="{e(csrf)}"><input type="hidden" name="id" value="{e(w.id)}">'
-                          f'<button class="quiet" type="submit" aria-label="Delete {e(w.id)}">Delete</button></form>')
+                          f'<button class="quiet" type="submit" aria-label="Delete {e(w.id)}">Delete</button></form>'
+                          + _settings_forms(w, csrf))
             notes = [n for n in (f"label: {w.label}" if w.label else "",
                                  f"after {w.min_sources} outlets" if w.min_sources > 1 else "",
                                  f"digest: {w.digest}" if w.digest else "") if n]
@@ -182,6 +184,40 @@ def message_url(destination: str, receipt: str) -> str:
     if platform == "telegram" and chat.startswith("-100") and receipt.isdigit():
         return f"https://t.me/c/{chat[4:]}/{receipt}"
     return ""
+
+
+SETTINGS = (("rule", "Rule", "the new rule (the watch gets a new id)"),
+            ("label", "Label", "empty: show the rule"),
+            ("snooze", "Snooze", "e.g. 8h, 24h, 3d, or off"),
+            ("digest", "Digest", "hourly, daily 09:00 Europe/Berlin, or off"),
+            ("spread", "Wait for outlets", "e.g. 3 2h, or off"))
+
+
+def _settings_forms(w: Watch, csrf: str) -> str:
+    """A watch's settings, each a small form (the chat command behind it checks it)."""
+    current = {"rule": w.rule, "label": w.label, "snooze": "", "digest": w.digest,
+               "spread": f"{w.min_sources} {int(w.within // 60)}m" if w.min_sources > 1 else ""}
+    forms = "".join(
+        f'<form method="post" action="/watches/settings"><input type="hidden" name="csrf" value="{e(csrf)}">'
+        f'<input type="hidden" name="id" value="{e(w.id)}"><input type="hidden" name="what" value="{what}">'
+        f'<label for="{what}-{e(w.id)}">{name}</label><input id="{what}-{e(w.id)}" name="value" type="text" '
+        f'value="{e(current[what])}" placeholder="{e(hint)}" autocomplete="off"> '
+        f'<button class="quiet" type="submit">Save</button></form>'
+        for what, name, hint in SETTINGS)
+    return f'<details><summary>Settings</summary>{forms}</details>'
+
+
+def chat_settings(quiet: str, digest: str, paused: bool, csrf: str) -> str:
+    """The chat's own settings: quiet hours and its digest."""
+    def form(what: str, name: str, value: str, hint: str) -> str:
+        return (f'<form method="post" action="/chat/settings"><input type="hidden" name="csrf" value="{e(csrf)}">'
+                f'<input type="hidden" name="what" value="{what}"><label for="chat-{what}">{name}</label>'
+                f'<input id="chat-{what}" name="value" type="text" value="{e(value)}" placeholder="{e(hint)}" '
+                f'autocomplete="off"> <button class="quiet" type="submit">Save</button></form>')
+    state = '<p class="bad">Alerts here are paused.</p>' if paused else ""
+    return (f'<details class="card"><summary>This chat: quiet hours and digest</summary>{state}'
+            + form("quiet", "Quiet hours", quiet, "23:00-07:00 Europe/Berlin, or off")
+            + form("digest", "Digest", digest, "hourly, daily 09:00 Europe/Berlin, or off") + "</details>")
 
 
 def alerts_page(rows: list[AlertRow], now: float, *, query: dict[str, str], watches: list[tuple[str, str]],

@@ -5,6 +5,7 @@ another's, the live rule tester, and a watch added in the browser that then aler
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 
@@ -265,3 +266,29 @@ async def test_the_alert_history_and_why_for_a_matched_a_repeated_and_an_unmatch
     assert "a rewording of a story already told here" in repeated
     unmatched = await browser.get(f"{site.base}/why?url=https://pop.example/{slug('Madonna announces a world')}")
     assert f"✗ {wid}" in unmatched and "missing" in unmatched and "Here: no alert" in unmatched
+
+
+async def test_a_watchs_settings_and_the_chats_quiet_hours_are_set_in_the_browser(site, browser):
+    wid = (await site.say(FANS, "/watch duet")).split()[2].rstrip(":")
+    await browser.get(site.link(FANS.name))
+    await browser.get(site.base + "/watches")
+
+    async def setting(what: str, value: str) -> str:
+        await asyncio.to_thread(lambda: browser.driver.find_element("css selector", "td details summary").click())
+        await browser.type(f"#{what}-{wid}", value)
+        return await browser.submit(f"form[action='/watches/settings']:has(#{what}-{wid}) button")
+
+    assert "Snoozed" in await setting("snooze", "8h")
+    assert site.engine.watching(wid).snoozed_until > time.time() + 7 * 3600
+    assert "alerts now say: Duet news" in await setting("label", "Duet news")
+    assert "now alerts once 3 outlets within 2 h" in await setting("spread", "3 2h")
+    assert "not a duration" in await setting("snooze", "forever")  # the command's own check, its words
+    page = await setting("rule", '"lady gaga" duet')
+    [watch] = site.store.watches(FANS.name)
+    assert watch.rule == '"lady gaga" duet' and watch.label == "Duet news" and watch.id != wid
+    await browser.screenshot("watch-settings")
+    await asyncio.to_thread(lambda: browser.driver.find_element("css selector", "details.card summary").click())
+    await browser.type("#chat-quiet", "23:00-07:00 Europe/Berlin")
+    said = await browser.submit("form[action='/chat/settings']:has(#chat-quiet) button")
+    assert "Quiet hours 23:00-07:00 Europe/Berlin" in said
+    assert site.store.destination_state(FANS.name).quiet == "23:00-07:00 Europe/Berlin"
