@@ -147,7 +147,7 @@ class WebServer:
         self.engine, self.store, self.clock = engine, store, clock
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(engine, store))
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=4 * 1024 * 1024)  # a dashboard OPML upload (2 MB) fits
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/metrics", self._metrics)
         self.app.router.add_get("/websub/{token}", self._websub_verify)  # 404 unless WebSub is on

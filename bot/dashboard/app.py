@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
@@ -14,6 +15,7 @@ from typing import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from bot.adapters.base import Limits
 from bot.commands import Commands, Invocation
 from bot.config import Settings, feed_id_for
 from bot.feeds.canonical import canonical_url
@@ -32,6 +34,7 @@ log = logging.getLogger("tipoff.dashboard")
 
 COOKIE = "tipoff_session"
 TESTER_SHOWN = 20
+IMPORT_BYTES = Limits().import_bytes  # the largest OPML file an import reads, as in chats
 ALERTS_SHOWN = 200  # the newest of the alerts a search finds
 Page = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
 
@@ -54,6 +57,8 @@ class Dashboard:
         r.add_get("/feeds", self._page(self._feeds))
         r.add_post("/feeds/add", self._page(self._feed_add, form=True))
         r.add_post("/feeds/remove", self._page(self._feed_remove, form=True))
+        r.add_post("/feeds/import", self._page(self._feed_import, form=True))
+        r.add_get("/feeds/export", self._page(self._feed_export))
         r.add_get("/watches", self._page(self._watches))
         r.add_post("/watches/add", self._page(self._watch_add, form=True))
         r.add_post("/watches/delete", self._page(self._watch_delete, form=True))
@@ -146,6 +151,31 @@ class Dashboard:
                                       st.next_due if st else None, st.stopped if st else None,
                                       subs[feed.id].id if feed.id in subs else ""))
         return rows
+
+    async def _feed_import(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        """An OPML file uploaded: every feed in it added, as /import does."""
+        upload = (await request.post()).get("opml")
+        data = upload.file.read(IMPORT_BYTES + 1) if isinstance(upload, web.FileField) else b""
+        inv = self._invocation(grant)
+        if inv is None or self.commands is None:
+            said = "The operator's session reads everything; changes are made in a chat's own dashboard."
+        elif not data:
+            said = "Choose an OPML file to import."
+        elif len(data) > IMPORT_BYTES:
+            said = "That file is too large to import."
+        else:
+            said = (await self.commands.run(replace(inv, attachment=data), "import", "")).text
+        return await self._feeds(request, grant, said)
+
+    async def _feed_export(self, request: web.Request, grant: Grant) -> web.StreamResponse:
+        inv = self._invocation(grant)
+        if inv is None or self.commands is None:
+            return await self._feeds(request, grant, "Export a chat's feeds from its own dashboard.")
+        reply = await self.commands.export(inv, "")
+        assert reply.document is not None
+        name, data = reply.document
+        return web.Response(body=data, content_type="text/x-opml", headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
     def _invocation(self, grant: Grant) -> Invocation | None:
         """The chat a session acts for (the operator's session only reads)."""

@@ -113,7 +113,12 @@ def feeds_page(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool, m
         form = (f'<form method="post" action="/feeds/add" class="card"><input type="hidden" name="csrf" value="{e(csrf)}">'
                 '<label for="url">Add a feed: its address, a page that links one, or a source like news:"lady gaga"</label>'
                 '<input id="url" name="url" type="text" required autocomplete="off" '
-                'placeholder="https://www.billboard.com/feed/"><p><button type="submit">Add</button></p></form>')
+                'placeholder="https://www.billboard.com/feed/"><p><button type="submit">Add</button></p></form>'
+                f'<form method="post" action="/feeds/import" enctype="multipart/form-data" class="card">'
+                f'<input type="hidden" name="csrf" value="{e(csrf)}"><label for="opml">Import an OPML file '
+                '(most feed readers export one)</label><input id="opml" name="opml" type="file" '
+                'accept=".opml,.xml,text/x-opml,text/xml"><p><button type="submit">Import</button> '
+                '<a href="/feeds/export">Export this chat\'s feeds and watches (OPML)</a></p></form>')
     note = f'<p class="card" role="status">{e(message)}</p>' if message else ""
     pages_count = max(1, -(-len(feeds) // FEEDS_PER_PAGE))
     page = min(max(1, page), pages_count)

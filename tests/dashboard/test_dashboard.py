@@ -292,3 +292,25 @@ async def test_a_watchs_settings_and_the_chats_quiet_hours_are_set_in_the_browse
     said = await browser.submit("form[action='/chat/settings']:has(#chat-quiet) button")
     assert "Quiet hours 23:00-07:00 Europe/Berlin" in said
     assert site.store.destination_state(FANS.name).quiet == "23:00-07:00 Europe/Berlin"
+
+
+async def test_opml_import_and_export_on_the_feeds_page(site, browser, tmp_path, feed_server):
+    first = feed_server.serve("/one", rss([item("old news", published=ago(60))], title="One"))
+    second = feed_server.serve("/two", rss([item("old news", published=ago(60))], title="Two"))
+    opml = tmp_path / "mine.opml"
+    opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><head><title>mine</title></head><body>'
+                    f'<outline type="rss" text="One" xmlUrl="{first}"/><outline type="rss" text="Two" '
+                    f'xmlUrl="{second}"/></body></opml>')
+    await browser.get(site.link(FANS.name))
+    await browser.get(site.base + "/feeds")
+    await asyncio.to_thread(lambda: browser.driver.find_element("css selector", "#opml").send_keys(str(opml)))
+    said = await browser.submit("form[action='/feeds/import'] button")
+    assert "Added 2" in said, said
+    assert {s.url for s in site.store.subscriptions(FANS.name)} == {first, second}
+    await browser.screenshot("feeds-imported")
+    session = (await browser.cookies())[COOKIE]["value"]
+    async with aiohttp.ClientSession(cookies={COOKIE: session}) as http:
+        async with http.get(site.base + "/feeds/export") as resp:
+            body = await resp.text()
+            assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+    assert first in body and second in body
