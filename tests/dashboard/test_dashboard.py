@@ -283,8 +283,9 @@ async def test_a_watchs_settings_and_the_chats_quiet_hours_are_set_in_the_browse
     assert "alerts now say: Duet news" in await setting("label", "Duet news")
     assert "now alerts once 3 outlets within 2 h" in await setting("spread", "3 2h")
     assert "not a duration" in await setting("snooze", "forever")  # the command's own check, its words
-    page = await setting("rule", '"lady gaga" duet')
+    changed = await setting("rule", '"lady gaga" duet')
     [watch] = site.store.watches(FANS.name)
+    assert f"The rule of {wid} is now" in changed and watch.id in changed
     assert watch.rule == '"lady gaga" duet' and watch.label == "Duet news" and watch.id != wid
     await browser.screenshot("watch-settings")
     await asyncio.to_thread(lambda: browser.driver.find_element("css selector", "details.card summary").click())
