@@ -471,6 +471,7 @@ class Engine:
             if self.store.claim_and_queue(planned.destination, planned.alert.story_keys, now, message,
                                           planned.alert.id, not_before=planned.hold.until):
                 report.alerts += 1
+                self.store.count_alert(planned.alert.created_at.strftime("%Y-%m-%d"), planned.destination, ids)
                 fates.append(Fate(planned.destination, "held" if planned.hold.until else "alerted", planned.alert.id, ids))
             else:  # told already: the alert sent for its story names this outlet too
                 report.repeats += 1

@@ -35,7 +35,9 @@ log = logging.getLogger("tipoff.dashboard")
 COOKIE = "tipoff_session"
 TESTER_SHOWN = 20
 IMPORT_BYTES = Limits().import_bytes  # the largest OPML file an import reads, as in chats
-ALERTS_SHOWN = 200  # the newest of the alerts a search finds
+ALERTS_SHOWN = 200
+CHART_DAYS = 30
+CHART_WATCHES = 8  # the busiest watches charted one by one  # the newest of the alerts a search finds
 Page = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
 
 
@@ -197,18 +199,34 @@ class Dashboard:
 
     async def _overview(self, request: web.Request, grant: Grant) -> web.StreamResponse:
         now = self.clock()
-        since = now - self.settings.store_recent
-        per_day: Counter[str] = Counter()
-        for entry in await self.store.recent_entries(since):
-            for fate in entry.fates:
-                if fate.outcome in ("alerted", "held") and grant.sees(fate.destination):
-                    per_day[datetime.fromtimestamp(entry.seen_at, timezone.utc).strftime("%Y-%m-%d")] += 1
         days = [datetime.fromtimestamp(now - 86400 * i, timezone.utc).strftime("%Y-%m-%d")
-                for i in range(int(self.settings.store_recent // 86400) - 1, -1, -1)]
+                for i in range(CHART_DAYS - 1, -1, -1)]
+        per_day: Counter[str] = Counter()
+        by_watch: dict[str, Counter[str]] = {}
+        for day, dest, watch, n in await self.store.alert_counts(days[0]):
+            if grant.sees(dest):
+                per_day[day] += n
+                by_watch.setdefault(watch, Counter())[day] += n
+        names = {str(w.id): f"{w.id} {w.label or w.rule}" for w in self._watches_of(grant)}
+        busiest = sorted(by_watch, key=lambda w: -sum(by_watch[w].values()))[:CHART_WATCHES]
+        per_watch = [(names.get(w, w), [(d, by_watch[w][d]) for d in days]) for w in busiest]
         outbox = sum(1 for i in self.store.pending() if grant.sees(i.destination))
         body = pages.overview(self._feed_rows(grant), len(self._watches_of(grant)), outbox,
-                              [(d, per_day[d]) for d in days], now)
+                              [(d, per_day[d]) for d in days], now, per_watch, await self._workers(grant))
         return self._render(grant, "Overview", body, "/")
+
+    async def _workers(self, grant: Grant) -> list[str] | None:
+        """For the operator on a Redis store: what each worker holds (`tipoff workers`)."""
+        if not grant.operator or not self.settings.store_url:
+            return None
+        from bot.fleet import render
+        from bot.store.redis.survey import survey
+
+        where = getattr(self.store, "safe_url", lambda: "redis")()
+        try:
+            return render(await survey(self.settings.store_url, self.settings.store_prefix), where)
+        except Exception as exc:  # Redis away: the page still renders, and says so (never the URL's password)
+            return [f"cannot survey the workers now ({type(exc).__name__})"]
 
     async def _feeds(self, request: web.Request, grant: Grant, message: str = "") -> web.StreamResponse:
         page = request.query.get("page", "1")

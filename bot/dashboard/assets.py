@@ -46,6 +46,7 @@ mark { background: var(--hit); color: inherit; padding: 0 .1em; }
 .stats b { display: block; font-size: 1.5rem; }
 .error { color: var(--bad); white-space: pre-wrap; font-family: ui-monospace, monospace; }
 ul.results { padding-left: 1.2rem; }
+pre { overflow-x: auto; font-size: .85rem; white-space: pre; }
 @media (max-width: 40rem) { th.wide, td.wide { display: none; } }
 """
 

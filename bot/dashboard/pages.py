@@ -66,24 +66,40 @@ def bare(title: str, message: str, status_note: str = "") -> str:
 </main></body></html>"""
 
 
-def overview(feeds: list[FeedRow], watches: int, outbox: int, per_day: list[tuple[str, int]], now: float) -> str:
+def _alerts(n: int) -> str:
+    return f"{n} alert{'s' if n != 1 else ''}"
+
+
+def _bars(counts: list[tuple[str, int]], label: str) -> str:
+    top = max((n for _, n in counts), default=0) or 1
+    bars = "".join(f'<div style="height:{max(2, round(100 * n / top))}%" title="{e(day)}: {n}"></div>'
+                   for day, n in counts)
+    total = sum(n for _, n in counts)
+    return f'<div class="bars" role="img" aria-label="{e(label)}: {total} alerts in {len(counts)} days">{bars}</div>'
+
+
+def overview(feeds: list[FeedRow], watches: int, outbox: int, per_day: list[tuple[str, int]], now: float,
+             per_watch: list[tuple[str, list[tuple[str, int]]]] | None = None, workers: list[str] | None = None) -> str:
     failing = sum(1 for f in feeds if f.last_error and not f.stopped)
     stopped = sum(1 for f in feeds if f.stopped)
-    top = max((n for _, n in per_day), default=0) or 1
-    bars = "".join(f'<div style="height:{max(2, round(100 * n / top))}%" title="{e(day)}: {n}"></div>'
-                   for day, n in per_day)
-    days = " · ".join(f"{e(day[5:])}: {n}" for day, n in per_day)
+    total = sum(n for _, n in per_day)
     stats = (f'<div class="stats"><div class="card"><b>{len(feeds)}</b>feeds</div>'
              f'<div class="card"><b>{failing}</b>failing</div><div class="card"><b>{stopped}</b>stopped</div>'
              f'<div class="card"><b>{watches}</b>watches</div><div class="card"><b>{outbox}</b>waiting to be sent</div></div>')
-    chart = (f'<h2>Alerts a day</h2><div class="bars" role="img" aria-label="Alerts a day: {e(days)}">{bars}</div>'
-             f'<p class="muted">{days or "No alerts yet."}</p>')
+    first, last = (per_day[0][0], per_day[-1][0]) if per_day else ("", "")
+    chart = (f'<h2>Alerts a day, the last {len(per_day)} days</h2>{_bars(per_day, "All watches")}'
+             f'<p class="muted">{_alerts(total)} from {e(first)} to {e(last)}.</p>')
+    if per_watch:
+        chart += "<h2>By watch</h2>" + "".join(
+            f'<div class="card"><div>{e(excerpt(name, 80))} <span class="muted">· {_alerts(sum(n for _, n in counts))}'
+            f'</span></div>{_bars(counts, name)}</div>' for name, counts in per_watch)
     troubled = [f for f in feeds if f.last_error or f.stopped]
     listing = (feed_table(troubled[:OVERVIEW_FEEDS], now, csrf="", editable=False) if troubled
                else '<p class="ok">Every feed answers.</p>')
     more = (f'<p class="muted">{len(troubled) - OVERVIEW_FEEDS} more on <a href="/feeds">Feeds</a>.</p>'
             if len(troubled) > OVERVIEW_FEEDS else "")
-    return stats + chart + "<h2>Feeds with trouble</h2>" + listing + more
+    fleet = ("<h2>Workers</h2><pre class=\"card\">" + e("\n".join(workers)) + "</pre>") if workers else ""
+    return stats + chart + fleet + "<h2>Feeds with trouble</h2>" + listing + more
 
 
 def feed_table(feeds: list[FeedRow], now: float, *, csrf: str, editable: bool) -> str:

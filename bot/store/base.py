@@ -140,6 +140,10 @@ class Store(Protocol):
     # dashboard tokens used up (a sign-in link, a signed-out session), until they expire:
     # spend is False when the token was spent already; durable at the next flush
     async def spend(self, token_id: str, until: float) -> bool: ...
+
+    # alerts queued a day, by destination and watch (31 days): the dashboard's chart
+    def count_alert(self, day: str, destination: str, watches: tuple[str, ...]) -> None: ...
+    async def alert_counts(self, since_day: str) -> list[tuple[str, str, str, int]]: ...  # (day, dest, watch, n)
     async def spent(self, token_id: str) -> bool: ...
     async def recent_entries(self, since: float) -> list[RecentEntry]: ...  # oldest first
 

@@ -11,7 +11,13 @@ from typing import Mapping
 from bot.model import DestinationName, FeedId, Outgoing, RecentEntry, Reported, Subscription, Told, Watch, WatchId
 from bot.store.base import DestinationState, FeedState, OutboxItem
 
-TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines", "told", "spent")
+TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headlines", "told", "spent", "counts")
+COUNT_DAYS = 31  # alerts a day are kept this many days (the dashboard charts 30)
+
+
+def _split_count(key: str) -> tuple[str, str, str]:
+    day, destination, watch = key.split("\x00")
+    return day, destination, watch
 
 
 def told_key(destination: str, story: str) -> str:
@@ -31,6 +37,7 @@ class Records:
         self._recent: dict[str, RecentEntry] = {}  # new entries of the last `[store] recent`, oldest first
         self._recent_new: list[RecentEntry] = []  # not yet written
         self._spent: dict[str, float] = {}  # dashboard tokens used up (a sign-in link, a signed-out session) → until
+        self._counts: dict[str, int] = {}  # "day\x00destination\x00watch" → alerts queued that day
         self._dirty: dict[str, set[str]] = {t: set() for t in TABLES}
         self._next_seq = 1
         self._unflushed: set[str] = set()  # alerts queued here, not yet written where they last
@@ -78,6 +85,22 @@ class Records:
             del self._recent[key]
             gone += 1
         return gone
+
+    def count_alert(self, day: str, destination: str, watches: tuple[str, ...]) -> None:
+        for watch in watches:
+            key = f"{day}\x00{destination}\x00{watch}"
+            self._counts[key] = self._counts.get(key, 0) + 1
+            self._dirty["counts"].add(key)
+
+    async def alert_counts(self, since_day: str) -> list[tuple[str, str, str, int]]:
+        return [(*_split_count(k), n) for k, n in self._counts.items() if k >= since_day]
+
+    def _forget_counts(self, before_day: str) -> int:
+        old = [k for k in self._counts if k < before_day]
+        for key in old:
+            del self._counts[key]
+            self._dirty["counts"].add(key)
+        return len(old)
 
     async def spend(self, token_id: str, until: float) -> bool:
         """Use up a one-time token; False when it was used already."""

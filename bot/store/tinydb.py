@@ -32,7 +32,7 @@ from bot.store.base import (
     OutboxItem,
     StoreError,
 )
-from bot.store.records import Records, told_key
+from bot.store.records import COUNT_DAYS, Records, told_key
 from bot.store.codec import destination_from_dict, destination_to_dict, outbox_doc, outbox_item, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
 log = logging.getLogger("tipoff.store")
@@ -91,6 +91,10 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         pass
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
 
 
 class TinyDBStore(Records):
@@ -176,6 +180,8 @@ class TinyDBStore(Records):
         for doc in sorted(db.table("headlines").all(), key=lambda d: d.get("seen_at") or 0):
             reported = Reported.from_dict(doc)
             self._reported[reported.key] = reported
+        for doc in db.table("counts").all():
+            self._counts[str(doc["key"])] = int(doc["n"])
         for doc in db.table("spent").all():
             self._spent[str(doc["id"])] = float(doc["until"])
         for doc in db.table("told").all():
@@ -276,6 +282,7 @@ class TinyDBStore(Records):
             ("headlines", list(self._reported.values()), Reported.to_dict),
             ("told", list(self._told.values()), Told.to_dict),
             ("spent", list(self._spent.items()), lambda r: {"id": r[0], "until": r[1]}),
+            ("counts", list(self._counts.items()), lambda r: {"key": r[0], "n": r[1]}),
         ]
 
     async def _write(self, tables: list[tuple[str, list[Any], Callable[[Any], Any]]]) -> None:
@@ -452,6 +459,7 @@ class TinyDBStore(Records):
                 removed += len(stale)
                 self._dirty["announced"].add(dest)
         removed += self._forget_spent(now)
+        removed += self._forget_counts(_day(now - COUNT_DAYS * 86400))
         expired = self._forget_recent(now - self.recent_window)
         self._recent_rewrite = self._recent_rewrite or expired > 0  # the file keeps only what is left
         return removed + self._forget_told(title_cutoff) + expired

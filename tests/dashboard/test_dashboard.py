@@ -248,6 +248,9 @@ async def test_the_alert_history_and_why_for_a_matched_a_repeated_and_an_unmatch
     await site.news("Britney Spears and Lady Gaga preparing a duet, say sources", "Madonna announces a world tour",
                     deliver=True)
     await browser.get(site.link(FANS.name))
+    overview = await browser.get(site.base + "/")
+    assert "1 alert from" in overview and f"{wid} " in overview and "· 1 alert" in overview  # charted by watch
+    await browser.screenshot("overview-chart")
     history = await browser.get(site.base + "/alerts")
     assert DUET in history and "sent" in history and "Madonna" not in history
     link = browser.driver.find_element("link text", "the message").get_attribute("href")
@@ -315,3 +318,22 @@ async def test_opml_import_and_export_on_the_feeds_page(site, browser, tmp_path,
             body = await resp.text()
             assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
     assert first in body and second in body
+
+
+async def test_the_operators_overview_shows_the_workers_of_a_redis_store(site, redis_url):
+    from bot.store.redis import RedisStore
+    from tests.factories import redis_prefix
+
+    prefix = redis_prefix()
+    store = RedisStore(redis_url, prefix=prefix, consumer="worker-a")
+    await store.open()
+    try:
+        await store.claim_due(list(site.engine.feeds), time.time())  # worker-a polls: it is seen
+        settings = replace(site.settings, store_url=redis_url, store_prefix=prefix)
+        dashboard = Dashboard(settings, site.engine, store, site.commands, site.secret)
+        operator = access.Grant("session", access.OPERATOR, "s1", time.time() + 60)
+        lines = await dashboard._workers(operator)
+        assert lines is not None and any("worker-a" in line for line in lines) and "feeds polled" in lines[1]
+        assert await dashboard._workers(access.Grant("session", FANS.name, "s2", time.time() + 60)) is None
+    finally:
+        await store.close()

@@ -190,6 +190,19 @@ async def test_recent_entries_survive_a_restart_for_their_window(make):
     await third.close()
 
 
+async def test_alerts_a_day_are_counted_by_chat_and_watch_and_kept_a_month(make):
+    store = await make()
+    store.count_alert("2026-11-25", "fans", ("w1", "w2"))
+    store.count_alert("2026-11-26", "fans", ("w1",))
+    await store.flush()
+    store.count_alert("2026-11-26", "fans", ("w1",))  # not yet written: counted too
+    assert sorted(await store.alert_counts("2026-11-26")) == [("2026-11-26", "fans", "w1", 2)]
+    again = await restart(store, make)
+    assert sorted(await again.alert_counts("2026-01-01")) == [
+        ("2026-11-25", "fans", "w1", 1), ("2026-11-25", "fans", "w2", 1), ("2026-11-26", "fans", "w1", 2)]
+    await again.close()
+
+
 async def test_destinations_subscriptions_and_watches(make):
     store = await make()
     store.put_destination_state(DestinationState(DestinationName("telegram:-1"), quiet="23:00-07:00 UTC"))

@@ -252,6 +252,12 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                 else:
                     pipe.hset(self._k("headlines"), key, orjson.dumps(reported.to_dict()))
                     pipe.zadd(self._k("headlines", "at"), {key: reported.seen_at})
+            for key in self._dirty["counts"]:  # added to every worker's count, kept 31 days
+                n = self._counts.pop(key, 0)
+                if n:
+                    day, _, field = key.partition("\x00")
+                    pipe.hincrby(self._k("counts", day), field, n)
+                    pipe.expire(self._k("counts", day), 31 * 86400)
             fresh, self._recent_new = self._recent_new, []
             for entry in fresh:  # every worker's, read from Redis when asked (not kept here)
                 pipe.hset(self._k("recent"), entry.key, orjson.dumps(entry.to_dict()))
@@ -308,6 +314,30 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
     @reaching_redis
     async def spent(self, token_id: str) -> bool:
         return bool(await self._require().exists(self._k("spent", token_id)))
+
+    def count_alert(self, day: str, destination: str, watches: tuple[str, ...]) -> None:
+        for watch in watches:
+            key = f"{day}\x00{destination}\x00{watch}"
+            self._counts[key] = self._counts.get(key, 0) + 1  # the increments not yet written
+            self._dirty["counts"].add(key)
+
+    @reaching_redis
+    async def alert_counts(self, since_day: str) -> list[tuple[str, str, str, int]]:
+        """Every worker's counts (this one's not yet written included)."""
+        r = self._require()
+        out: dict[tuple[str, str, str], int] = {}
+        async for key in r.scan_iter(match=self._k("counts", "*"), count=200):
+            day = key.decode().rsplit(":", 1)[-1]
+            if day < since_day:
+                continue
+            for field, n in (await r.hgetall(key)).items():
+                dest, watch = field.decode().split("\x00")
+                out[(day, dest, watch)] = int(n)
+        for k, n in self._counts.items():
+            day, dest, watch = k.split("\x00")
+            if day >= since_day:
+                out[(day, dest, watch)] = out.get((day, dest, watch), 0) + n
+        return [(*k, n) for k, n in out.items()]
 
     def remember_recent(self, entries: list[RecentEntry]) -> None:
         self._recent_new.extend(entries)  # written at the commit; read back from Redis
