@@ -6,6 +6,7 @@ go through the chat commands (bot/commands), the one writer of what chats config
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import replace
 from collections import Counter
@@ -285,11 +286,27 @@ class Dashboard:
                 said = f"The rule of {wid} is now {value!r}, watched as {new} (its label, spread and digest kept)."
         elif what == "digest":
             said = await self._act(grant, "digest", f"{value or 'off'} {wid}")
+        elif what == "mention":
+            said = await self._mention(grant, wid, value)
         elif what in ("label", "snooze", "spread"):
             said = await self._act(grant, what, f"{wid} {value or ('' if what == 'label' else 'off')}".strip())
         else:
             said = f"Nothing to set as {what!r}."
         return await self._watches(request, grant, said)
+
+    async def _mention(self, grant: Grant, wid: str, value: str) -> str:
+        """The Discord role a watch's alerts mention (set with /tipoff watch … mention:
+        in Discord): a role's id, or off."""
+        watch = next((w for w in self._watches_of(grant) if w.id == wid and w.owner), None)
+        if watch is None or self.commands is None or grant.operator:
+            return f"There is no watch {wid} in this chat."
+        if not str(watch.owner).startswith("discord:"):
+            return "Only a Discord channel's alerts mention a role."
+        role = "" if value.lower() in ("", "off") else value
+        if role and not re.fullmatch(r"[0-9]{15,21}", role):
+            return f"{value!r} is not a role's id: turn on Developer Mode in Discord, then right-click the role."
+        await self.commands.chats.change_watch(replace(watch, mention=role))
+        return f"{wid} alerts mention <@&{role}> now." if role else f"{wid} alerts mention nobody now."
 
     async def _chat_settings(self, request: web.Request, grant: Grant) -> web.StreamResponse:
         form = await request.post()

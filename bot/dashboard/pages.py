@@ -171,7 +171,7 @@ def watches_page(watches: list[Watch], *, csrf: str, editable: bool, message: st
                 delete = (f'<form class="inline" method="post" action="/watches/delete"><input type="hidden" '
                           f'name="csrf" value="{e(csrf)}"><input type="hidden" name="id" value="{e(w.id)}">'
                           f'<button class="quiet" type="submit" aria-label="Delete {e(w.id)}">Delete</button></form>'
-                          + _settings_forms(w, csrf))
+                          + _settings_forms(w, csrf, mentions=(w.owner or "").startswith("discord:")))
             notes = [n for n in (f"label: {w.label}" if w.label else "",
                                  f"after {w.min_sources} outlets" if w.min_sources > 1 else "",
                                  f"digest: {w.digest}" if w.digest else "") if n]
@@ -214,17 +214,20 @@ SETTINGS = (("rule", "Rule", "the new rule (the watch gets a new id)"),
             ("spread", "Wait for outlets", "e.g. 3 2h, or off"))
 
 
-def _settings_forms(w: Watch, csrf: str) -> str:
-    """A watch's settings, each a small form (the chat command behind it checks it)."""
+def _settings_forms(w: Watch, csrf: str, mentions: bool = False) -> str:
+    """A watch's settings, each a small form (the chat command behind it checks it);
+    on Discord, the role its alerts mention too."""
     current = {"rule": w.rule, "label": w.label, "snooze": "", "digest": w.digest,
-               "spread": f"{w.min_sources} {int(w.within // 60)}m" if w.min_sources > 1 else ""}
+               "spread": f"{w.min_sources} {int(w.within // 60)}m" if w.min_sources > 1 else "",
+               "mention": w.mention}
+    settings = SETTINGS + ((("mention", "Role to mention", "the role's id, or off"),) if mentions else ())
     forms = "".join(
         f'<form method="post" action="/watches/settings"><input type="hidden" name="csrf" value="{e(csrf)}">'
         f'<input type="hidden" name="id" value="{e(w.id)}"><input type="hidden" name="what" value="{what}">'
         f'<label for="{what}-{e(w.id)}">{name}</label><input id="{what}-{e(w.id)}" name="value" type="text" '
         f'value="{e(current[what])}" placeholder="{e(hint)}" autocomplete="off"> '
         f'<button class="quiet" type="submit">Save</button></form>'
-        for what, name, hint in SETTINGS)
+        for what, name, hint in settings)
     return f'<details><summary>Settings</summary>{forms}</details>'
 
 

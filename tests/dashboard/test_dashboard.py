@@ -337,3 +337,25 @@ async def test_the_operators_overview_shows_the_workers_of_a_redis_store(site, r
         assert await dashboard._workers(access.Grant("session", FANS.name, "s2", time.time() + 60)) is None
     finally:
         await store.close()
+
+
+async def test_a_discord_watchs_role_mention_is_set_on_the_page(site):
+    channel = destinations.discord(800000000000000010)
+    wid = (await site.say(channel, "/watch duet")).split()[2].rstrip(":")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(site.link(channel.name)) as resp:
+            assert resp.status == 200  # signed in
+        async with http.get(site.base + "/watches") as resp:
+            page = await resp.text()
+        assert 'id="mention-' in page  # a Discord channel's watches offer it
+        csrf = page.split('name="csrf" value="')[1].split('"')[0]
+
+        async def mention(value: str) -> str:
+            async with http.post(site.base + "/watches/settings",
+                                 data={"csrf": csrf, "id": wid, "what": "mention", "value": value}) as resp:
+                return await resp.text()
+        assert "not a role&#x27;s id" in await mention("@fans")
+        assert f"{wid} alerts mention &lt;@&amp;800000000000000020&gt; now." in await mention("800000000000000020")
+        assert site.engine.watching(wid).mention == "800000000000000020"
+        assert "mention nobody now" in await mention("off")
+        assert site.store.watches(channel.name)[0].mention == ""
