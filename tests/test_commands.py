@@ -355,7 +355,7 @@ async def test_recent_backtest_and_why_read_the_last_days_entries(bot, feed_serv
     tour = await bot("/why https://pop.example/tour")
     assert f"✗ {wid} (duet) did not match; missing duet" in tour and "Here: no alert" in tour
     again = await bot("/why https://pop.example/duet-again")
-    assert "a rewording of a story already told here" in again
+    assert f"a rewording of “{duet}”, a story already told here" in again
     assert "No new entry with that address" in await bot("/why https://pop.example/never")
     old = await bot("/why https://pop.example/old")
     assert "not announced: it is published 30 d ago, older than the 7 days tipoff announces" in old

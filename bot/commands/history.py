@@ -89,8 +89,8 @@ class HistoryCommands(CommandsBase):
         if not url.startswith(("http://", "https://")):
             raise UsageError("Give me the address of an article or entry.")
         wanted = canonical_url(url) or url
-        entries = [e for e in await self._recent(inv)
-                   if wanted == e.url or (not e.url and wanted == (canonical_url(e.link) or e.link))]
+        recent = await self._recent(inv)
+        entries = [e for e in recent if wanted == e.url or (not e.url and wanted == (canonical_url(e.link) or e.link))]
         if not entries:
             feeds = self._seen_feeds(inv)
             if feed_id_for(url) in feeds:
@@ -98,9 +98,10 @@ class HistoryCommands(CommandsBase):
             return Reply(f"No new entry with that address in the last {self._days()} in the {len(feeds)} feeds "
                          "this chat sees: its feed may not be one of them (/feeds), or the entry was older than "
                          "tipoff announces, or it was there before the feed was added.")
-        return Reply("\n\n".join(self._trace(inv, e) for e in entries[-3:]), private=True)
+        titles = {e.key: e.title for e in recent}  # a story's first headline, by the key its thread is named after
+        return Reply("\n\n".join(self._trace(inv, e, titles) for e in entries[-3:]), private=True)
 
-    def _trace(self, inv: Invocation, entry: RecentEntry) -> str:
+    def _trace(self, inv: Invocation, entry: RecentEntry, titles: dict[str, str]) -> str:
         dest = inv.destination.name
         now = datetime.fromtimestamp(self.clock(), timezone.utc)
         seen = datetime.fromtimestamp(entry.seen_at, timezone.utc)
@@ -120,6 +121,9 @@ class HistoryCommands(CommandsBase):
         fates = [f for f in entry.fates if f.destination == dest]
         for fate in fates:
             said = _OUTCOMES.get(fate.outcome, fate.outcome).format(detail=fate.detail)
+            if fate.outcome == "repeat" and titles.get(fate.detail):
+                said = (f"not alerted again: a rewording of “{excerpt(titles[fate.detail], 100)}”, a story already "
+                        "told here (the alert names this outlet)")
             if fate.outcome in ("alerted", "held"):
                 sent = fate.detail not in {i.id for i in self.store.pending(dest)}
                 said += " (sent)" if sent else " (waiting in the outbox)"

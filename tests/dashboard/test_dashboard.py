@@ -266,7 +266,7 @@ async def test_the_alert_history_and_why_for_a_matched_a_repeated_and_an_unmatch
     assert f"✓ {wid}" in matched and "Here: alerted here (sent)." in matched
     await browser.screenshot("why")
     repeated = await browser.get(f"{site.base}/why?url=https://pop.example/{slug('Britney Spears and Lady Gaga')}")
-    assert "a rewording of a story already told here" in repeated
+    assert f"a rewording of “{DUET}”, a story already told here" in repeated
     unmatched = await browser.get(f"{site.base}/why?url=https://pop.example/{slug('Madonna announces a world')}")
     assert f"✗ {wid}" in unmatched and "missing" in unmatched and "Here: no alert" in unmatched
 
@@ -359,3 +359,47 @@ async def test_a_discord_watchs_role_mention_is_set_on_the_page(site):
         assert site.engine.watching(wid).mention == "800000000000000020"
         assert "mention nobody now" in await mention("off")
         assert site.store.watches(channel.name)[0].mention == ""
+
+
+async def test_a_link_printed_beside_a_running_tipoff_signs_in_to_it(tmp_path, feed_server):
+    """Real processes: `tipoff run` serving the dashboard, and `tipoff dashboard-link` on
+    the same data directory printing the link it accepts."""
+    import sys
+
+    from tests.factories import eventually
+    from tests.test_secrets import stopped, tipoff_run
+
+    port = free_port()
+    url = feed_server.serve("/f", rss([item("old news", published=ago(60))], title="Pop Daily"))
+    config = tmp_path / "t.toml"
+    config.write_text(f'[http]\nlisten = "127.0.0.1:{port}"\n[[feeds]]\nurl = "{url}"\nevery = "1m"\n'
+                      '[[watches]]\nrule = "duet"\n')
+    proc = await tipoff_run(config, tmp_path / "d")
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async def up() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientError:
+                    return False
+            deadline = time.monotonic() + 30
+            while not await up():
+                assert time.monotonic() < deadline and proc.returncode is None, "tipoff run never served"
+                await asyncio.sleep(0.2)
+            printer = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "dashboard-link", "--config", str(config), "--data", str(tmp_path / "d"),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(printer.communicate(), 60)
+            assert printer.returncode == 0, err.decode()
+            link = out.decode().strip().splitlines()[-1]
+            assert link.startswith(f"http://127.0.0.1:{port}/signin?t=")
+            async with http.get(link) as resp:
+                page = await resp.text()
+                assert resp.status == 200 and "Overview" in page and "operator" in page
+            async with http.get(link) as resp:
+                assert resp.status == 403  # once only
+        await eventually(lambda: proc.returncode is None, what="tipoff still running")
+    finally:
+        output = await stopped(proc)
+    assert "signed in the operator" in output
