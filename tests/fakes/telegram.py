@@ -321,24 +321,12 @@ class FakeTelegram(LocalServer):
         chat = self.chats.get(chat_id)
         if chat is None:
             return _error(400, "Bad Request: chat not found")
-        queued = self.failures.get(chat_id)
-        if queued:
-            status, body = queued.pop(0)
-            parameters = {k: v for k, v in body.items() if k != "description"}
-            return _error(status, body["description"], parameters or None)
-        text = str(params.get("text", ""))
-        shown = text
-        if params.get("parse_mode") == "HTML":
-            try:
-                shown = visible_text(text)
-            except TelegramHTMLError as exc:
-                self.rejected.append((chat_id, str(exc)))
-                return _error(400, f"Bad Request: {exc}")
-        if not shown.strip():
-            return _error(400, "Bad Request: message text is empty")
-        if utf16_len(shown) > 4096:
-            self.rejected.append((chat_id, "too long"))
-            return _error(400, "Bad Request: message is too long")
+        failed = self._queued_failure(chat_id)
+        if failed is not None:
+            return failed
+        shown, refused = self._text_of(chat_id, params)
+        if refused is not None:
+            return refused
         thread = params.get("message_thread_id")
         if thread and not chat.is_forum:
             return _error(400, "Bad Request: message thread not found")
@@ -354,6 +342,31 @@ class FakeTelegram(LocalServer):
             message["message_thread_id"] = int(thread)
         return _ok(message)
 
+    def _queued_failure(self, chat_id: int) -> web.Response | None:
+        """The answer fail_next queued for this chat, if any."""
+        queued = self.failures.get(chat_id)
+        if not queued:
+            return None
+        status, body = queued.pop(0)
+        parameters = {k: v for k, v in body.items() if k != "description"}
+        return _error(status, body["description"], parameters or None)
+
+    def _text_of(self, chat_id: int, params: dict[str, Any]) -> tuple[str, web.Response | None]:
+        """A message's text as the chat would show it, or Telegram's refusal of it."""
+        shown = text = str(params.get("text", ""))
+        if params.get("parse_mode") == "HTML":
+            try:
+                shown = visible_text(text)
+            except TelegramHTMLError as exc:
+                self.rejected.append((chat_id, str(exc)))
+                return shown, _error(400, f"Bad Request: {exc}")
+        if not shown.strip():
+            return shown, _error(400, "Bad Request: message text is empty")
+        if utf16_len(shown) > 4096:
+            self.rejected.append((chat_id, "too long"))
+            return shown, _error(400, "Bad Request: message is too long")
+        return shown, None
+
     def delete(self, sent: Sent) -> None:
         """A user deletes one of the bot's messages."""
         self.deleted.add((sent.chat_id, sent.message_id))
@@ -367,27 +380,18 @@ class FakeTelegram(LocalServer):
         chat_id, message_id = int(params.get("chat_id") or 0), int(params.get("message_id") or 0)
         if chat_id not in self.chats:
             return _error(400, "Bad Request: chat not found")
-        queued = self.failures.get(chat_id)
-        if queued:
-            status, body = queued.pop(0)
-            parameters = {k: v for k, v in body.items() if k != "description"}
-            return _error(status, body["description"], parameters or None)
+        failed = self._queued_failure(chat_id)
+        if failed is not None:
+            return failed
         if "message_thread_id" in params:
             return _error(400, "Bad Request: unexpected parameter message_thread_id")
         original = next((m for m in self.sent if (m.chat_id, m.message_id) == (chat_id, message_id)), None)
         if original is None or (chat_id, message_id) in self.deleted:
             return _error(400, "Bad Request: message to edit not found")
         text = str(params.get("text", ""))
-        shown = text
-        if params.get("parse_mode") == "HTML":
-            try:
-                shown = visible_text(text)
-            except TelegramHTMLError as exc:
-                self.rejected.append((chat_id, str(exc)))
-                return _error(400, f"Bad Request: {exc}")
-        if utf16_len(shown) > 4096:
-            self.rejected.append((chat_id, "too long"))
-            return _error(400, "Bad Request: message is too long")
+        shown, refused = self._text_of(chat_id, params)
+        if refused is not None:
+            return refused
         problem = _keyboard_problem(params.get("reply_markup"))
         if problem:
             return _error(400, f"Bad Request: {problem}")
