@@ -40,6 +40,10 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
         from bot.adapters.discord import DiscordAdapter
 
         available["discord"] = DiscordAdapter(settings.discord)
+    if any(d.kind == "apprise" for d in settings.destinations.values()):
+        from bot.adapters.apprise import AppriseAdapter
+
+        available["apprise"] = AppriseAdapter(settings.delivery.timeout)
     if any(d.kind == "discord_webhook" for d in settings.destinations.values()):
         from bot.adapters.discord_webhook import DiscordWebhookAdapter
 

@@ -386,6 +386,23 @@ def _destinations(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> d
                 if not url.startswith(("http://", "https://")):
                     raise r.fail(f"{key}.url", "must be an http(s) URL")
             options["url"] = url
+        elif kind == "apprise":  # email, Slack, Matrix, ntfy, …: an Apprise URL, secrets and all
+            allowed |= {"url", "url_env"}
+            if "url_env" in spec:
+                if "url" in spec:
+                    raise r.fail(f"{key}.url_env", "give url or url_env, not both")
+                var = r.string(spec, "url_env", f"{key}.url_env")
+                url = env.get(var, "").strip()
+                if not url:
+                    raise r.fail(f"{key}.url_env", f"the environment variable {var} is not set")
+                where = f"{key}.url_env"
+            else:
+                url, where = r.string(spec, "url", f"{key}.url"), f"{key}.url"
+            from bot.adapters.apprise import understood
+            if not understood(url):
+                raise r.fail(where, "is not an Apprise URL of a service Apprise knows (e.g. mailto://, "
+                                    "slack://, matrix://, ntfy://, json://): see Apprise's list of services")
+            options["url"] = url
         elif kind == "telegram":
             allowed |= {"chat_id", "thread_id"}
             options["chat_id"] = _int_or_handle(r, spec, "chat_id", f"{key}.chat_id")

@@ -16,7 +16,7 @@ from bot.model import Destination, DestinationName, Feed, Watch
 from bot.rules.syntax import Limits
 from bot.sources import SourceSettings
 
-DESTINATION_KINDS = ("console", "webhook", "telegram", "discord", "discord_webhook")
+DESTINATION_KINDS = ("console", "webhook", "telegram", "discord", "discord_webhook", "apprise")
 CONSOLE = DestinationName("console")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
