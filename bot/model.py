@@ -24,6 +24,10 @@ class Feed:
     trusted: bool = False
     title: str = ""
     backfill: int = 0  # how many of the newest entries a first poll may announce
+    # the operator's feeds only (chats cannot set them): request headers (a login's
+    # Authorization, Cookie) and the proxy to fetch through ("" : directly)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    proxy: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from bot.config.feeds import _feeds, _proxy
 from bot.config.reader import _Reader, toml_error
 from bot.config.settings import (
     CONSOLE,
@@ -33,10 +34,9 @@ from bot.config.settings import (
     redact_url,
 )
 from bot import controls
-from bot.model import Destination, DestinationName, Feed, Watch, feed_id_for, watch_id_for
+from bot.model import Destination, DestinationName, Watch, watch_id_for
 from bot.rules.syntax import Limits, RuleError, parse_rule
-from bot.sources import SourceError, SourceSettings, is_shortcut
-from bot.sources import expand as expand_source
+from bot.sources import SourceSettings
 
 def load_settings(
     path: Path | None,
@@ -81,7 +81,7 @@ def load_settings(
         raise r.fail("destinations", "write each destination as a table of its own, [destinations.NAME] "
                                      "(e.g. [destinations.fans]), not [[destinations]]")
     destinations = _destinations(r, r.table(raw, "destinations"), env)
-    feeds = _feeds(r, raw.get("feeds", []), poll, base_dir, sources)
+    feeds = _feeds(r, raw.get("feeds", []), poll, base_dir, sources, env, fetch.proxy)
     watches = _watches(r, raw.get("watches", []), destinations, rules)
     log = r.table(raw, "log")
     r.unknown_keys(log, {"level"}, "log.")
@@ -279,7 +279,7 @@ def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:
 
 def _fetch(r: _Reader, t: Mapping[str, Any]) -> FetchSettings:
     r.unknown_keys(t, {"allow", "timeout", "connect_timeout", "max_bytes", "max_redirects", "concurrency",
-                       "per_host", "max_entries", "user_agent", "host_rate", "host_rates"}, "fetch.")
+                       "per_host", "max_entries", "user_agent", "host_rate", "host_rates", "proxy"}, "fetch.")
     d = FetchSettings()
     allow = t.get("allow", [])
     if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
@@ -297,6 +297,7 @@ def _fetch(r: _Reader, t: Mapping[str, Any]) -> FetchSettings:
         host_rate=_rate_of(r, t["host_rate"], "fetch.host_rate") if "host_rate" in t else None,
         host_rates={str(host): _rate_of(r, rate, f"fetch.host_rates.{host}")
                     for host, rate in r.table(t, "fetch.host_rates").items()},
+        proxy=_proxy(r, t, "fetch.proxy"),
     )
 
 
@@ -315,48 +316,6 @@ def _rule_limits(r: _Reader, t: Mapping[str, Any]) -> Limits:
         max_terms=r.integer(t, "max_terms", "rules.max_terms", d.max_terms, minimum=1),
         max_depth=r.integer(t, "max_depth", "rules.max_depth", d.max_depth, minimum=1),
     )
-
-
-def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path,
-           sources: SourceSettings) -> tuple[Feed, ...]:
-    if not isinstance(items, list):
-        raise r.fail("feeds", "must be an array of tables: [[feeds]]")
-    feeds: dict[str, Feed] = {}
-    for i, t in enumerate(items, start=1):
-        key = f"feeds[{i}]"
-        if not isinstance(t, Mapping):
-            raise r.fail(key, "must be a table")
-        r.unknown_keys(t, {"url", "every", "title", "backfill"}, f"{key}.")
-        url = _feed_url(r, r.string(t, "url", f"{key}.url"), f"{key}.url", base_dir, sources)
-        every = r.duration(t, "every", f"{key}.every", poll.every)
-        if every < 1:
-            raise r.fail(f"{key}.every", "must be at least 1s")
-        if url in feeds:
-            raise r.fail(f"{key}.url", "this feed is already listed")
-        feeds[url] = Feed(feed_id_for(url), url, every, trusted=True, title=str(t.get("title", "")),
-                          backfill=r.integer(t, "backfill", f"{key}.backfill", poll.backfill))
-    return tuple(feeds.values())
-
-
-def _feed_url(r: _Reader, url: str, key: str, base_dir: Path, sources: SourceSettings) -> str:
-    if is_shortcut(url):
-        try:
-            source = expand_source(url, sources)
-        except SourceError as exc:
-            raise r.fail(key, str(exc)) from None
-        if source.page:
-            raise r.fail(key, f'"{url}" needs a look at {source.url} to find its feed; '
-                              "give the feed URL (or a channel id) in the config, or add it with /add")
-        return source.url
-    if url.startswith(("http://", "https://")):
-        return url
-    if url.startswith("file:"):
-        local = Path(url[7:] if url.startswith("file://") else url[5:])
-        if not local.is_absolute():
-            local = base_dir / local
-        return local.resolve().as_uri()
-    raise r.fail(key, f'"{url}" is not an http(s) or file: URL, nor a source shortcut (news:, reddit:, '
-                      'youtube:, bsky:, mastodon:)')
 
 
 def _destinations(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> dict[DestinationName, Destination]:

@@ -108,6 +108,7 @@ class FetchSettings:
     user_agent: str = ""
     host_rate: tuple[int, float] | None = None  # requests per seconds to any one host; None: no budget
     host_rates: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # per host, over the built-in ones
+    proxy: str = field(default="", repr=False)  # the operator's feeds are fetched through it (http://, socks5://)
 
 
 class Secret:
@@ -246,6 +247,10 @@ def secrets_of(settings: Settings) -> list[str]:
     from them, and the destinations' URLs (a Discord webhook's holds its token, and
     url_env says the operator keeps the URL secret)."""
     out: list[str] = []
+    for feed in settings.feeds:  # a feed's login (a value too short to be one, "fans", is left) and proxy
+        out += [value for _, value in feed.headers if len(value) >= 8] + ([feed.proxy] if feed.proxy else [])
+    if settings.fetch.proxy:
+        out.append(settings.fetch.proxy)
     for token in (settings.telegram.token, settings.discord.token):
         if token is not None:
             out += [token.reveal(), token.derived("telegram webhook")]

@@ -139,6 +139,7 @@ class Fetcher:
         self.settings = settings
         self.policy = AddressPolicy.from_allow(settings.allow)
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
+        self._socks: dict[str, aiohttp.ClientSession] = {}  # a session per SOCKS proxy (the operator's feeds)
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self.host_limits = HostLimits(settings.host_rate, {**BIG_HOSTS, **settings.host_rates})
@@ -165,7 +166,22 @@ class Fetcher:
             )
         return session
 
+    def _socks_session(self, proxy: str) -> aiohttp.ClientSession:
+        """The operator's feeds through a SOCKS proxy: its own connector (aiohttp_socks)."""
+        session = self._socks.get(proxy)
+        if session is None or session.closed:
+            from aiohttp_socks import ProxyConnector
+
+            session = self._socks[proxy] = aiohttp.ClientSession(
+                connector=ProxyConnector.from_url(proxy, limit=self.settings.concurrency, rdns=proxy.startswith(
+                    "socks5h")),
+                headers=self._session(True).headers, auto_decompress=True)
+        return session
+
     async def close(self) -> None:
+        for session in self._socks.values():
+            await session.close()
+        self._socks.clear()
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
@@ -195,13 +211,16 @@ class Fetcher:
                 await asyncio.sleep(wait)
             limits.spend(host, loop.time())
             async with self._global:
-                return await self._fetch_now(host, url, validators, feed.trusted)
+                return await self._fetch_now(host, url, validators, feed.trusted, feed)
 
-    async def _fetch_now(self, host: str, url: str, validators: Validators, trusted: bool) -> FetchResult:
+    async def _fetch_now(self, host: str, url: str, validators: Validators, trusted: bool,
+                         feed: Feed | None = None) -> FetchResult:
         """One request, within the timeout; a host that answers 429 (or 503 with
         Retry-After) holds every feed on it for that long."""
         try:
             async with asyncio.timeout(self.settings.timeout):  # no extra task per request, as wait_for makes
+                if feed is not None and trusted and (feed.headers or feed.proxy):
+                    return await self._get(url, validators, trusted, feed.headers, feed.proxy)
                 return await self._get(url, validators, trusted)
         except TimeoutError:
             raise FeedError("timeout", f"no complete answer within {self.settings.timeout:g}s") from None
@@ -251,9 +270,16 @@ class Fetcher:
         if refused is not None:
             raise FeedError("forbidden", str(refused))
 
-    async def _get(self, url: str, validators: Validators, trusted: bool) -> FetchResult:
-        session = self._session(trusted)
-        headers: dict[str, str] = {}
+    async def _get(self, url: str, validators: Validators, trusted: bool,
+                   extra: tuple[tuple[str, str], ...] = (), proxy: str = "") -> FetchResult:
+        """GET with redirects followed by hand. `extra` headers (the operator's feed's
+        login) go only to the feed's own host: a redirect elsewhere drops them, as
+        browsers drop credentials. `proxy`: the operator's feed's proxy."""
+        socks = proxy.startswith("socks")
+        session = self._socks_session(proxy) if socks else self._session(trusted)
+        via = proxy if proxy and not socks else None
+        origin = url_host(url)
+        headers: dict[str, str] = dict(extra)
         if validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
@@ -266,7 +292,10 @@ class Fetcher:
             if not trusted:
                 self._check_literal(url)
             try:
-                async with session.get(url, headers=headers, allow_redirects=False, timeout=timeout) as resp:
+                if extra and url_host(url) != origin:  # credentials stay with the host they were given for
+                    headers = {k: v for k, v in headers.items() if (k, v) not in extra}
+                async with session.get(url, headers=headers, allow_redirects=False, timeout=timeout,
+                                       proxy=via) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         if hop == self.settings.max_redirects:
                             raise FeedError("redirects", f"more than {self.settings.max_redirects} redirects")
