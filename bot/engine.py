@@ -25,6 +25,7 @@ from bot.feeds.parse import charset_of, parse_feed
 from bot.feeds.schedule import due_feeds, next_wakeup
 from bot.model import Coverage, Destination, Fate, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
 from bot.rules.matcher import Matcher
+from bot.feeds.articles import ArticleReader
 from bot.storydesk import StoryDesk
 from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
@@ -74,9 +75,10 @@ def chat_feeds(settings: Settings, store: Store) -> tuple[Feed, ...]:
     for sub in store.subscriptions():
         known = feeds.get(sub.url)
         if known is None:
-            feeds[sub.url] = Feed(feed_id_for(sub.url), sub.url, sub.every, trusted=False)
-        elif sub.every < known.every:
-            feeds[sub.url] = replace(known, every=sub.every)
+            feeds[sub.url] = Feed(feed_id_for(sub.url), sub.url, sub.every, trusted=False, full_text=sub.full_text)
+        elif sub.every < known.every or (sub.full_text and not known.full_text):
+            feeds[sub.url] = replace(known, every=min(sub.every, known.every),
+                                     full_text=known.full_text or sub.full_text)
     return tuple(feeds.values())
 
 
@@ -109,6 +111,7 @@ class Engine:
         # Stories told so far (headlines that fired a watch, within the window): a
         # rewording of one a chat was told updates that alert instead of alerting again.
         self.desk = StoryDesk(self.store, self.settings.stories.window, self.clock)
+        self.articles = ArticleReader(self.fetcher)  # full_text feeds' articles
         self._last_prune = 0.0
         self.on_body: list[Callable[[Feed, bytes, str | None], None]] = []  # shown every polled body (WebSub)
         self.push: WebSubSettings | None = None  # WebSub is on: feeds it pushes are polled as a safety net
@@ -316,11 +319,14 @@ class Engine:
         async def worker() -> None:
             for feed in queue:  # one shared iterator: each feed is taken by one worker
                 polled = await self._poll(feed)
+                if feed.full_text and (polled.parsed is not None or polled.parse_later) and polled.state.polls:
+                    polled = await self._with_articles(polled)  # network: outside the turn
                 if polled.parsed is None and not polled.parse_later:
                     self._absorb(polled, self.clock(), report)  # not modified, unchanged, failed: cheap
                 else:
                     async with self._turn:  # parsing and matching: one feed per loop iteration
-                        self._absorb(await self._parse(polled), self.clock(), report)
+                        parsed = polled if polled.parsed is not None else await self._parse(polled)  # big: in a thread
+                        self._absorb(parsed, self.clock(), report)
                         await asyncio.sleep(0)  # the turn passes on only in the next iteration
                 self.stats.alive_at = self.clock()
 
@@ -359,6 +365,14 @@ class Engine:
         if len(fetched.body) <= THREAD_PARSE_BYTES:
             return Polled(feed, state, fetched, parse_later=True)  # parsed on the loop, in its turn
         return await self._parse(Polled(feed, state, fetched), in_thread=True)
+
+    async def _with_articles(self, p: Polled) -> Polled:
+        """A full_text feed's new entries with their linked articles' text."""
+        if p.parse_later:
+            p = await self._parse(p)
+        if p.parsed is None or not p.parsed.entries:
+            return p
+        return replace(p, parsed=replace(p.parsed, entries=tuple(await self.articles.enrich(p.parsed.entries))))
 
     async def _parse(self, p: Polled, *, in_thread: bool = False) -> Polled:
         """The one parse path (polled bodies, small ones on the loop in their turn, big

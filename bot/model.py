@@ -28,6 +28,7 @@ class Feed:
     # Authorization, Cookie) and the proxy to fetch through ("" : directly)
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     proxy: str = field(default="", repr=False)
+    full_text: bool = False  # each new entry's linked article is fetched and matched too
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +193,7 @@ class Subscription:
     added_at: datetime
     added_by: str = ""
     group: str = ""  # what limits count across ("discord-guild:123"); "" means the chat itself
+    full_text: bool = False  # added with /add URL full: each new entry's article is read too
 
 
 @dataclass(frozen=True, slots=True)

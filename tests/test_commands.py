@@ -364,6 +364,15 @@ async def test_recent_backtest_and_why_read_the_last_days_entries(bot, feed_serv
     assert "No alerts here" in await bot("/recent", dest=other)
 
 
+async def test_add_full_reads_each_new_entrys_article(bot, feed_server):
+    url = feed_server.serve("/headlines", rss([item("one")], title="Headlines"))
+    said = await bot(f"/add {url} full every 30m")
+    assert "Added Headlines" in said and "article is read and matched too" in said
+    [sub] = bot.store.subscriptions(CHAT.name)
+    assert sub.full_text and sub.every == 1800
+    assert next(f for f in bot.engine.feeds if f.url == url).full_text
+
+
 @pytest.mark.parametrize("command", ["/test", "/add"])
 async def test_unicode_forms_of_internal_addresses_are_refused_from_chats(bot, command):
     await bot("/watch duet")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import asyncio
 
 from bot import sources
@@ -25,8 +27,14 @@ from bot.commands.base import (
 )
 
 
+_FULL = re.compile(r"\s+full(?=\s+every\s|\s*$)", re.IGNORECASE)  # "/add URL full [every 15m]"
+
+
 class FeedCommands(CommandsBase):
     async def add(self, inv: Invocation, args: str) -> Reply:
+        full = _FULL.search(args)  # "/add URL full": each new entry's article is read too
+        if full:
+            args = (args[:full.start()] + args[full.end():]).strip()
         url, every = self._feed_args(args)
         named = ""
         if sources.is_shortcut(url):
@@ -35,9 +43,10 @@ class FeedCommands(CommandsBase):
             except sources.SourceError as exc:
                 return Reply(f"I can't use {url}: {exc}")
             url, named = source.url, source.title
-        return await self._add_url(inv, url, every, named)
+        return await self._add_url(inv, url, every, named, full_text=full is not None)
 
-    async def _add_url(self, inv: Invocation, url: str, every: float, named: str = "") -> Reply:
+    async def _add_url(self, inv: Invocation, url: str, every: float, named: str = "",
+                       full_text: bool = False) -> Reply:
         dest = inv.destination.name
         mine = self.chats.feeds(dest)
         if any(s.url == url for s in mine):
@@ -59,7 +68,7 @@ class FeedCommands(CommandsBase):
         if every < self.settings.poll.min_every:
             note = f" (raised to the minimum of {_duration(self.settings.poll.min_every)})"
             every = self.settings.poll.min_every
-        sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user, inv.group)
+        sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user, inv.group, full_text)
         await self.chats.add_feeds([sub])
         page = f"{named}: " if named else ""
         if found.page and not named:
@@ -67,8 +76,10 @@ class FeedCommands(CommandsBase):
             if found.others:
                 page += " It also offers: " + ", ".join(f"{o.url} ({o.kind})" for o in found.others[:5])
             page += "\n"
+        full = " Each new entry's article is read and matched too." if full_text else ""
         return Reply(f"{page}Added {parsed.title or url} as {sub.id}: {parsed.kind}, {len(parsed.entries)} entries "
-                     f"now; checked every {_duration(every)}{note}. Only entries published from now on will alert.")
+                     f"now; checked every {_duration(every)}{note}. Only entries published from now on will alert."
+                     + full)
 
     def _feed_args(self, args: str) -> tuple[str, float]:
         parts = args.split()

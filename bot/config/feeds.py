@@ -29,6 +29,13 @@ def _proxy(r: _Reader, t: Mapping[str, Any], key: str) -> str:
     return proxy.rstrip("/")
 
 
+def _flag(r: _Reader, t: Mapping[str, Any], name: str, key: str) -> bool:
+    value = t.get(name, False)
+    if not isinstance(value, bool):
+        raise r.fail(key, "must be true or false")
+    return value
+
+
 def _feed_headers(r: _Reader, t: Mapping[str, Any], key: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """A feed's request headers: `headers` (a table), `headers_env` (a variable holding a
     JSON object of them) and `cookies_env` (a variable holding a Cookie header)."""
@@ -69,7 +76,8 @@ def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path, sources: 
         key = f"feeds[{i}]"
         if not isinstance(t, Mapping):
             raise r.fail(key, "must be a table")
-        r.unknown_keys(t, {"url", "every", "title", "backfill", "headers", "headers_env", "cookies_env", "proxy"},
+        r.unknown_keys(t, {"url", "every", "title", "backfill", "headers", "headers_env", "cookies_env", "proxy",
+                           "full_text"},
                        f"{key}.")
         url = _feed_url(r, r.string(t, "url", f"{key}.url"), f"{key}.url", base_dir, sources)
         every = r.duration(t, "every", f"{key}.every", poll.every)
@@ -83,7 +91,8 @@ def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path, sources: 
             raise r.fail(f"{key}.url", "headers and a proxy apply to http(s) feeds")
         feeds[url] = Feed(feed_id_for(url), url, every, trusted=True, title=str(t.get("title", "")),
                           backfill=r.integer(t, "backfill", f"{key}.backfill", poll.backfill), headers=headers,
-                          proxy=proxy if url.startswith(("http://", "https://")) else "")
+                          proxy=proxy if url.startswith(("http://", "https://")) else "",
+                          full_text=_flag(r, t, "full_text", f"{key}.full_text"))
     return tuple(feeds.values())
 
 

@@ -38,14 +38,14 @@ def watch_from_dict(d: Mapping[str, Any]) -> Watch:
 
 def subscription_to_dict(s: Subscription) -> dict[str, Any]:
     return {"id": s.id, "dest": s.destination, "url": s.url, "every": s.every,
-            "added_at": _time(s.added_at), "added_by": s.added_by, "group": s.group}
+            "added_at": _time(s.added_at), "added_by": s.added_by, "group": s.group, "full": s.full_text}
 
 
 def subscription_from_dict(d: Mapping[str, Any]) -> Subscription:
     added = _parse_time(d.get("added_at"))
     assert added is not None
     return Subscription(d["id"], DestinationName(d["dest"]), d["url"], float(d["every"]), added,
-                        d.get("added_by", ""), str(d.get("group") or ""))
+                        d.get("added_by", ""), str(d.get("group") or ""), bool(d.get("full")))
 
 
 def outgoing_to_dict(message: Outgoing) -> dict[str, Any]:
