@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping
 
 from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.config import DeliverySettings
-from bot.model import Destination, DestinationName, Digest, Told
+from bot.model import Alert, Destination, DestinationName, Digest, Told
 from bot.stories import coverage
 from bot.stats import Stats
 from bot.store.base import OutboxItem, Store, StoreError
@@ -22,6 +22,18 @@ from bot.store.base import OutboxItem, Store, StoreError
 log = logging.getLogger("tipoff.delivery")
 
 EDIT_EVERY = 60.0  # an alert's message is edited at most this often (its story's updates wait, and go as one)
+
+
+KEPT_CONTENT = 4000  # of an entry's content, what an alert kept for its edits holds (without a summary)
+
+
+def kept_for_edits(alert: Alert) -> Alert:
+    """The alert as it is kept for the story window, to be rendered again when edited:
+    what its message shows, without the rest of a long article (the excerpt comes from
+    the summary, else from the start of the content)."""
+    e = alert.entry
+    content = "" if e.summary else e.content[:KEPT_CONTENT]
+    return replace(alert, entry=replace(e, content=content)) if content != e.content else alert
 
 
 def backoff_seconds(attempts: int, rng: random.Random, base: float = 5.0, cap: float = 900.0) -> float:
@@ -257,7 +269,8 @@ class Delivery:
                 await self.store.acknowledge(item.id)
                 alert = item.message.alert
                 if alert is not None and alert.story:  # what later reports of its story update
-                    self.store.remember_told(Told(name, alert.story, alert, result.receipt, now, in_digest))
+                    self.store.remember_told(Told(name, alert.story, kept_for_edits(alert), result.receipt, now,
+                                                  in_digest))
                 self._count_sent(name, now)
                 dest = self.resolve(name)
                 self.stats.sent[dest.kind if dest else "unknown"] += 1
