@@ -329,38 +329,17 @@ def _destinations(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> d
             raise r.fail(f"{key}.kind", f'"{kind}" is not one of {", ".join(DESTINATION_KINDS)}')
         options: dict[str, str | int] = {}
         allowed = {"kind"}
-        if kind in ("webhook", "discord_webhook"):
+        if kind in ("webhook", "discord_webhook", "apprise"):
             allowed |= {"url", "url_env"}
-            if "url_env" in spec:  # a URL with a secret in it (a Discord webhook's token) stays out of the file
-                if "url" in spec:
-                    raise r.fail(f"{key}.url_env", "give url or url_env, not both")
-                var = r.string(spec, "url_env", f"{key}.url_env")
-                url = env.get(var, "").strip()
-                if not url:
-                    raise r.fail(f"{key}.url_env", f"the environment variable {var} is not set")
-                if not url.startswith(("http://", "https://")):
-                    raise r.fail(f"{key}.url_env", f"{var} must hold an http(s) URL")
-            else:
-                url = r.string(spec, "url", f"{key}.url")
-                if not url.startswith(("http://", "https://")):
-                    raise r.fail(f"{key}.url", "must be an http(s) URL")
-            options["url"] = url
-        elif kind == "apprise":  # email, Slack, Matrix, ntfy, …: an Apprise URL, secrets and all
-            allowed |= {"url", "url_env"}
-            if "url_env" in spec:
-                if "url" in spec:
-                    raise r.fail(f"{key}.url_env", "give url or url_env, not both")
-                var = r.string(spec, "url_env", f"{key}.url_env")
-                url = env.get(var, "").strip()
-                if not url:
-                    raise r.fail(f"{key}.url_env", f"the environment variable {var} is not set")
-                where = f"{key}.url_env"
-            else:
-                url, where = r.string(spec, "url", f"{key}.url"), f"{key}.url"
-            from bot.adapters.apprise import understood
-            if not understood(url):
-                raise r.fail(where, "is not an Apprise URL of a service Apprise knows (e.g. mailto://, "
-                                    "slack://, matrix://, ntfy://, json://): see Apprise's list of services")
+            url, where = _destination_url(r, spec, key, env)
+            if kind == "apprise":  # email, Slack, Matrix, ntfy, …: an Apprise URL, secrets and all
+                from bot.adapters.apprise import understood
+                if not understood(url):
+                    raise r.fail(where, "is not an Apprise URL of a service Apprise knows (e.g. mailto://, "
+                                        "slack://, matrix://, ntfy://, json://): see Apprise's list of services")
+            elif not url.startswith(("http://", "https://")):
+                raise r.fail(where, f"{spec['url_env']} must hold an http(s) URL" if "url_env" in spec
+                             else "must be an http(s) URL")
             options["url"] = url
         elif kind == "telegram":
             allowed |= {"chat_id", "thread_id"}
@@ -375,6 +354,20 @@ def _destinations(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> d
     if CONSOLE not in out:
         out[CONSOLE] = Destination(CONSOLE, "console")
     return out
+
+
+def _destination_url(r: _Reader, spec: Mapping[str, Any], key: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """A destination's url, or the environment variable url_env names (a URL with a
+    secret in it, a Discord webhook's token, stays out of the file); and its key."""
+    if "url_env" not in spec:
+        return r.string(spec, "url", f"{key}.url"), f"{key}.url"
+    if "url" in spec:
+        raise r.fail(f"{key}.url_env", "give url or url_env, not both")
+    var = r.string(spec, "url_env", f"{key}.url_env")
+    url = env.get(var, "").strip()
+    if not url:
+        raise r.fail(f"{key}.url_env", f"the environment variable {var} is not set")
+    return url, f"{key}.url_env"
 
 
 def _int_or_handle(r: _Reader, spec: Mapping[str, Any], name: str, key: str) -> str | int:
