@@ -343,7 +343,20 @@ class TelegramAdapter:
             await self._reply(message, attachment)
             return
         reply = await self.commands.run(Invocation(dest, f"telegram:{sender}", can_manage, attachment), name, args)
+        if name == "dashboard" and chat.type != "private" and reply.private and "/signin?t=" in reply.text:
+            reply = await self._in_private(sender, reply)  # a sign-in link is the asker's alone
         await self._reply(message, reply)
+
+    async def _in_private(self, user_id: int, reply: Reply) -> Reply:
+        """Send a reply for one person (a dashboard sign-in link) to their private chat
+        with the bot; what to say in the group instead."""
+        try:
+            await self.app.bot.send_message(chat_id=user_id, text=reply.text,
+                                            link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except (tg.Forbidden, tg.BadRequest):
+            return Reply(f"I can't write to you privately yet: open a chat with @{self.app.bot.username}, press "
+                         "Start, then ask /dashboard here again. The link comes to you alone.")
+        return Reply("I sent you the sign-in link in a private message.")
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button under an alert or a reply was pressed: run its action as the one who

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Secret, TelegramSettings
 from bot.service import run_service
-from tests.factories import ago, as_worker, eventually, item, redis_prefix, rss, settings
+from tests.factories import ago, as_worker, eventually, free_port, item, redis_prefix, rss, settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
 GROUP, OTHER, ADMIN, MEMBER = -1001, -1002, 11, 22
@@ -455,3 +455,20 @@ async def test_after_a_restart_the_update_edits_the_alert_sent_before_it(world, 
     await eventually(lambda: fake.edits, what="the edit")
     [alert] = fake.alerts_to(GROUP)
     assert fake.edits[0].message_id == alert.message_id and "Also reported by Variety" in fake.shown(alert)
+
+
+async def test_a_dashboard_link_asked_for_in_a_group_goes_to_the_admin_privately(tmp_path, fake, feed_server):
+    w = World(tmp_path, fake, feed_server)
+    w.settings = replace(w.settings, http=replace(w.settings.http, listen=("127.0.0.1", free_port())))
+    await w.start()
+    try:
+        await w.command(GROUP, ADMIN, "/dashboard", "open a chat with @tipoff_test_bot, press Start")
+        assert not any("/signin?t=" in t for t in fake.replies_to(GROUP))
+        fake.chat(ADMIN, "private")  # the admin started the bot
+        await w.command(GROUP, ADMIN, "/dashboard", "I sent you the sign-in link in a private message.")
+        [dm] = [s.text for s in fake.sent_to(ADMIN)]
+        assert "/signin?t=" in dm and "this chat's dashboard" in dm
+        assert not any("/signin?t=" in t for t in fake.replies_to(GROUP))
+        await w.command(GROUP, MEMBER, "/dashboard", "Only the chat's admins")
+    finally:
+        await w.stop()
