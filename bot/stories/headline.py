@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-import snowballstemmer
+import Stemmer  # PyStemmer: Snowball's stemmers, compiled
 
 from bot.rules.normalise import fold
 
@@ -163,14 +163,14 @@ def _pairs(run: str) -> list[str]:
     return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER = Stemmer.Stemmer("english")
 _STEMMING = threading.Lock()  # a Snowball stemmer keeps state while it works
 
 
 @lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A folded word's stem, so a story's inflections are one term ("prepares",
-    "preparing", "prepared": "prepar"). Snowball's English stemmer, for words in plain
+    "preparing", "prepared": "prepar"). Snowball's English stemmer (PyStemmer), for words in plain
     Latin letters (the folded form of most European words); others stay whole."""
     if len(word) <= 3 or not word.isascii() or not word.isalpha():
         return word
