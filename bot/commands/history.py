@@ -11,6 +11,7 @@ from bot.model import DestinationName, FeedId, RecentEntry, Watch, WatchId
 from bot.render.text import ago, excerpt
 from bot.rules.matcher import Matcher
 from bot.rules.syntax import Limits, RuleError, parse_rule, positive_terms
+from bot.store.base import Store
 from bot.commands.base import CommandsBase, Invocation, Reply, UsageError, around_column
 
 RECENT_SHOWN = 10
@@ -23,6 +24,18 @@ _OUTCOMES = {
     "spreading": "waiting for more outlets to carry the story (/spread)", "snoozed": "its watch {detail} was snoozed",
     "paused": "alerts here were paused", "gone": "this chat could not be reached ({detail})",
 }
+
+
+def feed_label(store: Store, feed_id: FeedId) -> str:
+    """A feed as people know it: its title, else its address."""
+    state = store.feed_state(feed_id)
+    return (state.title or state.url) if state else str(feed_id)
+
+
+def entries_at(url: str, entries: list[RecentEntry]) -> list[RecentEntry]:
+    """The recent entries an address (tracking parameters and all) leads to."""
+    wanted = canonical_url(url) or url
+    return [e for e in entries if wanted == e.url or (not e.url and wanted == (canonical_url(e.link) or e.link))]
 
 
 class HistoryCommands(CommandsBase):
@@ -40,8 +53,7 @@ class HistoryCommands(CommandsBase):
         return f"{days:g} days" if days >= 1 else f"{self.settings.store_recent / 3600:g} hours"
 
     def _feed_name(self, feed_id: FeedId) -> str:
-        state = self.store.feed_state(feed_id)
-        return (state.title or state.url) if state else feed_id
+        return feed_label(self.store, feed_id)
 
     async def recent(self, inv: Invocation, args: str) -> Reply:
         """The last alerts this chat was sent (or is about to be), newest first."""
@@ -88,9 +100,8 @@ class HistoryCommands(CommandsBase):
         url = args.split()[0] if args else ""
         if not url.startswith(("http://", "https://")):
             raise UsageError("Give me the address of an article or entry.")
-        wanted = canonical_url(url) or url
         recent = await self._recent(inv)
-        entries = [e for e in recent if wanted == e.url or (not e.url and wanted == (canonical_url(e.link) or e.link))]
+        entries = entries_at(url, recent)
         if not entries:
             feeds = self._seen_feeds(inv)
             if feed_id_for(url) in feeds:

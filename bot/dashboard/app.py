@@ -18,8 +18,8 @@ from aiohttp import web
 
 from bot.adapters.base import Limits
 from bot.commands import Commands, Invocation
+from bot.commands.history import entries_at, feed_label
 from bot.config import Settings, feed_id_for
-from bot.feeds.canonical import canonical_url
 from bot.dashboard import access, pages
 from bot.dashboard.assets import CSS, TESTER_JS
 from bot.dashboard.tester import RecentText, decider
@@ -385,8 +385,7 @@ class Dashboard:
         return rows
 
     def _feed_label(self, feed_id: FeedId) -> str:
-        st = self.store.feed_state(feed_id)
-        return (st.title or st.url) if st else str(feed_id)
+        return feed_label(self.store, feed_id)
 
     async def _alerts(self, request: web.Request, grant: Grant) -> web.StreamResponse:
         q = {k: request.query.get(k, "").strip()[:200] for k in ("q", "watch", "feed", "date")}
@@ -417,9 +416,7 @@ class Dashboard:
 
     async def _operator_trace(self, url: str) -> str:
         """/why for the operator: the entry in any feed, and what became of it in every chat."""
-        wanted = canonical_url(url) or url
-        found = [e for e in await self.store.recent_entries(self.clock() - self.settings.store_recent)
-                 if wanted == e.url or (not e.url and wanted == (canonical_url(e.link) or e.link))]
+        found = entries_at(url, await self.store.recent_entries(self.clock() - self.settings.store_recent))
         if not found:
             return "No new entry with that address in the recent entries of any feed."
         blocks = []

@@ -315,12 +315,6 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
     async def spent(self, token_id: str) -> bool:
         return bool(await self._require().exists(self._k("spent", token_id)))
 
-    def count_alert(self, day: str, destination: str, watches: tuple[str, ...]) -> None:
-        for watch in watches:
-            key = f"{day}\x00{destination}\x00{watch}"
-            self._counts[key] = self._counts.get(key, 0) + 1  # the increments not yet written
-            self._dirty["counts"].add(key)
-
     @reaching_redis
     async def alert_counts(self, since_day: str) -> list[tuple[str, str, str, int]]:
         """Every worker's counts (this one's not yet written included)."""
