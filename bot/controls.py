@@ -11,6 +11,8 @@ from datetime import datetime, time, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.i18n import _, ngettext
+
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _RANGE = re.compile(r"^([0-2]?\d:[0-5]\d)\s*-\s*([0-2]?\d:[0-5]\d)$")
 
@@ -23,14 +25,14 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ControlError(f"{name!r} is not a time zone I know; use a name like Europe/Berlin, "
-                           "America/New_York or UTC") from None
+        raise ControlError(_("{name} is not a time zone I know; use a name like Europe/Berlin, "
+                             "America/New_York or UTC").format(name=repr(name))) from None
 
 
 def clock(text: str) -> time:
     m = _CLOCK.match(text.strip())
     if not m:
-        raise ControlError(f"{text!r} is not a time of day like 09:00 or 23:30")
+        raise ControlError(_("{text} is not a time of day like 09:00 or 23:30").format(text=repr(text)))
     return time(int(m.group(1)), int(m.group(2)))
 
 
@@ -48,12 +50,12 @@ def parse_quiet(text: str) -> Quiet:
     """'23:00-07:00 Europe/Berlin' (the zone defaults to UTC)."""
     parts = text.split()
     if not parts or not _RANGE.match(parts[0]) or len(parts) > 2:
-        raise ControlError("give the quiet hours as START-END and a time zone, e.g. 23:00-07:00 Europe/Berlin")
+        raise ControlError(_("give the quiet hours as START-END and a time zone, e.g. 23:00-07:00 Europe/Berlin"))
     m = _RANGE.match(parts[0])
     assert m is not None
     start, end = clock(m.group(1)), clock(m.group(2))
     if start == end:
-        raise ControlError("quiet hours need a start and an end that differ")
+        raise ControlError(_("quiet hours need a start and an end that differ"))
     tz = parts[1] if len(parts) > 1 else "UTC"
     zone(tz)
     return Quiet(start, end, tz)
@@ -93,7 +95,7 @@ def parse_digest(text: str, default_tz: str = "UTC") -> DigestSchedule | None:
     """'hourly' | 'daily 09:00 [TZ]' | 'off' (None)."""
     parts = text.split()
     if not parts:
-        raise ControlError("say hourly, daily 09:00 (with a time zone if not UTC) or off")
+        raise ControlError(_("say hourly, daily 09:00 (with a time zone if not UTC) or off"))
     kind = parts[0].lower()
     if kind == "off" and len(parts) == 1:
         return None
@@ -103,7 +105,8 @@ def parse_digest(text: str, default_tz: str = "UTC") -> DigestSchedule | None:
         tz = parts[2] if len(parts) == 3 else default_tz
         zone(tz)
         return DigestSchedule("daily", clock(parts[1]), tz)
-    raise ControlError(f"I don't understand {text!r}: say hourly, daily 09:00 Europe/Berlin, or off")
+    raise ControlError(_("I don't understand {text}: say hourly, daily 09:00 Europe/Berlin, or off")
+                       .format(text=repr(text)))
 
 
 def next_digest(now: float, digest: DigestSchedule) -> float:
@@ -151,14 +154,14 @@ def spread_setting(sources: int | str, within: float | str | None = None) -> tup
     try:
         n = int(sources)
     except (TypeError, ValueError):
-        raise ControlError(f"{sources!r} is not a number of outlets, like 3") from None
+        raise ControlError(_("{text} is not a number of outlets, like 3").format(text=repr(sources))) from None
     if not 2 <= n <= MAX_SOURCES:
-        raise ControlError(f"a story can be waited for until 2 to {MAX_SOURCES} outlets carry it")
+        raise ControlError(_("a story can be waited for until 2 to {max} outlets carry it").format(max=MAX_SOURCES))
     if within is None or within == "":
         return n, SPREAD_WITHIN
     seconds = within if isinstance(within, (int, float)) else snooze_seconds(str(within), limit=False)
     if not 600 <= seconds <= 7 * 86400:
-        raise ControlError("count the outlets within between ten minutes and a week (e.g. 2h)")
+        raise ControlError(_("count the outlets within between ten minutes and a week (e.g. 2h)"))
     return n, float(seconds)
 
 
@@ -167,15 +170,16 @@ def describe_spread(sources: int, within: float) -> str:
     span = within or SPREAD_WITHIN
     unit = next((f"{span / size:g} {name}" for size, name in ((86400, "d"), (3600, "h"), (60, "min"))
                  if span >= size and span % size == 0), f"{span / 60:.0f} min")
-    return f"{sources} outlets within {unit}"
+    return ngettext("{count} outlet within {span}", "{count} outlets within {span}", sources).format(
+        count=sources, span=unit)
 
 
 def snooze_seconds(text: str, limit: bool = True) -> float:
     """'24h', '90m', '2d', '1w' → seconds (at most 90 days)."""
     m = re.fullmatch(r"(\d+)\s*(m|min|h|d|w)", text.strip().lower())
     if not m:
-        raise ControlError(f"{text!r} is not a duration like 8h, 24h, 3d or 1w")
+        raise ControlError(_("{text} is not a duration like 8h, 24h, 3d or 1w").format(text=repr(text)))
     seconds = int(m.group(1)) * {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
     if limit and not 60 <= seconds <= 90 * 86400:
-        raise ControlError("snooze for between a minute and 90 days")
+        raise ControlError(_("snooze for between a minute and 90 days"))
     return float(seconds)

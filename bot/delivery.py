@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
 
+from bot import i18n
 from bot.adapters.base import Adapter, Delivered, Gone, Moved, Rejected, RetryAfter, SendResult
 from bot.config import DeliverySettings
 from bot.model import Alert, Destination, DestinationName, Digest, Told
@@ -125,6 +126,12 @@ class Delivery:
         self._workers.clear()
 
     async def _work(self, name: DestinationName) -> int:
+        """Deliver a destination's outbox, tipoff's own words in the chat's language."""
+        state = self.store.destination_state(name)
+        with i18n.speaking(state.language, state.locale):
+            return await self._deliver(name)
+
+    async def _deliver(self, name: DestinationName) -> int:
         sent = 0
         while not self._stopping:
             items = self.store.pending(name)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Awaitable, Callable, Iterable, Mapping
 
-from bot import destinations, pipeline
+from bot import destinations, i18n, pipeline
 from bot.adapters.base import Adapter
 from bot.config import Settings, WebSubSettings, feed_id_for
 from bot.delivery import Delivery
@@ -24,6 +24,7 @@ from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.parse import charset_of, parse_feed
 from bot.feeds.schedule import due_feeds, next_wakeup
 from bot.model import Coverage, Destination, Fate, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
+from bot.render.text import stopped_notice
 from bot.rules.matcher import Matcher
 from bot.feeds.articles import ArticleReader
 from bot.storydesk import StoryDesk
@@ -455,8 +456,9 @@ class Engine:
         log.error("feed %s stopped: %s (last error: %s)", feed.url, why, state.last_error)
         name = state.title or feed.url
         for dest in sorted(self._subscribers.get(feed.id, ())):
-            text = (f"I stopped checking {name} ({feed.url}): {why}. Last error: {state.last_error}. "
-                    "Use the resume command here to try it again, or remove the feed.")
+            chat = self.store.destination_state(dest)
+            with i18n.speaking(chat.language, chat.locale):
+                text = stopped_notice(name, feed.url, why, state.last_error or "")
             self.store.enqueue(dest, Outgoing(notice=text), f"{dest}:notice:{feed.id}:{int(now)}")
 
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float,

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, NewType
 
+from bot.i18n import _
+
 FeedId = NewType("FeedId", str)
 WatchId = NewType("WatchId", str)
 DestinationName = NewType("DestinationName", str)
@@ -391,8 +393,8 @@ def alert_buttons(alert: Alert) -> tuple[Button, ...]:
     own = next((w for w in alert.watches if w.owned), None)
     if own is None:
         return ()
-    return (Button("Mute this watch for 24 h", f"snooze:{own.watch_id}:24h"),
-            Button("Unwatch", f"unwatch:{own.watch_id}"))
+    return (Button(_("Mute this watch for 24 h"), f"snooze:{own.watch_id}:24h"),
+            Button(_("Unwatch"), f"unwatch:{own.watch_id}"))
 
 
 def _time(dt: datetime | None) -> str | None:

@@ -9,6 +9,8 @@ from typing import Iterable
 
 from lxml import etree
 
+from bot.i18n import _
+
 MAX_OPML_BYTES = 2 * 1024 * 1024
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           recover=False)
@@ -43,13 +45,14 @@ def export_opml(title: str, feeds: Iterable[tuple[str, str]], watches: Iterable[
 def parse_opml(data: bytes) -> OpmlContents:
     """Every feed outline at any depth (and tipoff watch outlines), or OpmlError."""
     if len(data) > MAX_OPML_BYTES:
-        raise OpmlError(f"the file is larger than {MAX_OPML_BYTES // 1024 // 1024} MB")
+        raise OpmlError(_("the file is larger than {size} MB").format(size=MAX_OPML_BYTES // 1024 // 1024))
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise OpmlError(f"not an OPML file: {exc.msg} (line {exc.lineno})") from None
+        raise OpmlError(_("not an OPML file: {problem} (line {line})").format(
+            problem=exc.msg, line=exc.lineno)) from None
     if etree.QName(root).localname.lower() != "opml":
-        raise OpmlError(f"not an OPML file: its root element is <{etree.QName(root).localname}>")
+        raise OpmlError(_("not an OPML file: its root element is <{name}>").format(name=etree.QName(root).localname))
     out = OpmlContents()
     for node in root.iter():
         if not isinstance(node.tag, str) or etree.QName(node).localname.lower() != "outline":

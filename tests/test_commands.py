@@ -344,7 +344,7 @@ async def test_recent_backtest_and_why_read_the_last_days_entries(bot, feed_serv
     await bot.engine.poll_cycle(bot.engine.feeds)
 
     recent = await bot("/recent")
-    assert recent.startswith("The last 1 alerts here:") and duet in recent and "waiting to be sent" in recent
+    assert recent.startswith("The last alert here:") and duet in recent and "waiting to be sent" in recent
     assert "would have alerted 1 time in the last 7 days (3 new entries in 1 feeds)" in await bot("/backtest madonna")
     both = await bot('/backtest madonna OR "lady gaga"')
     assert "alerted 3 times" in both and both.index("Britney Spears and Lady Gaga") < both.index("Madonna")

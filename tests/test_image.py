@@ -56,6 +56,11 @@ def test_the_images_files_install_and_its_command_runs(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import bot; print(bot.__file__)"], capture_output=True,
                            text=True, env=env, cwd=tmp_path, timeout=60)
     assert where.stdout.strip().startswith(str(site)), where.stdout + where.stderr  # not the checkout
+    speaks = subprocess.run([sys.executable, "-c", "from bot import i18n\nfor lang in ('de', 'es', 'fr'):\n"
+                             "    with i18n.speaking(lang):\n        print(i18n._('Quiet hours off.'))"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert speaks.stdout.split("\n")[:3] == ["Ruhezeiten aus.", "Horas de silencio desactivadas.",
+                                             "Heures calmes désactivées."], speaks.stdout + speaks.stderr  # catalogs installed
     ran = subprocess.run([sys.executable, str(script), *command, "--once"], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=120)
     assert ran.returncode == 0, ran.stderr[-2000:]

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import warnings
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
@@ -23,10 +24,11 @@ from telegram import (BotCommand, CallbackQuery, InlineKeyboardButton, InlineKey
 from telegram import error as tg
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot import destinations
+from bot import destinations, i18n
 from bot.adapters.base import Delivered, Gone, Limits, Moved, Rejected, RetryAfter, SendResult, StartError
 from bot.commands import Commands, Invocation, Reply
 from bot.config import TelegramSettings
+from bot.i18n import _
 from bot.model import Alert, Destination, Digest, Source, Told
 from bot.render.text import split_lines
 from bot.render.telegram import MAX_TEXT, alert_message, digest_message, inline_keyboard, split_digest, visible_text
@@ -49,11 +51,11 @@ def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
     command addressed to another bot."""
     if not text.startswith("/"):
         return None
-    head, _, args = text.partition(" ")
+    head, _sep, args = text.partition(" ")
     if "\n" in head:
-        head, _, more = head.partition("\n")
+        head, _sep, more = head.partition("\n")
         args = more + (" " + args if args else "")
-    name, _, target = head[1:].partition("@")
+    name, _sep, target = head[1:].partition("@")
     if not name or (target and target.lower() != bot_username.lower()):
         return None
     return name.lower(), args.strip()
@@ -160,7 +162,10 @@ class TelegramAdapter:
         if not self.app.running:
             await self.app.start()
         if self.commands is not None:
-            await self.app.bot.set_my_commands([BotCommand(n, d[:256]) for n, d in self.commands.menu()])
+            for lang in i18n.LANGUAGES:  # the menu in every language tipoff speaks, English for the rest
+                with i18n.speaking(lang):
+                    await self.app.bot.set_my_commands([BotCommand(n, d[:256]) for n, d in self.commands.menu()],
+                                                       language_code=None if lang == i18n.DEFAULT else lang)
             if self.settings.webhook:
                 # every worker may take updates; Telegram then refuses getUpdates (409)
                 await self.app.bot.set_webhook(self.settings.webhook + self.webhook_path,
@@ -272,7 +277,7 @@ class TelegramAdapter:
 
     async def _deliver(self, destination: Destination, params: dict[str, Any], edit: bool = False) -> SendResult:
         """Send one message (or edit one), turning Telegram's answers into Adapter results."""
-        _, thread = self._where(destination)
+        _chat, thread = self._where(destination)
         call = self.app.bot.edit_message_text if edit else self.app.bot.send_message
         await self._pace(params["chat_id"])
         try:
@@ -338,14 +343,17 @@ class TelegramAdapter:
         async def can_manage() -> bool:
             return await self._can_manage(message)
 
-        attachment = await self._attachment(message) if name == "import" else None
-        if isinstance(attachment, Reply):
-            await self._reply(message, attachment)
-            return
-        reply = await self.commands.run(Invocation(dest, f"telegram:{sender}", can_manage, attachment), name, args)
-        if name == "dashboard" and chat.type != "private" and reply.private and "/signin?t=" in reply.text:
-            reply = await self._in_private(sender, reply)  # a sign-in link is the asker's alone
-        await self._reply(message, reply)
+        locale = update.effective_user.language_code if update.effective_user else None
+        inv = Invocation(dest, f"telegram:{sender}", can_manage, locale=locale or "")
+        with self.commands.speaking(inv):
+            attachment = await self._attachment(message) if name == "import" else None
+            if isinstance(attachment, Reply):
+                await self._reply(message, attachment)
+                return
+            reply = await self.commands.run(replace(inv, attachment=attachment), name, args)
+            if name == "dashboard" and chat.type != "private" and reply.private and "/signin?t=" in reply.text:
+                reply = await self._in_private(sender, reply)  # a sign-in link is the asker's alone
+            await self._reply(message, reply)
 
     async def _in_private(self, user_id: int, reply: Reply) -> Reply:
         """Send a reply for one person (a dashboard sign-in link) to their private chat
@@ -354,9 +362,9 @@ class TelegramAdapter:
             await self.app.bot.send_message(chat_id=user_id, text=reply.text,
                                             link_preview_options=LinkPreviewOptions(is_disabled=True))
         except (tg.Forbidden, tg.BadRequest):
-            return Reply(f"I can't write to you privately yet: open a chat with @{self.app.bot.username}, press "
-                         "Start, then ask /dashboard here again. The link comes to you alone.")
-        return Reply("I sent you the sign-in link in a private message.")
+            return Reply(_("I can't write to you privately yet: open a chat with @{bot}, press Start, then ask "
+                           "/dashboard here again. The link comes to you alone.").format(bot=self.app.bot.username))
+        return Reply(_("I sent you the sign-in link in a private message."))
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button under an alert or a reply was pressed: run its action as the one who
@@ -366,7 +374,8 @@ class TelegramAdapter:
             return
         message = query.message
         if not isinstance(message, Message):  # too old for Telegram to tell us the chat
-            await query.answer("This message is too old; use the command instead.", show_alert=True)
+            with i18n.speaking(query.from_user.language_code):
+                await query.answer(_("This message is too old; use the command instead."), show_alert=True)
             return
         thread = message.message_thread_id if message.is_topic_message else None
         dest = destinations.telegram(message.chat.id, thread)
@@ -374,8 +383,8 @@ class TelegramAdapter:
         async def can_manage() -> bool:
             return await self._can_press(query, message)
 
-        reply = await self.commands.press(Invocation(dest, f"telegram:{query.from_user.id}", can_manage),
-                                          query.data or "")
+        reply = await self.commands.press(Invocation(dest, f"telegram:{query.from_user.id}", can_manage,
+                                                     locale=query.from_user.language_code or ""), query.data or "")
         await query.answer(reply.text[:200], show_alert=reply.private)
         if not reply.private:
             await self._reply(message, reply, quote=False)
@@ -410,7 +419,8 @@ class TelegramAdapter:
         if document is None:
             return None
         if document.file_size and document.file_size > self.limits.import_bytes:
-            return Reply(f"That file is too large to import (over {self.limits.import_bytes // 1024 // 1024} MB).")
+            return Reply(_("That file is too large to import (over {size} MB).").format(
+                size=self.limits.import_bytes // 1024 // 1024))
         file = await document.get_file()
         return bytes(await file.download_as_bytearray())
 

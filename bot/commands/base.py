@@ -13,6 +13,7 @@ from typing import Awaitable, Callable, Mapping
 
 from bot.chats import ChatSetup
 from bot.config import Settings, parse_duration
+from bot.i18n import _
 from bot.feeds.fetch import Fetcher
 from bot.model import Button, Destination, Watch
 from bot.store.base import Store
@@ -32,6 +33,7 @@ class Invocation:
     attachment: bytes | None = None  # a document sent or replied to (for /import)
     options: Mapping[str, str] = field(default_factory=dict)  # platform extras, e.g. {"mention": role id}
     group: str = ""  # what per-chat limits count across: a Discord server; "" for the chat itself
+    locale: str = ""  # the language the platform says the asker (or the server) uses: "de", "pt-BR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,11 @@ def around_column(text: str, column: int, width: int = 30) -> tuple[str, str]:
     return shown, " " * (len(head) + at - start) + "^"
 
 
+def sorry() -> str:
+    """What a person is told when a command failed on tipoff's side (the log has why)."""
+    return _("Sorry, something went wrong on my side. The operator's log has the details.")
+
+
 class UsageError(ValueError):
     """Bad arguments: the reply adds the command's usage and an example."""
 
@@ -66,8 +73,8 @@ class Arg:
     word after a Telegram command, a Discord option (with autocomplete for ids)."""
 
     name: str  # the Discord option's name
-    shown: str  # how Telegram's usage writes it: RULE, ID, [every 15m]
-    describe: str  # the Discord option's description
+    shown: str  # how Telegram's usage writes it: RULE, ID, [every 15m] (marked N_, shown translated)
+    describe: str  # the Discord option's description (marked N_)
     example: str = ""
     kind: str = "text"  # text | watch (a watch's id) | feed (a feed's id) | role | file
     required: bool = True
@@ -97,7 +104,7 @@ def in_syntax_of(text: str, platform: str, commands: Mapping[str, "Command"]) ->
 class Command:
     name: str
     params: tuple[Arg, ...]
-    summary: str
+    summary: str  # marked N_; help and the menus show it translated
     manage: bool  # changes what the chat gets: admins only in groups
     handler: Handler
     private: bool = False  # the answer only matters to the one who asked
@@ -109,7 +116,7 @@ class Command:
         if platform == "discord":
             words = [f"{a.name}:" if a.required else f"[{a.name}:]" for a in self.params]
         else:
-            words = [a.shown for a in self.params if a.in_text]
+            words = [_(a.shown) for a in self.params if a.in_text]
         return " ".join([self.call(platform), *words])
 
     def example(self, platform: str = "telegram") -> str:
@@ -153,8 +160,18 @@ class CommandsBase:
         return len(self.chats.feeds(inv.destination.name))
 
     @staticmethod
-    def _where(inv: Invocation) -> str:
-        return "This server" if inv.group else "This chat"
+    def _at_limit(inv: Invocation, what: str, limit: int) -> str:
+        """The reply when a chat (or its whole Discord server) has as many watches or
+        feeds as it may."""
+        if what == "watches":
+            text = (_("This server has reached its limit of {limit} watches. Remove one with /unwatch ID first.")
+                    if inv.group else
+                    _("This chat has reached its limit of {limit} watches. Remove one with /unwatch ID first."))
+        else:
+            text = (_("This server has reached its limit of {limit} feeds. Remove one with /remove ID first.")
+                    if inv.group else
+                    _("This chat has reached its limit of {limit} feeds. Remove one with /remove ID first."))
+        return text.format(limit=limit)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), timezone.utc)
@@ -162,7 +179,7 @@ class CommandsBase:
     def _new_id(self, prefix: str, also: set[str] | frozenset[str] = frozenset()) -> str:
         taken = {w.id for w in self.chats.watches()} | {s.id for s in self.chats.feeds()} | set(also)
         while True:
-            candidate = prefix + "".join(secrets.choice("23456789abcdefghjkmnpqrstuvwxyz") for _ in range(4))
+            candidate = prefix + "".join(secrets.choice("23456789abcdefghjkmnpqrstuvwxyz") for _i in range(4))
             if candidate not in taken:
                 return candidate
 

@@ -10,6 +10,7 @@ from bot import sources
 from bot.config import feed_id_for, parse_duration
 from bot.feeds.errors import FeedError
 from bot.feeds.intake import Found, find_feed
+from bot.i18n import _, ngettext
 from bot.model import ParsedFeed, Subscription, Watch, WatchId
 from bot.opml import OpmlError, export_opml, parse_opml
 from bot.render.text import ago, excerpt
@@ -41,7 +42,7 @@ class FeedCommands(CommandsBase):
             try:
                 source = sources.expand(url, self.settings.sources)
             except sources.SourceError as exc:
-                return Reply(f"I can't use {url}: {exc}")
+                return Reply(_("I can't use {source}: {problem}").format(source=url, problem=exc))
             url, named = source.url, source.title
         return await self._add_url(inv, url, every, named, full_text=full is not None)
 
@@ -51,40 +52,42 @@ class FeedCommands(CommandsBase):
         mine = self.chats.feeds(dest)
         if any(s.url == url for s in mine):
             same = next(s for s in mine if s.url == url)
-            return Reply(f"This chat already has that feed ({same.id}).")
+            return Reply(_("This chat already has that feed ({id}).").format(id=same.id))
         if any(f.url == url for f in self.settings.feeds):
-            return Reply("That feed is already watched for every chat: your watches see it.")
+            return Reply(_("That feed is already watched for every chat: your watches see it."))
         if self._feed_count(inv) >= self.settings.limits.feeds_per_chat:
-            return Reply(f"{self._where(inv)} has reached its limit of {self.settings.limits.feeds_per_chat} "
-                         "feeds. Remove one with /remove ID first.")
+            return Reply(self._at_limit(inv, "feeds", self.settings.limits.feeds_per_chat))
         try:
             found = await self._fetch(url)
         except FeedError as exc:
-            return Reply(f"I couldn't add {url}: {exc.message}")
+            return Reply(_("I couldn't add {url}: {problem}").format(url=url, problem=exc.message))
         if found.url != url and any(s.url == found.url for s in mine):
-            return Reply(f"That page's feed is already here: {found.url}")
+            return Reply(_("That page's feed is already here: {url}").format(url=found.url))
         url, parsed = found.url, found.parsed
         note = ""
         if every < self.settings.poll.min_every:
-            note = f" (raised to the minimum of {_duration(self.settings.poll.min_every)})"
+            note = " " + _("(raised to the minimum of {every})").format(every=_duration(self.settings.poll.min_every))
             every = self.settings.poll.min_every
         sub = Subscription(self._new_id("f"), dest, url, every, self._now(), inv.user, inv.group, full_text)
         await self.chats.add_feeds([sub])
         page = f"{named}: " if named else ""
         if found.page and not named:
-            page = f"That page is not a feed; I found its feed {url}."
+            page = _("That page is not a feed; I found its feed {url}.").format(url=url)
             if found.others:
-                page += " It also offers: " + ", ".join(f"{o.url} ({o.kind})" for o in found.others[:5])
+                page += " " + _("It also offers: {feeds}").format(
+                    feeds=", ".join(f"{o.url} ({o.kind})" for o in found.others[:5]))
             page += "\n"
-        full = " Each new entry's article is read and matched too." if full_text else ""
-        return Reply(f"{page}Added {parsed.title or url} as {sub.id}: {parsed.kind}, {len(parsed.entries)} entries "
-                     f"now; checked every {_duration(every)}{note}. Only entries published from now on will alert."
-                     + full)
+        full = " " + _("Each new entry's article is read and matched too.") if full_text else ""
+        added = ngettext("Added {title} as {id}: {kind}, {count} entry now; checked every {every}{note}.",
+                         "Added {title} as {id}: {kind}, {count} entries now; checked every {every}{note}.",
+                         len(parsed.entries)).format(title=parsed.title or url, id=sub.id, kind=parsed.kind,
+                                                     count=len(parsed.entries), every=_duration(every), note=note)
+        return Reply(f"{page}{added} " + _("Only entries published from now on will alert.") + full)
 
     def _feed_args(self, args: str) -> tuple[str, float]:
         parts = args.split()
         if not parts:
-            raise UsageError("Which feed? Give its address.")
+            raise UsageError(_("Which feed? Give its address."))
         every = self.settings.poll.every
         if sources.is_shortcut(args):
             tail = _EVERY_TAIL.search(args)
@@ -94,12 +97,12 @@ class FeedCommands(CommandsBase):
             return spec.strip(), every
         url = parts[0]
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"{url!r} is not a web address (http:// or https://) nor a source shortcut "
-                             "(/sources lists them).")
+            raise UsageError(_("{url} is not a web address (http:// or https://) nor a source shortcut "
+                               "(/sources lists them).").format(url=repr(url)))
         rest = parts[1:]
         if rest:
             if rest[0].lower() != "every" or len(rest) != 2:
-                raise UsageError(f"I don't understand {' '.join(rest)!r}.")
+                raise UsageError(_("I don't understand {words}.").format(words=repr(" ".join(rest))))
             try:
                 every = parse_duration(rest[1])
             except ValueError as exc:
@@ -114,23 +117,24 @@ class FeedCommands(CommandsBase):
             return await asyncio.wait_for(
                 find_feed(self.fetcher, url, trusted=False, max_entries=self.settings.fetch.max_entries), budget)
         except asyncio.TimeoutError:
-            raise FeedError("timeout", f"gave up after {budget:g}s: a command may spend that long fetching") from None
+            raise FeedError("timeout", _("gave up after {seconds}s: a command may spend that long fetching")
+                            .format(seconds=f"{budget:g}")) from None
 
     async def sources(self, inv: Invocation, args: str) -> Reply:
-        lines = ["Instead of a feed address, /add understands these:"]
+        lines = [_("Instead of a feed address, /add understands these:")]
         for prefix, what, examples in sources.catalogue():
-            lines.append(f"{prefix}: {what}")
+            lines.append(f"{prefix}: {_(what)}")
             lines += [f"    /add {e}" for e in examples]
         return Reply("\n".join(lines))
 
     async def remove(self, inv: Invocation, args: str) -> Reply:
         if not args:
-            raise UsageError("Which feed? /feeds lists their ids.")
+            raise UsageError(_("Which feed? /feeds lists their ids."))
         sub = next((s for s in self.chats.feeds(inv.destination.name) if s.id == args.split()[0]), None)
         if sub is None:
-            return Reply(f"There is no feed {args.split()[0]} in this chat. /feeds lists them.")
+            return Reply(_("There is no feed {id} in this chat. /feeds lists them.").format(id=args.split()[0]))
         await self.chats.remove_feed(sub.id)
-        return Reply(f"Removed {sub.url}")
+        return Reply(_("Removed {url}").format(url=sub.url))
 
     async def feeds(self, inv: Invocation, args: str) -> Reply:
         mine = self.chats.feeds(inv.destination.name)
@@ -139,24 +143,29 @@ class FeedCommands(CommandsBase):
         for s in mine:
             state = self.store.feed_state(feed_id_for(s.url))
             title = state.title if state and state.title else s.url
-            ok = f"last polled {ago(_at(state.last_ok), now)}" if state and state.last_ok else "not polled yet"
-            err = f"; last error: {state.last_error}" if state and state.last_error else ""
-            moved = f"\n    moved to {state.moved_to}" if state and state.moved_to else ""
-            stopped = f"\n    STOPPED: {state.stopped} (resume to try again)" if state and state.stopped else ""
-            lines.append(f"{s.id}  {title}\n    {s.url}{moved}\n    every {_duration(s.every)}, {ok}{err}{stopped}")
+            ok = (_("last polled {when}").format(when=ago(_at(state.last_ok), now)) if state and state.last_ok
+                  else _("not polled yet"))
+            err = "; " + _("last error: {error}").format(error=state.last_error) if state and state.last_error else ""
+            moved = "\n    " + _("moved to {url}").format(url=state.moved_to) if state and state.moved_to else ""
+            stopped = ("\n    " + _("STOPPED: {reason} (resume to try again)").format(reason=state.stopped)
+                       if state and state.stopped else "")
+            every = _("every {every}").format(every=_duration(s.every))
+            lines.append(f"{s.id}  {title}\n    {s.url}{moved}\n    {every}, {ok}{err}{stopped}")
         shared = len(self.settings.feeds)
-        head = f"Feeds added here ({len(mine)}):" if mine else "No feeds added here yet (/add URL)."
-        tail = f"\nPlus {shared} shared feed{'s' if shared != 1 else ''} the operator set up for every chat." \
-            if shared else ""
+        head = (_("Feeds added here ({count}):").format(count=len(mine)) if mine
+                else _("No feeds added here yet (/add URL)."))
+        tail = "\n" + ngettext("Plus {count} shared feed the operator set up for every chat.",
+                               "Plus {count} shared feeds the operator set up for every chat.",
+                               shared).format(count=shared) if shared else ""
         return Reply("\n".join([head, *lines]) + tail)
 
     async def test(self, inv: Invocation, args: str) -> Reply:
         if not args:
-            raise UsageError("Give me a text or a feed address to test.")
+            raise UsageError(_("Give me a text or a feed address to test."))
         mine = self._mine(inv)
         if not mine:
-            return Reply("This chat has no watches to test yet. Add one: " +
-                         self.commands["watch"].example(inv.destination.kind))
+            return Reply(_("This chat has no watches to test yet. Add one: {example}").format(
+                example=self.commands["watch"].example(inv.destination.kind)))
         matcher = Matcher(self.settings.rules)
         for w in mine:
             matcher.add(w)
@@ -164,20 +173,24 @@ class FeedCommands(CommandsBase):
             try:
                 parsed = (await self._fetch(args)).parsed
             except FeedError as exc:
-                return Reply(f"I couldn't read {args}: {exc.message}")
+                return Reply(_("I couldn't read {url}: {problem}").format(url=args, problem=exc.message))
             lines = []
             for entry in parsed.entries:
                 for m in matcher.match(entry):
-                    lines.append(f"• {excerpt(entry.title or entry.link, 120)}\n    {m.watch_id} matched "
-                                 f"{', '.join(m.terms)}")
-            head = f"{parsed.title or args}: {len(parsed.entries)} entries, {len(lines)} would alert."
+                    lines.append(f"• {excerpt(entry.title or entry.link, 120)}\n    "
+                                 + _("{id} matched {terms}").format(id=m.watch_id, terms=", ".join(m.terms)))
+            head = f"{parsed.title or args}: " + ngettext("{count} entry, {alerts} would alert.",
+                                                          "{count} entries, {alerts} would alert.",
+                                                          len(parsed.entries)).format(count=len(parsed.entries),
+                                                                                     alerts=len(lines))
             body = "\n".join([head, *lines[:15]]) + ("\n…" if len(lines) > 15 else "")
             return Reply(body + _stories_told_more_than_once(parsed, args))
         fired = matcher.match_fields({"title": args})
         if not fired:
-            return Reply("None of this chat's watches would fire on that.")
-        return Reply("Would fire:\n" + "\n".join(
-            f"{m.watch_id}  matched {', '.join(m.terms)}" for m in sorted(fired, key=lambda m: m.watch_id)))
+            return Reply(_("None of this chat's watches would fire on that."))
+        return Reply(_("Would fire:") + "\n" + "\n".join(
+            _("{id}  matched {terms}").format(id=m.watch_id, terms=", ".join(m.terms))
+            for m in sorted(fired, key=lambda m: m.watch_id)))
 
     async def export(self, inv: Invocation, args: str) -> Reply:
         dest = inv.destination.name
@@ -187,16 +200,17 @@ class FeedCommands(CommandsBase):
             feeds.append((state.title if state else "", s.url))
         watches = [w.rule for w in self._mine(inv)]
         data = export_opml(f"tipoff: {dest}", feeds, watches)
-        return Reply(f"{len(feeds)} feeds and {len(watches)} watches.", document=("tipoff-export.opml", data),
+        return Reply(_("{feeds} feeds and {watches} watches.").format(feeds=len(feeds), watches=len(watches)),
+                     document=("tipoff-export.opml", data),
                      private=True)
 
     async def import_(self, inv: Invocation, args: str) -> Reply:
         if inv.attachment is None:
-            raise UsageError("Send /import as a reply to an OPML file (most feed readers can export one).")
+            raise UsageError(_("Send /import as a reply to an OPML file (most feed readers can export one)."))
         try:
             contents = parse_opml(inv.attachment)
         except OpmlError as exc:
-            return Reply(f"I couldn't read that file: {exc}")
+            return Reply(_("I couldn't read that file: {problem}").format(problem=exc))
         dest = inv.destination.name
         have = {s.url for s in self.chats.feeds(dest)} | {f.url for f in self.settings.feeds}
         added: list[Subscription] = []
@@ -221,16 +235,20 @@ class FeedCommands(CommandsBase):
                 added.append(sub)
         await self.chats.add_feeds(added)
         watches_added = await self._import_watches(inv, contents.watches)
-        parts = [f"Added {len(added)} feeds", f"skipped {len(here)} already here"]
+        parts = [ngettext("Added {count} feed", "Added {count} feeds", len(added)).format(count=len(added)),
+                 _("skipped {count} already here").format(count=len(here))]
         if over_limit:
-            parts.append(f"{len(over_limit)} over the limit of {self.settings.limits.feeds_per_chat} feeds")
+            parts.append(_("{count} over the limit of {limit} feeds").format(
+                count=len(over_limit), limit=self.settings.limits.feeds_per_chat))
         if refused:
-            parts.append(f"{len(refused)} refused")
-        parts.append(f"{len(invalid)} invalid")
+            parts.append(_("{count} refused").format(count=len(refused)))
+        parts.append(_("{count} invalid").format(count=len(invalid)))
         lines = [", ".join(parts) + "."]
         if watches_added:
-            lines.append(f"Added {watches_added} watches.")
-        lines += [f"refused: {u}" for u in refused[:10]] + [f"invalid: {u}" for u in invalid[:10]]
+            lines.append(ngettext("Added {count} watch.", "Added {count} watches.", watches_added)
+                         .format(count=watches_added))
+        lines += [_("refused: {url}").format(url=u) for u in refused[:10]]
+        lines += [_("invalid: {url}").format(url=u) for u in invalid[:10]]
         return Reply("\n".join(lines))
 
     async def _import_watches(self, inv: Invocation, rules: list[str]) -> int:
@@ -257,9 +275,14 @@ def _stories_told_more_than_once(parsed: ParsedFeed, url: str) -> str:
     groups = [g for g in group_entries([(parsed, url)]) if len(g.members) > 1]
     if not groups:
         return ""
-    lines = [f"• {excerpt(g.headline, 100)}\n    {len(g.members)} entries"
-             + (f" from {', '.join(g.sources[:4])}" + (" and more" if len(g.sources) > 4 else "") if g.sources else "")
-             + (f"; {sum(m.verdict == 'development' for m in g.members)} with a new fact"
-                if any(m.verdict == "development" for m in g.members) else "")
-             for g in groups[:5]]
-    return "\n\nOne story, told more than once here:\n" + "\n".join(lines)
+    lines = []
+    for g in groups[:5]:
+        line = f"• {excerpt(g.headline, 100)}\n    " + _("{count} entries").format(count=len(g.members))
+        if g.sources:
+            line += " " + (_("from {outlets} and more") if len(g.sources) > 4 else _("from {outlets}")).format(
+                outlets=", ".join(g.sources[:4]))
+        news = sum(m.verdict == "development" for m in g.members)
+        if news:
+            line += "; " + ngettext("{count} with a new fact", "{count} with a new fact", news).format(count=news)
+        lines.append(line)
+    return "\n\n" + _("One story, told more than once here:") + "\n" + "\n".join(lines)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from bot.i18n import _
 from bot.model import Destination, DestinationName, Feed, Watch
 from bot.rules.syntax import Limits
 from bot.sources import SourceSettings
@@ -29,12 +30,12 @@ class ConfigError(ValueError):
 def parse_duration(text: str | int | float) -> float:
     """'90s', '10m', '1.5h', '7d', '1h30m' → seconds; bare numbers are seconds."""
     if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a duration")
+        raise ValueError(_("{text} is not a duration").format(text=repr(text)))
     if isinstance(text, (int, float)):
         if not math.isfinite(text):
-            raise ValueError(f'{text} is not a duration (use s, m, h or d, e.g. "15m")')
+            raise ValueError(_('{text} is not a duration (use s, m, h or d, e.g. "15m")').format(text=text))
         if text < 0:
-            raise ValueError("a duration cannot be negative")
+            raise ValueError(_("a duration cannot be negative"))
         return _bounded(float(text))
     s = text.strip().lower().replace(" ", "")
     pos, total = 0, 0.0
@@ -44,7 +45,7 @@ def parse_duration(text: str | int | float) -> float:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if pos != len(s) or not s:
-        raise ValueError(f'"{text}" is not a duration (use s, m, h or d, e.g. "15m")')
+        raise ValueError(_('{text} is not a duration (use s, m, h or d, e.g. "15m")').format(text=f'"{text}"'))
     return _bounded(total)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from bot.i18n import _
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -23,6 +25,13 @@ class AddressRefused(OSError):
         shown = host if host == address else f"{host} ({address})"
         super().__init__(f"{shown} is a {reason} address, which feeds added from a chat may not use")
         self.host, self.address, self.reason = host, address, reason
+
+    def said(self) -> str:
+        """The refusal in the language spoken now (the exception's own text stays English:
+        it is matched on when aiohttp wraps it)."""
+        shown = self.host if self.host == self.address else f"{self.host} ({self.address})"
+        return _("{host} is a {kind} address, which feeds added from a chat may not use").format(
+            host=shown, kind=self.reason)
 
 
 def forbidden_reason(address: str) -> str | None:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-# kind → a short explanation shown before the detail.
+from bot.i18n import N_, _
+
+# kind → a short explanation shown before the detail (in the language spoken where it is shown).
 KINDS = {
-    "dns": "the feed's host name was not found",
-    "refused": "the server refused the connection",
-    "timeout": "the server took too long to answer",
-    "tls": "the server's TLS certificate could not be verified",
-    "network": "the server could not be reached",
-    "http": "the server answered with an error",
-    "too_large": "the feed is larger than the size limit",
-    "redirects": "the feed redirects too many times",
-    "not_a_feed": "this is not a feed",
-    "malformed": "the feed is malformed",
-    "forbidden": "this address may not be fetched",
-    "gone": "the feed is gone for good",
-    "throttled": "the host asked tipoff to slow down",
-    "paced": "tipoff keeps to its request budget for this host",
+    "dns": N_("the feed's host name was not found"),
+    "refused": N_("the server refused the connection"),
+    "timeout": N_("the server took too long to answer"),
+    "tls": N_("the server's TLS certificate could not be verified"),
+    "network": N_("the server could not be reached"),
+    "http": N_("the server answered with an error"),
+    "too_large": N_("the feed is larger than the size limit"),
+    "redirects": N_("the feed redirects too many times"),
+    "not_a_feed": N_("this is not a feed"),
+    "malformed": N_("the feed is malformed"),
+    "forbidden": N_("this address may not be fetched"),
+    "gone": N_("the feed is gone for good"),
+    "throttled": N_("the host asked tipoff to slow down"),
+    "paced": N_("tipoff keeps to its request budget for this host"),
 }
 
 
@@ -31,5 +33,5 @@ class FeedError(Exception):
 
     @property
     def message(self) -> str:
-        head = KINDS[self.kind]
+        head = _(KINDS[self.kind])
         return f"{head}: {self.detail}" if self.detail else head

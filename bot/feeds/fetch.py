@@ -29,6 +29,7 @@ from bot.config import FetchSettings
 from bot.feeds.address import AddressPolicy, AddressRefused
 from bot.feeds.errors import FeedError
 from bot.feeds.hosts import BIG_HOSTS, HostLimits
+from bot.i18n import _, ngettext
 from bot.http_answers import cache_max_age, retry_after_seconds, status_text
 from bot.model import Feed
 
@@ -104,7 +105,7 @@ def guarded_socket(policy: AddressPolicy, resolver: GuardedResolver) -> Callable
     folds them into an IP literal, and aiohttp skips the resolver for IP literals), a
     forbidden address is never connected to."""
     def create(addr_info: Any) -> socket.socket:
-        family, type_, proto, _, sockaddr = addr_info
+        family, type_, proto, _name, sockaddr = addr_info
         address = str(sockaddr[0])
         if address not in resolver.allowed_by_name:
             refused = policy.refusal(address, address)
@@ -122,12 +123,12 @@ def url_host(url: str) -> str:
         parsed = URL(url)
         host, raw = parsed.host, parsed.raw_host
     except (ValueError, UnicodeError) as exc:
-        raise FeedError("forbidden", f"not a valid address: {str(exc)[:100]}") from None
+        raise FeedError("forbidden", _("not a valid address: {problem}").format(problem=str(exc)[:100])) from None
     if not host or not raw:
-        raise FeedError("forbidden", "not a valid address: no host")
+        raise FeedError("forbidden", _("not a valid address: no host"))
     if ":" not in raw and (len(raw) > 253 or any(not 0 < len(label) <= 63 for label in raw.rstrip(".").split("."))):
-        raise FeedError("forbidden", "not a valid address: a host name has at most 253 characters, "
-                                     "63 between dots")
+        raise FeedError("forbidden", _("not a valid address: a host name has at most 253 characters, "
+                                       "63 between dots"))
     return host
 
 
@@ -190,23 +191,26 @@ class Fetcher:
         url = feed.url
         if url.startswith("file:"):
             if not feed.trusted:
-                raise FeedError("forbidden", "file: URLs are only allowed in the config file")
+                raise FeedError("forbidden", _("file: URLs are only allowed in the config file"))
             return await asyncio.to_thread(self._read_file, url)
         if not url.startswith(("http://", "https://")):
-            raise FeedError("forbidden", f"only http and https feeds can be fetched, not {url.split(':', 1)[0]}:")
+            raise FeedError("forbidden", _("only http and https feeds can be fetched, not {scheme}:").format(
+                scheme=url.split(":", 1)[0]))
         host = url_host(url)
         limits = self.host_limits
         loop = asyncio.get_running_loop()
         if (cooling := limits.cooling(host, loop.time())) > 0:  # no request at all while the host says wait
-            raise FeedError("throttled", f"{host} answered 429; every feed there waits {cooling:.0f}s more",
-                            retry_after=cooling)
+            raise FeedError("throttled", _("{host} answered 429; every feed there waits {seconds}s more").format(
+                host=host, seconds=f"{cooling:.0f}"), retry_after=cooling)
         per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
         async with per_host:
             wait = limits.wait(host, loop.time())
             if wait > BUDGET_WAIT:  # the host's request budget is spent for a while: come back then
                 rate = limits.rate(host) or (1, 1.0)
-                raise FeedError("paced", f"at most {rate[0]} request{'s' if rate[0] > 1 else ''} per "
-                                         f"{rate[1]:g}s to {host}; next try in {wait:.0f}s", retry_after=wait)
+                raise FeedError("paced", ngettext("at most {count} request per {span}s to {host}; next try in {wait}s",
+                                                  "at most {count} requests per {span}s to {host}; next try in {wait}s",
+                                                  rate[0]).format(count=rate[0], span=f"{rate[1]:g}", host=host,
+                                                                  wait=f"{wait:.0f}"), retry_after=wait)
             if wait > 0:
                 await asyncio.sleep(wait)
             limits.spend(host, loop.time())
@@ -223,7 +227,8 @@ class Fetcher:
                     return await self._get(url, validators, trusted, feed.headers, feed.proxy)
                 return await self._get(url, validators, trusted)
         except TimeoutError:
-            raise FeedError("timeout", f"no complete answer within {self.settings.timeout:g}s") from None
+            raise FeedError("timeout", _("no complete answer within {seconds}s").format(
+                seconds=f"{self.settings.timeout:g}")) from None
         except FeedError as exc:
             if exc.kind == "http" and (exc.detail.startswith("HTTP 429") or
                                        (exc.detail.startswith("HTTP 503") and exc.retry_after)):
@@ -235,7 +240,7 @@ class Fetcher:
         """POST a form (a WebSub subscription request) under the same address policy as
         fetching; no redirects followed. Returns the status; FeedError when unreachable."""
         if not url.startswith(("http://", "https://")):
-            raise FeedError("forbidden", "only http and https hubs can be used")
+            raise FeedError("forbidden", _("only http and https hubs can be used"))
         if not trusted:
             self._check_literal(url)
         try:
@@ -244,7 +249,8 @@ class Fetcher:
                 await r.read()
                 return r.status
         except asyncio.TimeoutError:
-            raise FeedError("timeout", f"no answer within {self.settings.timeout:g}s") from None
+            raise FeedError("timeout", _("no answer within {seconds}s").format(
+                seconds=f"{self.settings.timeout:g}")) from None
         except aiohttp.ClientError as exc:
             raise FeedError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
 
@@ -298,10 +304,11 @@ class Fetcher:
                                        proxy=via) as resp:
                     if resp.status in _REDIRECTS and "Location" in resp.headers:
                         if hop == self.settings.max_redirects:
-                            raise FeedError("redirects", f"more than {self.settings.max_redirects} redirects")
+                            raise FeedError("redirects", _("more than {count} redirects").format(
+                                count=self.settings.max_redirects))
                         target = urljoin(url, resp.headers["Location"])
                         if not target.startswith(("http://", "https://")):
-                            raise FeedError("forbidden", "redirected to a non-http address")
+                            raise FeedError("forbidden", _("redirected to a non-http address"))
                         all_permanent = all_permanent and resp.status in _PERMANENT
                         if all_permanent:
                             permanent = target
@@ -312,27 +319,30 @@ class Fetcher:
                 raise
             except aiohttp.ClientConnectorDNSError as exc:
                 if isinstance(exc.os_error, AddressRefused):
-                    raise FeedError("forbidden", str(exc.os_error)) from None
+                    raise FeedError("forbidden", exc.os_error.said()) from None
                 raise FeedError("dns", f"{urlsplit(url).hostname}") from exc
             except aiohttp.ClientConnectorCertificateError as exc:
                 raise FeedError("tls", str(exc.certificate_error)[:200]) from exc
             except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
                 raise FeedError("tls", str(exc)[:200]) from exc
             except aiohttp.ClientConnectorError as exc:
-                if isinstance(exc.os_error, AddressRefused) or "feeds added from a chat may not" in str(exc):
+                if isinstance(exc.os_error, AddressRefused):
+                    raise FeedError("forbidden", exc.os_error.said()) from None
+                if "feeds added from a chat may not" in str(exc):
                     raise FeedError("forbidden", str(exc.os_error)) from None
                 if isinstance(exc.os_error, ConnectionRefusedError):
                     raise FeedError("refused", f"{exc.host}:{exc.port}") from exc
                 raise FeedError("network", str(exc.os_error or exc)[:200]) from exc
             except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                raise FeedError("network", f"the connection broke: {type(exc).__name__}") from exc
+                raise FeedError("network", _("the connection broke: {problem}").format(
+                    problem=type(exc).__name__)) from exc
             except aiohttp.InvalidURL as exc:
                 raise FeedError("forbidden", f"invalid URL: {exc}") from exc
             except UnicodeError:  # a host name the resolver cannot encode
-                raise FeedError("forbidden", "not a valid address") from None
+                raise FeedError("forbidden", _("not a valid address")) from None
             except aiohttp.ClientError as exc:
                 raise FeedError("network", f"{type(exc).__name__}: {exc}"[:200]) from exc
-        raise FeedError("redirects", f"more than {self.settings.max_redirects} redirects")
+        raise FeedError("redirects", _("more than {count} redirects").format(count=self.settings.max_redirects))
 
     async def _result(self, resp: aiohttp.ClientResponse, url: str, permanent: str | None) -> FetchResult:
         etag = resp.headers.get("ETag")
@@ -346,10 +356,11 @@ class Fetcher:
             retry = retry_after_seconds(resp.headers.get("Retry-After")) if resp.status in (429, 503) else None
             raise FeedError("http", status_text(resp.status), retry_after=retry)
         if resp.status != 200:
-            raise FeedError("http", f"{status_text(resp.status)} (expected 200 with a feed)")
+            raise FeedError("http", _("{status} (expected 200 with a feed)").format(status=status_text(resp.status)))
         declared = resp.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.settings.max_bytes:
-            raise FeedError("too_large", f"{int(declared):,} bytes declared, limit {self.settings.max_bytes:,}")
+            raise FeedError("too_large", _("{size} bytes declared, limit {limit}").format(
+                size=f"{int(declared):,}", limit=f"{self.settings.max_bytes:,}"))
         body = await self._read_capped(resp.content)
         return FetchResult(url, 200, body, etag, last_modified, resp.headers.get("Content-Type", ""), permanent,
                            max_age, resp.headers.get("Link"))
@@ -360,7 +371,7 @@ class Fetcher:
         async for chunk in stream.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > self.settings.max_bytes:
-                raise FeedError("too_large", f"more than {self.settings.max_bytes:,} bytes")
+                raise FeedError("too_large", _("more than {limit} bytes").format(limit=f"{self.settings.max_bytes:,}"))
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -11,6 +11,7 @@ from bot.feeds.discover import FeedLink, common_paths, feed_links
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import charset_of, parse_feed, sniff_kind
+from bot.i18n import _
 from bot.model import Feed, ParsedFeed
 
 MAX_CANDIDATES = 8
@@ -57,12 +58,13 @@ async def find_feed(fetcher: Fetcher, url: str, *, trusted: bool = False, max_en
     for candidate in candidates[:MAX_CANDIDATES]:
         tried += 1
         try:
-            _, found = await _parse(fetcher, candidate, trusted, max_entries)
+            _url, found = await _parse(fetcher, candidate, trusted, max_entries)
         except FeedError:
             continue
         if found is not None:
             return Found(candidate, found, url, tuple(link for link in declared if link.url != candidate))
     if declared:
-        raise FeedError("not_a_feed", f"received an HTML page whose {len(declared)} feed links did not work")
-    raise FeedError("not_a_feed", f"received an HTML page that links to no feed (tried {tried} usual addresses "
-                                  "like /feed and /rss.xml)")
+        raise FeedError("not_a_feed", _("received an HTML page whose {count} feed links did not work")
+                        .format(count=len(declared)))
+    raise FeedError("not_a_feed", _("received an HTML page that links to no feed (tried {count} usual addresses "
+                                    "like /feed and /rss.xml)").format(count=tried))

@@ -19,6 +19,7 @@ from bot.dedupe import key_of
 from bot.feeds import xmlfeed
 from bot.feeds.canonical import canonical_url
 from bot.feeds.errors import FeedError
+from bot.i18n import _
 from bot.feeds.text import collapse, first_image, html_to_text, repair_mojibake
 from bot.model import Entry, FeedId, ParsedFeed
 
@@ -98,7 +99,7 @@ def parse_feed(
     body = apply_charset(body, charset)
     kind = sniff_kind(body)
     if not body or body.isspace():  # isspace stops at the first other byte; strip would copy the body
-        raise FeedError("not_a_feed", "the body is empty")
+        raise FeedError("not_a_feed", _("the body is empty"))
     def seen(entry_id: str) -> str | None:
         """The entry's key when it is known, else None."""
         key = key_of(feed_id, entry_id) if entry_id else ""
@@ -167,7 +168,7 @@ def _ttl(body: bytes) -> float | None:
 
 def _explain(kind: str, message: str, body: bytes) -> FeedError:
     if kind == "html" or "HTML" in message:
-        return FeedError("not_a_feed", "received an HTML page, not a feed")
+        return FeedError("not_a_feed", _("received an HTML page, not a feed"))
     if kind == "unknown" and "Unknown feed type" in message:
         return FeedError("not_a_feed", message.replace("Unknown feed type", "unknown document type"))
     where = locate_syntax_error(body, kind)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any, Callable
 
+from bot.i18n import _, ngettext
 from bot.model import Alert, Digest
 from bot.render.text import ago, also_outlets, excerpt
 
@@ -37,15 +38,16 @@ def split(digest: Digest, fits: Callable[[Digest], bool]) -> list[Digest]:
 
 def heading(digest: Digest) -> str:
     n = len(digest.alerts)
-    what = f"{n} alert{'s' if n != 1 else ''}"
-    return f"Digest: {what}" if digest.why == "digest" else f"While it was quiet: {what}"
+    if digest.why == "digest":
+        return ngettext("Digest: {count} alert", "Digest: {count} alerts", n).format(count=n)
+    return ngettext("While it was quiet: {count} alert", "While it was quiet: {count} alerts", n).format(count=n)
 
 
 def _age(alert: Alert, now: datetime) -> str:
     """The entry's age, and how many other outlets reported its story."""
     when = alert.entry.published or alert.entry.updated
     others = len(also_outlets(alert))
-    more = f" · +{others} outlet{'s' if others != 1 else ''}" if others else ""
+    more = " · " + ngettext("+{count} outlet", "+{count} outlets", others).format(count=others) if others else ""
     return (f" · {ago(when, now)}" if when else "") + more
 
 
@@ -57,7 +59,7 @@ def digest_text(digest: Digest, now: datetime | None = None) -> str:
         lines.append(f"\n🔔 {excerpt(label, 200)}")
         for a in alerts:
             source = excerpt(a.feed_title or a.feed_url, LINE_FEED)
-            lines.append(f"  • {excerpt(a.entry.title or '(untitled)', LINE_TITLE)} ({source}{_age(a, now)})")
+            lines.append(f"  • {excerpt(a.entry.title or _('(untitled)'), LINE_TITLE)} ({source}{_age(a, now)})")
             if a.entry.link or a.entry.url:
                 lines.append(f"    {a.entry.link or a.entry.url}")
     return "\n".join(lines)
@@ -74,7 +76,7 @@ def digest_html(digest: Digest, now: datetime | None = None) -> str:
     for label, alerts in digest.sections():
         lines.append(f"\n<b>🔔 {escape(excerpt(label, 200), quote=False)}</b>")
         for a in alerts:
-            title = escape(excerpt(a.entry.title or "(untitled)", LINE_TITLE), quote=False)
+            title = escape(excerpt(a.entry.title or _("(untitled)"), LINE_TITLE), quote=False)
             link = _http(a.entry.link or a.entry.url)
             shown = f'<a href="{escape(link, quote=True)}">{title}</a>' if link else title
             source = escape(excerpt(a.feed_title or a.feed_url, LINE_FEED), quote=False)
@@ -89,7 +91,7 @@ def digest_markdown(digest: Digest, escape_md: Callable[[str], str], now: dateti
     for label, alerts in digest.sections():
         lines.append(f"**🔔 {escape_md(excerpt(label, 200))}**")
         for a in alerts:
-            title = escape_md(excerpt(a.entry.title or "(untitled)", LINE_TITLE))
+            title = escape_md(excerpt(a.entry.title or _("(untitled)"), LINE_TITLE))
             link = _http(a.entry.link or a.entry.url)
             shown = f"[{title}]({link.replace(')', '%29')})" if link else title
             source = escape_md(excerpt(a.feed_title or a.feed_url, LINE_FEED))

@@ -9,6 +9,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from bot.i18n import _
 from bot.model import Alert, Digest
 from bot.render import digest as digests
 from bot.render.text import also_reported, excerpt, excerpt_pieces, summary_and_spans
@@ -61,7 +62,7 @@ def alert_payload(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
                         for w in alert.watches[:3])
     embed: dict[str, Any] = {
         "type": "rich",
-        "title": _capped(e.title or "(untitled)", TITLE_MAX),
+        "title": _capped(e.title or _("(untitled)"), TITLE_MAX),
         "author": {"name": _capped(alert.feed_title or alert.feed_url or "feed", AUTHOR_MAX)},
         "color": colour_for(first.watch_id if first else "tipoff"),
     }
@@ -79,7 +80,7 @@ def alert_payload(alert: Alert, now: datetime | None = None) -> dict[str, Any]:
     if image:
         embed["thumbnail"] = {"url": image}
     if also := also_reported(alert):
-        embed["fields"] = [{"name": "📰 Story", "value": _capped(also, FIELD_MAX), "inline": False}]
+        embed["fields"] = [{"name": "📰 " + _("Story"), "value": _capped(also, FIELD_MAX), "inline": False}]
     _fit(embed)
     roles = list(dict.fromkeys(w.mention for w in alert.watches if _ROLE_ID.match(w.mention or "")))
     return {

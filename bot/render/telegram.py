@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from html import escape, unescape
 from typing import Any
 
+from bot.i18n import _
 from bot.model import Alert, Button, Digest, alert_buttons
 from bot.render import digest as digests
 from bot.render.text import ago, also_reported, excerpt, excerpt_pieces, summary_and_spans
@@ -34,7 +35,7 @@ def utf16_len(text: str) -> int:
 def alert_html(alert: Alert, now: datetime | None = None, excerpt_max: int = EXCERPT_MAX) -> str:
     now = now or datetime.now(timezone.utc)
     e = alert.entry
-    title = escape(excerpt(e.title or "(untitled)", TITLE_MAX), quote=False)
+    title = escape(excerpt(e.title or _("(untitled)"), TITLE_MAX), quote=False)
     link = _link(e.link or e.url)
     head = f'<b><a href="{escape(link, quote=True)}">{title}</a></b>' if link else f"<b>{title}</b>"
     source = escape(excerpt(alert.feed_title or alert.feed_url, FEED_MAX), quote=False)
@@ -49,9 +50,10 @@ def alert_html(alert: Alert, now: datetime | None = None, excerpt_max: int = EXC
     for w in alert.watches[:WATCHES_SHOWN]:
         name = escape(excerpt(w.label or w.rule, RULE_MAX), quote=False)
         terms = escape(excerpt(", ".join(w.terms), RULE_MAX), quote=False)
-        lines.append(f"\n🔔 {name}" + (f" — matched: <i>{terms}</i>" if terms else ""))
+        matched = " — " + _("matched: {terms}").format(terms=f"<i>{terms}</i>") if terms else ""
+        lines.append(f"\n🔔 {name}{matched}")
     if len(alert.watches) > WATCHES_SHOWN:
-        lines.append(f"(+{len(alert.watches) - WATCHES_SHOWN} more watches)")
+        lines.append(_("(+{count} more watches)").format(count=len(alert.watches) - WATCHES_SHOWN))
     if also := also_reported(alert):
         lines.append(f"\n📰 <i>{escape(also, quote=False)}</i>")
     return "\n".join(lines)

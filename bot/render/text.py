@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from bot.i18n import N_, _
 from bot.model import Alert
 
 EXCERPT = 240
@@ -22,11 +23,11 @@ def when(dt: datetime | None, now: datetime | None = None) -> str:
 def ago(dt: datetime, now: datetime) -> str:
     seconds = (now - dt).total_seconds()
     if seconds < 0:
-        return "in the future"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        return _("in the future")
+    for said, size in ((N_("{count} d ago"), 86400), (N_("{count} h ago"), 3600), (N_("{count} min ago"), 60)):
         if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
+            return _(said).format(count=int(seconds // size))
+    return _("just now")
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
@@ -75,11 +76,12 @@ def also_reported(alert: Alert, shown: int = OUTLETS_SHOWN) -> str:
     names = also_outlets(alert)
     if not names:
         return ""
+    if len(names) == 1:
+        return _("Also reported by {outlet}").format(outlet=names[0])
     if len(names) <= shown + 1:
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    else:
-        listed = ", ".join(names[:shown]) + f" and {len(names) - shown} more"
-    return f"Also reported by {listed}"
+        return _("Also reported by {outlets} and {last}").format(outlets=", ".join(names[:-1]), last=names[-1])
+    return _("Also reported by {outlets} and {count} more").format(outlets=", ".join(names[:shown]),
+                                                                  count=len(names) - shown)
 
 
 def alert_block(alert: Alert, now: datetime | None = None) -> str:
@@ -147,3 +149,9 @@ def summary_and_spans(alert: Alert) -> tuple[str, list[tuple[int, int]]]:
     field, text = ("summary", e.summary) if e.summary else ("content", e.content)
     spans = [(s, end) for w in alert.watches for f, s, end in w.hits if f == field]
     return text, spans
+
+
+def stopped_notice(name: str, url: str, why: str, error: str) -> str:
+    """What a chat is told once when tipoff stops polling a feed it added."""
+    return _("I stopped checking {name} ({url}): {why}. Last error: {error}. Use the resume command here to try "
+             "it again, or remove the feed.").format(name=name, url=url, why=why, error=error)

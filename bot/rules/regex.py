@@ -9,6 +9,8 @@ from typing import Any
 
 import re2
 
+from bot.i18n import _
+
 MAX_PROGRAM_BYTES = 1 << 20  # RE2 refuses patterns whose compiled form would be larger
 
 
@@ -26,5 +28,5 @@ def compile_regex(pattern: str, flags: str = "") -> Any:
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         if "perl operator" in detail or "backreference" in detail or "escape sequence" in detail:
-            detail += " (look-around and back-references are not supported)"
-        raise ValueError(f"invalid regex: {detail}") from None
+            detail += " " + _("(look-around and back-references are not supported)")
+        raise ValueError(_("invalid regex: {problem}").format(problem=detail)) from None

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field as dataclass_field
 from typing import Union
 
+from bot.i18n import _
 from bot.rules.normalise import words
 from bot.rules.regex import compile_regex
 
@@ -26,7 +27,7 @@ MIN_WILDCARD_PREFIX = 2
 
 class RuleError(ValueError):
     def __init__(self, column: int, message: str) -> None:
-        super().__init__(f"{message} at column {column}")
+        super().__init__(_("{problem} at column {column}").format(problem=message, column=column))
         self.column = column
         self.message = message
 
@@ -164,7 +165,7 @@ class _Tokeniser:
         found = _QUOTE.search(self.rule, open_at + 1)
         end = found.start() if found else -1
         if end < 0:
-            raise RuleError(open_at + 1, "unclosed quote")
+            raise RuleError(open_at + 1, _("unclosed quote"))
         self.i = end + 1
         return _Token("term", self.rule[col - 1 : end + 1], col,
                       _word_term(self.rule[open_at + 1 : end], open_at + 1, field, "phrase"))
@@ -175,16 +176,17 @@ class _Tokeniser:
         while j < len(self.rule) and self.rule[j] != "/":
             j += 2 if self.rule[j] == "\\" else 1
         if j >= len(self.rule):
-            raise RuleError(open_at + 1, "unclosed regex: expected a closing /")
+            raise RuleError(open_at + 1, _("unclosed regex: expected a closing /"))
         pattern = self.rule[open_at + 1 : j]
         k = j + 1
         while k < len(self.rule) and self.rule[k].isalpha():
             k += 1
         flags = self.rule[j + 1 : k]
         if set(flags) - {"i"}:
-            raise RuleError(j + 2, f'unknown regex flag "{flags}": only /…/i (ignore case) is supported')
+            raise RuleError(j + 2, _('unknown regex flag "{flags}": only /…/i (ignore case) is supported').format(
+                flags=flags))
         if not pattern:
-            raise RuleError(open_at + 1, "empty regex")
+            raise RuleError(open_at + 1, _("empty regex"))
         self.i = k
         try:
             compile_regex(pattern, flags)
@@ -199,22 +201,26 @@ def _field_name(name: str, col: int) -> str:
     if name == "tags":
         return "tag"
     close = difflib.get_close_matches(name, FIELDS, n=1, cutoff=0.6)
-    hint = f' — did you mean "{close[0]}:"?' if close else f" (fields: {', '.join(FIELDS)}; put a word with a colon in quotes)"
-    raise RuleError(col, f'unknown field "{name}:"{hint}')
+    if close:
+        raise RuleError(col, _('unknown field "{name}:" — did you mean "{field}:"?').format(
+            name=name, field=close[0]))
+    raise RuleError(col, _('unknown field "{name}:" (fields: {fields}; put a word with a colon in quotes)')
+                    .format(name=name, fields=", ".join(FIELDS)))
 
 
 def _word_term(text: str, col: int, field: str | None, kind: str) -> Term:
     wildcard = text.endswith("*")
     core = text.rstrip("*") if wildcard else text
     if "*" in core:
-        raise RuleError(col + core.index("*"), "a * can only end a word (e.g. duet*)")
+        raise RuleError(col + core.index("*"), _("a * can only end a word (e.g. duet*)"))
     term = Term(core, kind, col, field, wildcard)
     folded = term.folded
     if not folded:
-        what = "empty phrase" if kind == "phrase" else f"{text!r} has no letters or digits to match"
+        what = _("empty phrase") if kind == "phrase" else _("{text} has no letters or digits to match").format(
+            text=repr(text))
         raise RuleError(col, what)
     if wildcard and len(folded.split(" ")[-1]) < MIN_WILDCARD_PREFIX:
-        raise RuleError(col, f"a wildcard needs at least {MIN_WILDCARD_PREFIX} letters before *")
+        raise RuleError(col, _("a wildcard needs at least {count} letters before *").format(count=MIN_WILDCARD_PREFIX))
     return term
 
 
@@ -236,13 +242,13 @@ class _Parser:
 
     def parse(self) -> Node:
         if not self.tokens:
-            raise RuleError(1, 'empty rule: expected a word or a "phrase"')
+            raise RuleError(1, _('empty rule: expected a word or a "phrase"'))
         node = self.or_expr(depth=0)
         tok = self.peek()
         if tok is not None:
             if tok.kind == ")":
-                raise RuleError(tok.column, 'unbalanced ")"')
-            raise RuleError(tok.column, f"unexpected {tok.text!r}")
+                raise RuleError(tok.column, _('unbalanced ")"'))
+            raise RuleError(tok.column, _("unexpected {text}").format(text=repr(tok.text)))
         return node
 
     def or_expr(self, depth: int) -> Node:
@@ -270,36 +276,37 @@ class _Parser:
     def primary(self, depth: int) -> Node:
         tok = self.peek()
         if tok is None:
-            raise RuleError(self.end_column, 'expected a word or a "phrase" after the last operator')
+            raise RuleError(self.end_column, _('expected a word or a "phrase" after the last operator'))
         if tok.kind == "(":
             if depth + 1 > self.limits.max_depth:
-                raise RuleError(tok.column, f"parentheses nested deeper than {self.limits.max_depth}")
+                raise RuleError(tok.column, _("parentheses nested deeper than {depth}").format(
+                    depth=self.limits.max_depth))
             self.take()
             node = self.or_expr(depth + 1)
             close = self.peek()
             if close is None or close.kind != ")":
-                raise RuleError(tok.column, 'unclosed "(": expected ")"')
+                raise RuleError(tok.column, _('unclosed "(": expected ")"'))
             self.take()
             return node
         if tok.kind == "term":
             self.take()
             self.terms += 1
             if self.terms > self.limits.max_terms:
-                raise RuleError(tok.column, f"more than {self.limits.max_terms} terms")
+                raise RuleError(tok.column, _("more than {count} terms").format(count=self.limits.max_terms))
             assert tok.term is not None
             return tok.term
         if tok.kind == ")":
-            raise RuleError(tok.column, 'unbalanced ")"')
-        raise RuleError(tok.column, f'expected a word or a "phrase" before {tok.text!r}')
+            raise RuleError(tok.column, _('unbalanced ")"'))
+        raise RuleError(tok.column, _('expected a word or a "phrase" before {text}').format(text=repr(tok.text)))
 
 
 def parse_rule(rule: str, limits: Limits = Limits()) -> Node:
     """Parse rule text into a tree, or raise RuleError naming the column."""
     if len(rule) > limits.max_length:
-        raise RuleError(limits.max_length + 1, f"rule longer than {limits.max_length} characters")
+        raise RuleError(limits.max_length + 1, _("rule longer than {count} characters").format(count=limits.max_length))
     tree = _Parser(rule, limits).parse()
     if not can_match(tree):
-        raise RuleError(1, "a rule needs at least one term that is not excluded")
+        raise RuleError(1, _("a rule needs at least one term that is not excluded"))
     return tree
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from bot.i18n import _
 from bot.sources import bsky, mastodon, news, reddit, youtube
 from bot.sources.base import Source, SourceError, SourceSettings
 
@@ -14,20 +15,20 @@ __all__ = ["MODULES", "Source", "SourceError", "SourceSettings", "expand", "is_s
 
 
 def is_shortcut(text: str) -> bool:
-    prefix, sep, _ = text.partition(":")
+    prefix, sep, _rest = text.partition(":")
     return bool(sep) and prefix.lower() in MODULES
 
 
 def expand(text: str, settings: SourceSettings) -> Source:
     """'news:"lady gaga" duet' → Source(url=…); SourceError for a bad one."""
-    prefix, _, spec = text.partition(":")
+    prefix, _sep, spec = text.partition(":")
     module = MODULES.get(prefix.lower())
     if module is None:
-        raise SourceError(f"{prefix}: is not a source I know; /sources lists them")
+        raise SourceError(_("{prefix}: is not a source I know; /sources lists them").format(prefix=prefix))
     source: Source = module.expand(spec, settings)
     return source
 
 
 def catalogue() -> list[tuple[str, str, tuple[str, ...]]]:
-    """(prefix, what it is, examples) for /sources and --help."""
-    return [(p, (m.__doc__ or "").strip().split("\n")[0], m.EXAMPLES) for p, m in MODULES.items()]
+    """(prefix, what it is (marked N_: translate where shown), examples) for /sources and --help."""
+    return [(p, m.DESCRIPTION, m.EXAMPLES) for p, m in MODULES.items()]

@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from bot.i18n import N_, _
 from bot.sources.base import Source, SourceError, SourceSettings
 
+DESCRIPTION = N_("`mastodon:#tag@instance` (a hashtag's public posts on one instance) and "
+                 "`mastodon:@user@instance` (one account) → Mastodon's RSS feeds.")
 PREFIX = "mastodon"
 EXAMPLES = ("mastodon:#popmusic@mastodon.social", "mastodon:@Gargron@mastodon.social")
 _INSTANCE = r"([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
@@ -25,4 +28,5 @@ def expand(spec: str, settings: SourceSettings) -> Source:
     if m:
         user, instance = m.groups()
         return Source(f"https://{instance.lower()}/@{user}.rss", f"@{user}@{instance}")
-    raise SourceError("mastodon: needs #tag@instance or @user@instance, e.g. mastodon:#popmusic@mastodon.social")
+    raise SourceError(_("mastodon: needs #tag@instance or @user@instance, e.g. "
+                        "mastodon:#popmusic@mastodon.social"))

@@ -6,8 +6,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from bot.rules.syntax import And, Node, Not, Term
+from bot.i18n import N_, _
 from bot.sources.base import Source, SourceError, SourceSettings, unquote_spec
 
+DESCRIPTION = N_("`news:QUERY` → a Google News search RSS feed, in the configured language and region.")
 PREFIX = "news"
 BASE = "https://news.google.com/rss/search"
 EXAMPLES = ('news:"lady gaga" duet', 'news:"britney spears" -rumor')
@@ -16,7 +18,7 @@ EXAMPLES = ('news:"lady gaga" duet', 'news:"britney spears" -rumor')
 def expand(spec: str, settings: SourceSettings) -> Source:
     query = unquote_spec(spec)
     if not query.strip('"'):
-        raise SourceError('news: needs search words, e.g. news:"lady gaga" duet')
+        raise SourceError(_('news: needs search words, e.g. news:"lady gaga" duet'))
     language = settings.news_language
     region = settings.news_region
     params = {"q": query, "hl": language, "gl": region, "ceid": f"{region}:{language.split('-')[0]}"}

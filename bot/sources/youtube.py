@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 
+from bot.i18n import N_, _
 from bot.sources.base import Source, SourceError, SourceSettings
 
+DESCRIPTION = N_("`youtube:UC…` (a channel id), `youtube:PL…` (a playlist), `youtube:@handle` (a channel) → "
+                 "YouTube's feeds.")
 PREFIX = "youtube"
 EXAMPLES = ("youtube:@ladygaga", "youtube:UC07Kxew-cMIaykMOkzqHtBQ")
 _CHANNEL = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
@@ -24,5 +27,5 @@ def expand(spec: str, settings: SourceSettings) -> Source:
         return Source(f"{FEEDS}?playlist_id={text}", f"YouTube playlist {text}")
     if _HANDLE.match(text):
         return Source(f"https://www.youtube.com/{text}", f"YouTube {text}", page=True)
-    raise SourceError("youtube: needs a @handle or a channel id (UC followed by 22 characters), "
-                      "e.g. youtube:@ladygaga")
+    raise SourceError(_("youtube: needs a @handle or a channel id (UC followed by 22 characters), "
+                        "e.g. youtube:@ladygaga"))

@@ -74,6 +74,8 @@ class DestinationState:
     last_sent: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
+    language: str = ""  # the language the chat chose (/language), "" for its locale's
+    locale: str = ""  # the platform language of whoever set the chat up (its first admin command)
 
 
 class StoreError(RuntimeError):

@@ -87,7 +87,8 @@ def outbox_item(d: Mapping[str, Any]) -> OutboxItem:
 
 # What a destination's state keeps besides whether it can be reached: stored under "extra",
 # as before these were typed (existing databases read unchanged).
-_SETTINGS = ("digest", "quiet", "paused", "sent_today", "day", "last_sent", "last_error", "last_error_at")
+_SETTINGS = ("digest", "quiet", "paused", "sent_today", "day", "last_sent", "last_error", "last_error_at", "language",
+             "locale")
 
 
 def destination_to_dict(state: DestinationState) -> dict[str, Any]:
@@ -100,5 +101,5 @@ def destination_from_dict(d: Mapping[str, Any]) -> DestinationState:
     extra = d.get("extra") or {}
     state = DestinationState(DestinationName(d["name"]), bool(d.get("active", True)), d.get("reason"), d.get("since"))
     kinds = {"digest": str, "quiet": str, "paused": bool, "sent_today": int, "day": str, "last_sent": float,
-             "last_error": str, "last_error_at": float}
+             "last_error": str, "last_error_at": float, "language": str, "locale": str}
     return replace(state, **{k: kinds[k](extra[k]) for k in _SETTINGS if extra.get(k) is not None})

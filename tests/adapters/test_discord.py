@@ -90,7 +90,7 @@ async def test_commands_are_synced_to_the_guild_as_one_group(world, fake):
     subs = {o["name"] for o in group["options"]}
     assert subs == {"help", "watch", "unwatch", "watches", "add", "remove", "feeds", "test", "pause", "resume",
                     "status", "export", "import", "sources", "snooze", "label", "digest", "quiet", "spread", "recent",
-                    "dashboard",
+                    "dashboard", "language",
                     "backtest", "why"}
     unwatch = next(o for o in group["options"] if o["name"] == "unwatch")
     assert unwatch["options"][0]["autocomplete"] is True
@@ -534,3 +534,30 @@ async def test_a_discord_webhook_message_is_edited_and_a_deleted_one_left_alone(
     assert edit.message_id == gaga.message_id
     assert fake.shown(gaga).embed["fields"][0]["value"] == "Also reported by Variety"
     assert len(fake.webhook_posts) == 2  # ...the deleted one was not, nor posted again
+
+
+async def test_descriptions_replies_and_alert_buttons_speak_the_channels_language(world, fake, feed_server):
+    """Slash command descriptions are localized for every Discord locale tipoff has a
+    catalog for (names stay as they are); a manager whose Discord is in French sets the
+    channel up, and its replies and alert buttons are French from then on."""
+    w = await world()
+    [group] = fake.synced[fake.guild_id]
+    assert group["description_localizations"]["fr"] == "tipoff : alertes d'actualités pour ce salon"
+    watch = next(o for o in group["options"] if o["name"] == "watch")
+    assert watch["description_localizations"]["de"] == "hier benachrichtigen, wenn neue Einträge auf eine Regel passen"
+    assert watch["description_localizations"]["es-ES"] == watch["description_localizations"]["es-419"]
+    assert "en-US" not in watch["description_localizations"] and not watch.get("name_localizations")
+    assert watch["options"][0]["description_localizations"]["fr"] == \
+        'p. ex. "lady gaga" AND "britney spears" AND duet'
+    url = feed_server.serve("/f", rss([item("old news", published=ago(60))]))
+    await w.slash("add", {"url": url, "every": "1s"}, "ajouté sous f", locale="fr")
+    await w.slash("watch", {"rule": '"lady gaga" duet'}, "Surveillance sous w", locale="fr")
+    await w.slash("watches", None, "Veilles ici :", locale="de")  # the channel's language, not the member's
+    await w.slash("watch", {"rule": "gaga"}, "Seuls les admins du chat peuvent utiliser /tipoff watch ici",
+                  permissions=SEND_MESSAGES, locale="es-ES")
+    feed_server.serve("/f", rss([item(STORY, published=ago(1)), item("old news", published=ago(60))]))
+    await eventually(lambda: fake.posted_to(ALERTS), what="the alert")
+    [posted] = fake.posted_to(ALERTS)
+    assert posted.embed["title"] == STORY
+    labels = [b["label"] for row in posted.body["components"] for b in row["components"]]
+    assert labels == ["Mettre cette veille en sourdine 24 h", "Ne plus surveiller"]

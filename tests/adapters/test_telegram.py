@@ -472,3 +472,33 @@ async def test_a_dashboard_link_asked_for_in_a_group_goes_to_the_admin_privately
         await w.command(GROUP, MEMBER, "/dashboard", "Only the chat's admins")
     finally:
         await w.stop()
+
+
+async def test_the_chat_is_answered_and_alerted_in_the_language_it_was_set_up_in(world, fake, feed_server):
+    """An admin whose Telegram is in German sets the group up: replies, errors, alert
+    buttons and button answers are German from then on, whoever asks; the feed's own
+    text is left as it is; the command menu exists in every language tipoff speaks."""
+    w = await world()
+    assert set(fake.menus) == {"", "de", "es", "fr"}
+    assert [c["command"] for c in fake.menus["de"]] == [c["command"] for c in fake.commands]
+    described = {c["command"]: c["description"] for c in fake.menus["de"]}
+    assert described["watch"] == "hier benachrichtigen, wenn neue Einträge auf eine Regel passen"
+    url = feed_server.serve("/f", rss([item("old news", published=ago(60))]))
+    await w.command(GROUP, ADMIN, f"/add {url} every 1s", "als f", language="de")
+    await w.command(GROUP, ADMIN, '/watch "lady gaga" duet', "Beobachte als", language="de")
+    await w.command(GROUP, MEMBER, "/watches", "Watches hier:", language="fr")  # the chat's language, not the asker's
+    await w.command(GROUP, MEMBER, "/watch gaga", "Nur die Admins des Chats können hier /watch verwenden",
+                    language="fr")
+    await w.command(GROUP, ADMIN, '/watch "gaga', "nicht geschlossenes Anführungszeichen in Spalte 1", language="de")
+    feed_server.serve("/f", rss([item(STORY, published=ago(1), summary="A duet, says Lady Gaga."),
+                                 item("old news", published=ago(60))]))
+    await eventually(lambda: fake.alerts_to(GROUP), what="the alert")
+    alert = fake.alerts_to(GROUP)[0]
+    assert STORY in alert.text and "A <b>duet</b>, says <b>Lady Gaga</b>." in alert.text  # the feed's words
+    labels = [label for label, _data in alert.buttons]
+    assert labels == ["Diese Watch 24 h stummschalten", "Nicht mehr beobachten"]
+    fake.user_presses(alert, MEMBER, alert.buttons[0][1], language="es")
+    await eventually(lambda: fake.answers, what="the answer to the press")
+    assert fake.answers[-1][1].startswith("Nur die Admins des Chats können hier /snooze verwenden")
+    await w.command(GROUP, ADMIN, "/language es", "A partir de ahora respondo aquí en Español.", language="de")
+    await w.command(GROUP, MEMBER, "/help", "tipoff vigila feeds de noticias", language="de")

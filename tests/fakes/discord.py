@@ -317,6 +317,9 @@ class FakeDiscord(LocalServer):
         for c in commands:
             if not re.fullmatch(r"[-_\w]{1,32}", c["name"]) or not 1 <= len(c.get("description", "x")) <= 100:
                 return _error(400, 50035, "Invalid Form Body", {"name": {"_errors": [{"code": "INVALID"}]}})
+            if not _localizations_valid(c):
+                return _error(400, 50035, "Invalid Form Body",
+                              {"description_localizations": {"_errors": [{"code": "INVALID_LOCALE"}]}})
             out.append({**c, "id": self.snowflake(), "application_id": APP_ID, "version": self.snowflake(),
                         "type": c.get("type", 1), "default_member_permissions": c.get("default_member_permissions"),
                         "dm_permission": c.get("dm_permission", True), "nsfw": c.get("nsfw", False),
@@ -553,8 +556,10 @@ class FakeDiscord(LocalServer):
 
     async def slash(self, sub: str, options: dict[str, Any] | None = None, *, channel: str = "800000000000000010",
                     user: str = "600000000000000001", permissions: int = MANAGE_CHANNELS | SEND_MESSAGES,
-                    roles: list[str] | None = None, autocomplete: str | None = None) -> str:
-        """A member runs `/tipoff <sub> ...` (or types into an autocompleted option)."""
+                    roles: list[str] | None = None, autocomplete: str | None = None, locale: str = "en-US",
+                    guild_locale: str = "en-US") -> str:
+        """A member runs `/tipoff <sub> ...` (or types into an autocompleted option); `locale`
+        is the member's client language, `guild_locale` the server's preferred one."""
         interaction_id = self.snowflake()
         token = f"itoken-{interaction_id}"
         opts: list[dict[str, Any]] = []
@@ -583,8 +588,8 @@ class FakeDiscord(LocalServer):
         data = {"id": interaction_id, "application_id": APP_ID, "type": 4 if autocomplete else 2, "token": token,
                 "version": 1, "guild_id": guild, "channel_id": channel,
                 "channel": {**self._channel(channel), "permissions": str(permissions)},
-                "member": member, "app_permissions": str(SEND_MESSAGES | VIEW_CHANNEL), "locale": "en-US",
-                "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": guild},
+                "member": member, "app_permissions": str(SEND_MESSAGES | VIEW_CHANNEL), "locale": locale,
+                "guild_locale": guild_locale, "entitlements": [], "authorizing_integration_owners": {"0": guild},
                 "context": 0, "attachment_size_limit": 8 * 1024 * 1024,
                 "data": {"id": self.snowflake(), "name": "tipoff", "type": 1, "guild_id": guild,
                          "options": [{"name": sub, "type": 1, "options": opts}],
@@ -641,3 +646,19 @@ class FakeDiscord(LocalServer):
 
     def posted_to(self, channel: str) -> list[Posted]:
         return [p for p in self.posted if p.channel_id == channel]
+
+
+# The locales Discord accepts in *_localizations (https://discord.com/developers/docs/reference#locales)
+DISCORD_LOCALES = {"id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no",
+                   "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN",
+                   "ja", "zh-TW", "ko"}
+
+
+def _localizations_valid(command: dict[str, Any]) -> bool:
+    """Every name/description localization of a command and its options (at any depth)
+    keyed by a locale Discord knows, each within the field's length."""
+    for key, limit in (("name_localizations", 32), ("description_localizations", 100)):
+        for locale, text in (command.get(key) or {}).items():
+            if locale not in DISCORD_LOCALES or not isinstance(text, str) or not 1 <= len(text) <= limit:
+                return False
+    return all(_localizations_valid(o) for o in command.get("options") or [])

@@ -79,6 +79,7 @@ class FakeTelegram(LocalServer):
         self.documents: list[tuple[int, str, bytes]] = []
         self.rejected: list[tuple[int, str]] = []
         self.commands: list[dict[str, str]] = []
+        self.menus: dict[str, list[dict[str, str]]] = {}  # language_code ("" for the default) → the menu
         self.files: dict[str, bytes] = {}
         self.calls: list[str] = []
         self.answers: list[tuple[str, str, bool]] = []
@@ -115,8 +116,10 @@ class FakeTelegram(LocalServer):
         self.failures.setdefault(chat_id, []).append((status, {"description": description, **parameters}))
 
     def user_says(self, chat_id: int, user_id: int, text: str, *, thread_id: int | None = None,
-                  document: bytes | None = None, reply_to_document: bytes | None = None) -> None:
-        """Queue an update: a user (or, in a channel, the channel) posts a message."""
+                  document: bytes | None = None, reply_to_document: bytes | None = None,
+                  language: str | None = None) -> None:
+        """Queue an update: a user (or, in a channel, the channel) posts a message; `language`
+        is the IETF tag Telegram sends as the user's language_code (their app's language)."""
         chat = self.chats[chat_id]
         message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()),
                                    "chat": chat.json(), "text": text}
@@ -125,7 +128,8 @@ class FakeTelegram(LocalServer):
         if chat.type == "channel":
             message["sender_chat"] = chat.json()
         else:
-            message["from"] = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+            message["from"] = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}",
+                               **({"language_code": language} if language else {})}
         if thread_id:
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
@@ -140,7 +144,7 @@ class FakeTelegram(LocalServer):
         self._updates.append({"update_id": next(self._ids), kind: message})
         self._new_update.set()
 
-    def user_presses(self, sent: Sent, user_id: int, callback_data: str) -> None:
+    def user_presses(self, sent: Sent, user_id: int, callback_data: str, *, language: str | None = None) -> None:
         """Queue a callback_query update: a user pressed a button under a message we sent."""
         assert callback_data in [data for _, data in sent.buttons], "no such button on that message"
         chat = self.chats[sent.chat_id]
@@ -149,7 +153,8 @@ class FakeTelegram(LocalServer):
         if sent.thread_id:
             message["message_thread_id"] = sent.thread_id
             message["is_topic_message"] = True
-        query = {"id": str(next(self._ids)), "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+        query = {"id": str(next(self._ids)), "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}",
+                                                      **({"language_code": language} if language else {})},
                  "message": message, "chat_instance": str(sent.chat_id), "data": callback_data}
         self._updates.append({"update_id": next(self._ids), "callback_query": query})
         self._new_update.set()
@@ -264,7 +269,12 @@ class FakeTelegram(LocalServer):
                                                      c["command"].islower() and 1 <= len(c["description"]) <= 256
                                                      for c in commands):
             return _error(400, "Bad Request: BOT_COMMAND_INVALID")
-        self.commands = commands
+        lang = params.get("language_code") or ""
+        if lang and not (len(lang) == 2 and lang.isalpha() and lang.islower()):
+            return _error(400, "Bad Request: invalid language code specified")
+        self.menus[lang] = commands
+        if not lang:
+            self.commands = commands
         return _ok(True)
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:

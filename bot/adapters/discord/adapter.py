@@ -21,7 +21,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.adapters.base import Delivered, Gone, Limits, Rejected, RetryAfter, SendResult, StartError
 from bot.adapters.discord.shards import GatewayShard, IdentifyPacer, Pacer, gateway_problem, intents
-from bot.adapters.discord.slash import CONTENT_MAX, SlashCommands, button_view
+from bot.adapters.discord.slash import CONTENT_MAX, DescriptionTranslator, SlashCommands, button_view
 from bot.commands import Commands
 from bot.config import DiscordSettings
 from bot.model import Alert, Destination, Digest, Source, Told, alert_buttons
@@ -110,6 +110,8 @@ class DiscordAdapter(SlashCommands):
         """Register the slash commands with Discord (once per process start)."""
         if self.commands is None or self._synced:
             return
+        if self.tree.translator is None:  # descriptions in every language tipoff speaks
+            await self.tree.set_translator(DescriptionTranslator())
         if self.settings.guild:
             guild = discord.Object(id=self.settings.guild)
             self.tree.copy_global_to(guild=guild)

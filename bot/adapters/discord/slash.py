@@ -12,10 +12,11 @@ from typing import Any, Callable, Coroutine, Optional
 import discord
 from discord import app_commands
 
-from bot import destinations
+from bot import destinations, i18n
 from bot.adapters.base import Limits
-from bot.commands import Command, Commands, Invocation, Reply
+from bot.commands import Command, Commands, Invocation, Reply, sorry
 from bot.config import DiscordSettings
+from bot.i18n import N_, _
 from bot.model import Button
 from bot.render.text import split_lines
 
@@ -40,6 +41,33 @@ def button_view(buttons: tuple[Button, ...]) -> discord.ui.View:
     return view
 
 
+class DescriptionTranslator(app_commands.Translator):
+    """The slash commands' descriptions in each Discord locale tipoff has a catalog for
+    (Discord shows the member's); names stay as they are, so commands read the same
+    everywhere."""
+
+    DESCRIPTIONS = (app_commands.TranslationContextLocation.command_description,
+                    app_commands.TranslationContextLocation.group_description,
+                    app_commands.TranslationContextLocation.parameter_description)
+
+    async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
+                        context: app_commands.TranslationContextTypes) -> str | None:
+        lang = i18n.supported(locale.value)
+        if context.location not in self.DESCRIPTIONS or lang is None or lang == i18n.DEFAULT:
+            return None
+        with i18n.speaking(lang):
+            said = _(string.message)
+        return said[:100] if said != string.message else None
+
+
+def locale_of(interaction: discord.Interaction) -> str:
+    """The language to answer in: the member's Discord client language when tipoff
+    speaks it, else the server's preferred locale, else the member's."""
+    member = str(interaction.locale.value) if interaction.locale else ""
+    server = str(interaction.guild_locale.value) if interaction.guild_locale else ""
+    return member if i18n.supported(member) or not i18n.supported(server) else server
+
+
 class SlashCommands:
     """The adapter's side that faces people (adapter.py's DiscordAdapter has it)."""
 
@@ -51,7 +79,7 @@ class SlashCommands:
         """`/tipoff …`: one subcommand per command of the table (bot/commands.py), its
         options from the command's typed arguments, ids with autocomplete."""
         assert self.commands is not None
-        group = app_commands.Group(name="tipoff", description="tipoff: news alerts for this channel",
+        group = app_commands.Group(name="tipoff", description=N_("tipoff: news alerts for this channel"),
                                    guild_only=True)
         for command in self.commands.commands.values():
             if command.name != "start":  # Telegram's greeting; Discord has help
@@ -107,7 +135,7 @@ class SlashCommands:
             return allowed
 
         inv = Invocation(destinations.discord(interaction.channel_id), f"discord:{interaction.user.id}", can_manage,
-                         group=f"discord-guild:{interaction.guild_id}")
+                         group=f"discord-guild:{interaction.guild_id}", locale=locale_of(interaction))
         reply = await self.commands.press(inv, custom_id[len(BUTTON_PREFIX):])
         extra: dict[str, Any] = {"view": button_view(reply.buttons)} if reply.buttons else {}
         await interaction.response.send_message(reply.text[:CONTENT_MAX], ephemeral=reply.private, **extra)
@@ -139,7 +167,7 @@ class SlashCommands:
         def invocation(data: bytes | None = None) -> Invocation:
             dest = destinations.discord(interaction.channel_id or 0)
             return Invocation(dest, f"discord:{interaction.user.id}", can_manage, data, options or {},
-                              group=f"discord-guild:{interaction.guild_id}")
+                              group=f"discord-guild:{interaction.guild_id}", locale=locale_of(interaction))
 
         if command.manage and not allowed:  # answer at once, to the invoker only
             reply = await self.commands.run(invocation(), name, args)
@@ -149,7 +177,8 @@ class SlashCommands:
         data = None
         if attachment is not None:
             if attachment.size > self.limits.import_bytes:
-                await interaction.followup.send("That file is too large to import.", ephemeral=True)
+                with self.commands.speaking(invocation()):
+                    await interaction.followup.send(_("That file is too large to import."), ephemeral=True)
                 return
             data = await attachment.read()
         reply = await self.commands.run(invocation(data), name, args)
@@ -169,7 +198,8 @@ class SlashCommands:
     async def on_tree_error(self, interaction: discord.Interaction,
                              error: app_commands.AppCommandError) -> None:
         log.error("discord: command failed: %s", error, exc_info=error)
-        text = "Sorry, something went wrong on my side. The operator's log has the details."
+        with i18n.speaking(locale_of(interaction)):
+            text = sorry()
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
