@@ -193,14 +193,14 @@ async def test_export_then_import_round_trip(bot, feed_server):
 
     other = destinations.telegram(555)
     reply = await bot.commands.run(invocation(dest=other, attachment=data), "import", "")
-    assert "Added 1 feeds" in reply.text and "Added 1 watches" in reply.text
+    assert "Added 1 feed," in reply.text and "Added 1 watch." in reply.text
     assert [s.url for s in bot.store.subscriptions(other.name)] == [url]
 
 
 async def test_import_reports_skipped_and_invalid(bot, feed_server):
     data = export_opml("x", [("a", feed_server.url("/shared")), ("b", "ftp://nope"), ("c", "https://c.example/f")])
     reply = await bot.commands.run(invocation(attachment=data), "import", "")
-    assert reply.text.startswith("Added 1 feeds, skipped 1 already here, 1 invalid.")
+    assert reply.text.startswith("Added 1 feed, skipped 1 already here, 1 invalid.")
     assert "Usage: /import" in (await bot.commands.run(invocation(), "import", "")).text
     bad = await bot.commands.run(invocation(attachment=b"<html>nope</html>"), "import", "")
     assert "not an OPML file" in bad.text

@@ -221,7 +221,7 @@ async def test_export_then_import_an_attachment(world, fake):
     token, _ = await w.slash("export", expect="1 feeds")
     [(name, data)] = fake.files_of(token)
     assert name.endswith(".opml") and url.encode() in data
-    await w.slash("import", {"file": data}, "Added 1 feeds", channel=OTHER)
+    await w.slash("import", {"file": data}, "Added 1 feed,", channel=OTHER)
 
 
 async def test_a_discord_5xx_is_retried_and_delivers_once(world, fake, feed_server):

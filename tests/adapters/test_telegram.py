@@ -215,7 +215,7 @@ async def test_export_sends_a_document_and_import_reads_a_replied_file(world, fa
     await eventually(lambda: fake.documents, what="the export document")
     chat, name, data = fake.documents[0]
     assert chat == GROUP and name.endswith(".opml") and b"lady gaga" in data
-    await w.command(OTHER, ADMIN, "/import", "Added 1 feeds", reply_to_document=data)
+    await w.command(OTHER, ADMIN, "/import", "Added 1 feed,", reply_to_document=data)
     await w.command(OTHER, ADMIN, "/import", "Usage: /import")
 
 
