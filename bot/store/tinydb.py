@@ -32,6 +32,7 @@ from bot.store.base import (
     OutboxItem,
     StoreError,
 )
+from bot.store.atomic import AtomicSpool, write_atomically
 from bot.store.records import COUNT_DAYS, Records, told_key
 from bot.store.codec import destination_from_dict, destination_to_dict, outbox_doc, outbox_item, subscription_from_dict, subscription_to_dict, watch_from_dict, watch_to_dict
 
@@ -44,27 +45,6 @@ RECENT_WINDOW = 7 * 86400.0
 
 # schema version n → function upgrading a database from n to n+1, in place.
 MIGRATIONS: dict[int, Callable[[TinyDB], None]] = {}
-
-
-def write_atomically(path: Path, data: bytes | list[bytes]) -> None:
-    """Replace `path` with `data` (or its parts, in order) or leave it as it was: a temp
-    file beside it, fsynced, renamed over it, the directory fsynced. A failed write (a
-    full disk) removes its temp file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.writelines([data] if isinstance(data, bytes) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class AtomicJSONStorage(Storage):
@@ -286,28 +266,33 @@ class TinyDBStore(Records):
         ]
 
     async def _write(self, tables: list[tuple[str, list[Any], Callable[[Any], Any]]]) -> None:
+        spool = AtomicSpool(self.path)  # the file goes out as it is serialised, never whole in memory
         try:
-            parts: list[bytes] = [b"{"]
-            for t, (name, rows, doc) in enumerate(tables):
-                parts.append(b'%s"%s":{' % (b"," if t else b"", name.encode()))
-                first = True
-                for start in range(0, len(rows), WRITE_CHUNK):
-                    chunk = orjson.dumps({str(start + i + 1): doc(row)
-                                          for i, row in enumerate(rows[start:start + WRITE_CHUNK])})
-                    parts.append(chunk[1:-1] if first else b"," + chunk[1:-1])
-                    first = False
-                    await asyncio.sleep(0)  # let the loop run between chunks
-                parts.append(b"}")
-            parts.append(b"}")  # written part by part: joined, the file would be in memory twice
-        finally:
-            self._shared_known.clear()  # the capture is serialised: in-place writes are safe again
-            self._shared_announced.clear()
-        try:
-            await asyncio.to_thread(write_atomically, self.path, parts)
+            try:
+                await spool.add(b"{")
+                for t, (name, rows, doc) in enumerate(tables):
+                    await spool.add(b'%s"%s":{' % (b"," if t else b"", name.encode()))
+                    first = True
+                    for start in range(0, len(rows), WRITE_CHUNK):
+                        chunk = orjson.dumps({str(start + i + 1): doc(row)
+                                              for i, row in enumerate(rows[start:start + WRITE_CHUNK])})
+                        await spool.add(chunk[1:-1] if first else b"," + chunk[1:-1])
+                        first = False
+                        await asyncio.sleep(0)  # let the loop run between chunks
+                    await spool.add(b"}")
+                await spool.add(b"}")
+            finally:
+                self._shared_known.clear()  # the capture is serialised: in-place writes are safe again
+                self._shared_announced.clear()
+            await spool.commit()
         except OSError as exc:
+            await spool.discard()
             self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
             self._must_write = True  # the marks of what changed are gone: write everything next time
             raise StoreError(self.write_error) from None
+        except BaseException:
+            await asyncio.shield(spool.discard())
+            raise
         self.write_error = None
 
     def problem(self) -> str | None:

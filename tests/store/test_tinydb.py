@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from bot.store.atomic import AtomicSpool
+
 from bot.store import tinydb as tinydb_module
 from bot.store.base import FeedState, StoreError
 from bot.store.lock import DataDirLock, DataDirLocked
@@ -50,8 +52,12 @@ async def test_nothing_is_written_until_flush(tmp_path):
 
 async def test_one_flush_is_one_file_write(tmp_path, monkeypatch):
     writes = []
-    real = tinydb_module.write_atomically
-    monkeypatch.setattr(tinydb_module, "write_atomically", lambda p, d: (writes.append(p), real(p, d)))
+    real = AtomicSpool.commit
+
+    async def commit(spool):
+        writes.append(spool.path)
+        await real(spool)
+    monkeypatch.setattr(AtomicSpool, "commit", commit)
     store = await opened(tmp_path)
     for i in range(200):
         store.remember_entries(f"f{i}", [f"k{i}"], 1.0)
