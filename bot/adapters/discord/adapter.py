@@ -24,6 +24,7 @@ from bot.adapters.discord.shards import GatewayShard, IdentifyPacer, Pacer, gate
 from bot.adapters.discord.slash import CONTENT_MAX, DescriptionTranslator, SlashCommands, button_view
 from bot.commands import Commands
 from bot.config import DiscordSettings
+from bot.i18n import _
 from bot.model import Alert, Destination, Digest, Source, Told, alert_buttons
 from bot.render.discord import alert_payload, digest_payload, split_digest
 
@@ -247,10 +248,12 @@ class DiscordAdapter(SlashCommands):
         system = guild.system_channel if guild is not None else None
         if system is None or system.id == channel_id:
             return
-        why = "I no longer have permission to post there" if error.status == 403 else "that channel is gone"
-        try:
-            await system.send(f"tipoff stopped sending alerts to <#{channel_id}>: {why}. Fix it, then run "
-                              "`/tipoff resume` in that channel.")
+        said = (_("tipoff stopped sending alerts to {channel}: I no longer have permission to post there. Fix "
+                  "it, then run `/tipoff resume` in that channel.") if error.status == 403 else
+                _("tipoff stopped sending alerts to {channel}: that channel is gone. Fix it, then run "
+                  "`/tipoff resume` in that channel."))
+        try:  # in the channel's language: delivery speaks it while this destination is served
+            await system.send(said.format(channel=f"<#{channel_id}>"))
         except discord.HTTPException:
             pass
 
