@@ -127,8 +127,10 @@ class Delivery:
 
     async def _work(self, name: DestinationName) -> int:
         """Deliver a destination's outbox, tipoff's own words in the chat's language."""
-        state = self.store.destination_state(name)
-        with i18n.speaking(state.language, state.locale):
+        state, dest = self.store.destination_state(name), self.resolve(name)
+        configured = dest.option("language") if dest is not None else None
+        # the chat's choice (/language), the operator's for the destination, the chat's set-up language
+        with i18n.speaking(state.language, str(configured or ""), state.locale):
             return await self._deliver(name)
 
     async def _deliver(self, name: DestinationName) -> int:

@@ -142,7 +142,16 @@ BAD_CONFIGS = [
     ('[stories]\nwindow = "10s"\n', 2, "stories.window: must be at least"),
     ('[stories]\nwindow = "3 days"\n', 2, "stories.window: "),
     ('[stories]\nwindo = "3d"\n', 2, "stories."),
+    ('[destinations.c]\nkind = "console"\nlanguage = "klingon"\n', 3,
+     'destinations.c.language: "klingon" is not a language tipoff speaks (en, de, es, fr)'),
 ]
+
+
+def test_a_destination_may_name_the_language_of_tipoffs_words(tmp_path):
+    config = tmp_path / "t.toml"
+    config.write_text('[destinations.mail]\nkind = "apprise"\nurl = "json://127.0.0.1:9/x"\nlanguage = "fr-CA"\n')
+    dest = load_settings(config, env={}).destinations["mail"]
+    assert dest.option("language") == "fr-CA"
 
 
 @pytest.mark.parametrize("text, line, says", BAD_CONFIGS)

@@ -33,7 +33,7 @@ from bot.config.settings import (
     parse_rate,
     redact_url,
 )
-from bot import controls
+from bot import controls, i18n
 from bot.model import Destination, DestinationName, Watch, watch_id_for
 from bot.rules.syntax import Limits, RuleError, parse_rule
 from bot.sources import SourceSettings
@@ -328,7 +328,13 @@ def _destinations(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> d
         if kind not in DESTINATION_KINDS:
             raise r.fail(f"{key}.kind", f'"{kind}" is not one of {", ".join(DESTINATION_KINDS)}')
         options: dict[str, str | int] = {}
-        allowed = {"kind"}
+        allowed = {"kind", "language"}
+        if "language" in spec:  # tipoff's own words in what this destination is sent
+            language = r.string(spec, "language", f"{key}.language")
+            if i18n.supported(language) is None:
+                raise r.fail(f"{key}.language", f'"{language}" is not a language tipoff speaks '
+                                                f'({", ".join(i18n.LANGUAGES)})')
+            options["language"] = language
         if kind in ("webhook", "discord_webhook", "apprise"):
             allowed |= {"url", "url_env"}
             url, where = _destination_url(r, spec, key, env)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from html import escape
 
+from bot.i18n import _
 from bot.model import Alert, Digest
 from bot.render import digest as digests
 from bot.render.text import ago, also_reported, excerpt, excerpt_pieces, summary_and_spans
@@ -16,7 +17,7 @@ EXCERPT_MAX = 600
 
 
 def alert_title(alert: Alert) -> str:
-    return excerpt(" ".join((alert.entry.title or "(untitled)").split()), TITLE_MAX)
+    return excerpt(" ".join((alert.entry.title or _("(untitled)")).split()), TITLE_MAX)
 
 
 def alert_html(alert: Alert, now: datetime | None = None) -> str:
@@ -37,15 +38,15 @@ def alert_html(alert: Alert, now: datetime | None = None) -> str:
         lines += ["", body]
     for w in alert.watches[:5]:
         terms = ", ".join(w.terms)
-        lines.append(f"🔔 {escape(excerpt(w.label or w.rule, 200), quote=False)}"
-                     + (f" — matched: <b>{escape(excerpt(terms, 200), quote=False)}</b>" if terms else ""))
+        matched = _("matched: {terms}").format(terms=f"<b>{escape(excerpt(terms, 200), quote=False)}</b>")
+        lines.append(f"🔔 {escape(excerpt(w.label or w.rule, 200), quote=False)}" + (f" — {matched}" if terms else ""))
     if also := also_reported(alert):
         lines.append(f"📰 {escape(also, quote=False)}")
     return "<br>\n".join(lines)
 
 
 def update_title(alert: Alert) -> str:
-    return excerpt("Update: " + alert_title(alert), TITLE_MAX)
+    return excerpt(_("Update: {title}").format(title=alert_title(alert)), TITLE_MAX)
 
 
 def update_html(alert: Alert) -> str:

@@ -20,9 +20,9 @@ from tests.factories import free_port, feed, item, rss, watch
 DUET = "Lady Gaga and Britney Spears are preparing a duet"
 
 
-async def world(harness, feed_server, url: str):
+async def world(harness, feed_server, url: str, **options):
     urls = [feed_server.serve(f"/o{i}", rss([], title=t)) for i, t in enumerate(("Pop Daily", "Variety"))]
-    dest = Destination(DestinationName("mail"), "apprise", (("url", url),))
+    dest = Destination(DestinationName("mail"), "apprise", (("url", url), *options.items()))
     adapter = AppriseAdapter(timeout=10)
     h = await harness([feed(u) for u in urls], [watch('"lady gaga" duet', "mail")], destinations=[dest],
                       adapters={"apprise": adapter})
@@ -58,6 +58,27 @@ async def test_json_service_gets_the_alert_then_a_follow_up_and_a_failure_is_ret
     assert update["title"] == f"Update: {DUET}" and "Also reported by Variety" in update["message"]
     assert len(received) == 3  # the rewording was no second alert
     assert "very-secret" not in caplog.text
+
+
+async def test_a_destination_given_a_language_gets_tipoffs_words_in_it(harness, feed_server):
+    """`language = "de"` on an operator's destination: the words around the feed's text
+    (matched terms, other outlets, the follow-up's title) are German; the feed's own
+    text is not translated."""
+    received = []
+
+    async def hook(request):
+        received.append(await request.json())
+        return web.Response(status=200)
+    url = feed_server.serve("/hook", hook).replace("http://", "json://")
+    h = await world(harness, feed_server, url, language="de")
+    news(feed_server, 0, "Pop Daily", DUET)
+    await h.cycle()
+    news(feed_server, 1, "Variety", "Britney Spears and Lady Gaga preparing a duet")
+    await h.cycle()
+    alert, update = received
+    assert alert["title"] == DUET and "Lady Gaga says the duet is coming." not in alert["message"]  # bolded terms
+    assert "passte auf: <b>lady gaga, duet</b>" in alert["message"] and "matched" not in alert["message"]
+    assert update["title"] == f"Update: {DUET}" and "Auch gemeldet von Variety" in update["message"]
 
 
 async def test_form_service(harness, feed_server):
