@@ -64,13 +64,20 @@ class Browser:
 
     async def submit(self, css: str) -> str:
         """Press a form's button and wait for the page it leads to."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
         def press() -> None:
             old = self.driver.find_element("tag name", "html")
             self.driver.find_element("css selector", css).click()
-            WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old))
+
+            def left(driver: object) -> bool:
+                try:
+                    old.is_enabled()
+                except WebDriverException:  # stale; or, mid-navigation, chromium's "does not belong
+                    return True  # to the document", which selenium's staleness_of does not expect
+                return False
+            WebDriverWait(self.driver, 15).until(left)
         await asyncio.to_thread(press)
         return await self.text()
 
