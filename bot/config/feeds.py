@@ -29,13 +29,6 @@ def _proxy(r: _Reader, t: Mapping[str, Any], key: str) -> str:
     return proxy.rstrip("/")
 
 
-def _flag(r: _Reader, t: Mapping[str, Any], name: str, key: str) -> bool:
-    value = t.get(name, False)
-    if not isinstance(value, bool):
-        raise r.fail(key, "must be true or false")
-    return value
-
-
 def _feed_headers(r: _Reader, t: Mapping[str, Any], key: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """A feed's request headers: `headers` (a table), `headers_env` (a variable holding a
     JSON object of them) and `cookies_env` (a variable holding a Cookie header)."""
@@ -92,7 +85,7 @@ def _feeds(r: _Reader, items: Any, poll: PollSettings, base_dir: Path, sources: 
         feeds[url] = Feed(feed_id_for(url), url, every, trusted=True, title=str(t.get("title", "")),
                           backfill=r.integer(t, "backfill", f"{key}.backfill", poll.backfill), headers=headers,
                           proxy=proxy if url.startswith(("http://", "https://")) else "",
-                          full_text=_flag(r, t, "full_text", f"{key}.full_text"))
+                          full_text=r.boolean(t, "full_text", f"{key}.full_text", False))
     return tuple(feeds.values())
 
 

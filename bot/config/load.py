@@ -253,9 +253,7 @@ def _telegram(r: _Reader, t: Mapping[str, Any], env: Mapping[str, str]) -> Teleg
 def _poll(r: _Reader, t: Mapping[str, Any]) -> PollSettings:
     r.unknown_keys(t, {"every", "min_every", "jitter", "max_age", "backfill", "retention", "max_backoff",
                        "pause_after", "adaptive", "max_every"}, "poll.")
-    adaptive = t.get("adaptive", True)
-    if not isinstance(adaptive, bool):
-        raise r.fail("poll.adaptive", "must be true or false")
+    adaptive = r.boolean(t, "adaptive", "poll.adaptive", True)
     d = PollSettings()
     every = r.duration(t, "every", "poll.every", d.every)
     if every < 1:

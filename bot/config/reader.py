@@ -78,6 +78,12 @@ class _Reader:
             raise self.fail(key, f"must be a whole number of at least {minimum}")
         return value
 
+    def boolean(self, data: Mapping[str, Any], name: str, key: str, default: bool) -> bool:
+        value = data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
     def string(self, data: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str:
         value = data.get(name, default)
         if not isinstance(value, str) or not value.strip():

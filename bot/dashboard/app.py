@@ -36,9 +36,9 @@ log = logging.getLogger("tipoff.dashboard")
 COOKIE = "tipoff_session"
 TESTER_SHOWN = 20
 IMPORT_BYTES = Limits().import_bytes  # the largest OPML file an import reads, as in chats
-ALERTS_SHOWN = 200
+ALERTS_SHOWN = 200  # the newest of the alerts a search finds
 CHART_DAYS = 30
-CHART_WATCHES = 8  # the busiest watches charted one by one  # the newest of the alerts a search finds
+CHART_WATCHES = 8  # the busiest watches charted one by one
 Page = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
 
 
@@ -344,12 +344,11 @@ class Dashboard:
             if count is not None and len(hits) >= TESTER_SHOWN:
                 break  # counted already: only the newest are shown
             entry = entries[index]
-            for m in matcher.match(entry.entry(), self._feed_label(entry.feed_id)):
+            feed = self._feed_label(entry.feed_id)
+            for m in matcher.match(entry.entry(), feed):
                 spans = [(s, end) for term in m.hits if term.field == "title" for s, end in [(term.start, term.end)]]
                 title = [[piece, hot] for piece, hot in excerpt_pieces(entry.title or entry.link, spans, 300)]
-                st = self.store.feed_state(entry.feed_id)
-                hits.append({"title": title, "terms": list(m.terms), "link": entry.link,
-                             "feed": (st.title or st.url) if st else entry.feed_id})
+                hits.append({"title": title, "terms": list(m.terms), "link": entry.link, "feed": feed})
         total = len(hits) if count is None else count
         summary = (f"Would have alerted {total} time{'s' if total != 1 else ''} in the last {days:g} days"
                    f"{': the newest' if hits else '.'}")

@@ -22,16 +22,15 @@ class AddressRefused(OSError):
     to an address the policy forbids."""
 
     def __init__(self, host: str, address: str, reason: str) -> None:
-        shown = host if host == address else f"{host} ({address})"
-        super().__init__(f"{shown} is a {reason} address, which feeds added from a chat may not use")
+        self.shown = host if host == address else f"{host} ({address})"
+        super().__init__(f"{self.shown} is a {reason} address, which feeds added from a chat may not use")
         self.host, self.address, self.reason = host, address, reason
 
     def said(self) -> str:
         """The refusal in the language spoken now (the exception's own text stays English:
         it is matched on when aiohttp wraps it)."""
-        shown = self.host if self.host == self.address else f"{self.host} ({self.address})"
         return _("{host} is a {kind} address, which feeds added from a chat may not use").format(
-            host=shown, kind=self.reason)
+            host=self.shown, kind=self.reason)
 
 
 def forbidden_reason(address: str) -> str | None:

@@ -72,17 +72,15 @@ class ArticleReader:
         if reading is not None:  # another feed's entry links it in the same cycle: one fetch for both
             return await asyncio.shield(reading)
         reading = self._reading[url] = asyncio.ensure_future(self._read_once(url))
-        try:
-            return await asyncio.shield(reading)
-        finally:
-            if reading.done():
-                self._reading.pop(url, None)
+        return await asyncio.shield(reading)
 
     async def _read_once(self, url: str) -> str:
-        async with self._slots:
-            text = await self._read(url)
+        try:
+            async with self._slots:
+                text = await self._read(url)
+        finally:  # read, or failed: the next entry linking it tries the cache, then again
+            self._reading.pop(url, None)
         self._cache[url] = text
-        self._reading.pop(url, None)
         while len(self._cache) > CACHED:
             self._cache.popitem(last=False)
         return text

@@ -13,25 +13,35 @@ from typing import Any
 SPOOL_BYTES = 1 << 20  # serialised bytes held before they go to the file (in a thread)
 
 
-def write_atomically(path: Path, data: bytes | list[bytes]) -> None:
-    """Replace `path` with `data` (or its parts, in order) or leave it as it was: a temp
-    file beside it, fsynced, renamed over it, the directory fsynced. A failed write (a
-    full disk) removes its temp file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.writelines([data] if isinstance(data, bytes) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _temp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _replace_durably(file: Any, tmp: Path, path: Path) -> None:
+    """The temp file's content on disk, then renamed over `path`, then the rename on disk."""
+    file.flush()
+    os.fsync(file.fileno())
+    file.close()
+    os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_atomically(path: Path, data: bytes | list[bytes]) -> None:
+    """Replace `path` with `data` (or its parts, in order) or leave it as it was: a temp
+    file beside it, fsynced, renamed over it, the directory fsynced. A failed write (a
+    full disk) removes its temp file."""
+    tmp = _temp_beside(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.writelines([data] if isinstance(data, bytes) else data)
+            _replace_durably(f, tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class AtomicSpool:
@@ -42,7 +52,7 @@ class AtomicSpool:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.tmp = _temp_beside(path)
         self._file: Any = None
         self._parts: list[bytes] = []
         self._size = 0
@@ -64,16 +74,8 @@ class AtomicSpool:
 
     def _commit(self) -> None:
         self._drain()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        _replace_durably(self._file, self.tmp, self.path)
         self._file = None
-        os.replace(self.tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     async def discard(self) -> None:
         def drop() -> None:

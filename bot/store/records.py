@@ -15,7 +15,7 @@ TABLES = ("feeds", "outbox", "destinations", "subscriptions", "watches", "headli
 COUNT_DAYS = 31  # alerts a day are kept this many days (the dashboard charts 30)
 
 
-def _split_count(key: str) -> tuple[str, str, str]:
+def count_key_parts(key: str) -> tuple[str, str, str]:
     day, destination, watch = key.split("\x00")
     return day, destination, watch
 
@@ -93,7 +93,7 @@ class Records:
             self._dirty["counts"].add(key)
 
     async def alert_counts(self, since_day: str) -> list[tuple[str, str, str, int]]:
-        return [(*_split_count(k), n) for k, n in self._counts.items() if k >= since_day]
+        return [(*count_key_parts(k), n) for k, n in self._counts.items() if k >= since_day]
 
     def _forget_counts(self, before_day: str) -> int:
         old = [k for k in self._counts if k < before_day]

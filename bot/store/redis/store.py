@@ -54,6 +54,7 @@ from bot.store.codec import destination_to_dict, subscription_to_dict, watch_to_
 from bot.store.redis.base import log, reaching_redis
 from bot.store.redis.encoding import CHAT_TABLES, item_json, state_from, write_records
 from bot.store.redis.keys import GROUP
+from bot.store.records import COUNT_DAYS, count_key_parts
 from bot.store.redis.outbox import OutboxOnRedis
 from bot.store.redis.scripts import BUILD_QUEUES, CLAIM_AND_QUEUE, RENEW_SENDERS
 from bot.store.redis.sharing import WorkersOnRedis
@@ -252,12 +253,12 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                 else:
                     pipe.hset(self._k("headlines"), key, orjson.dumps(reported.to_dict()))
                     pipe.zadd(self._k("headlines", "at"), {key: reported.seen_at})
-            for key in self._dirty["counts"]:  # added to every worker's count, kept 31 days
+            for key in self._dirty["counts"]:  # added to every worker's count, kept COUNT_DAYS days
                 n = self._counts.pop(key, 0)
                 if n:
                     day, _, field = key.partition("\x00")
                     pipe.hincrby(self._k("counts", day), field, n)
-                    pipe.expire(self._k("counts", day), 31 * 86400)
+                    pipe.expire(self._k("counts", day), COUNT_DAYS * 86400)
             fresh, self._recent_new = self._recent_new, []
             for entry in fresh:  # every worker's, read from Redis when asked (not kept here)
                 pipe.hset(self._k("recent"), entry.key, orjson.dumps(entry.to_dict()))
@@ -328,9 +329,9 @@ class RedisStore(OutboxOnRedis, WorkersOnRedis):
                 dest, watch = field.decode().split("\x00")
                 out[(day, dest, watch)] = int(n)
         for k, n in self._counts.items():
-            day, dest, watch = k.split("\x00")
-            if day >= since_day:
-                out[(day, dest, watch)] = out.get((day, dest, watch), 0) + n
+            parts = count_key_parts(k)
+            if parts[0] >= since_day:
+                out[parts] = out.get(parts, 0) + n
         return [(*k, n) for k, n in out.items()]
 
     def remember_recent(self, entries: list[RecentEntry]) -> None:
