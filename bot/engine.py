@@ -9,6 +9,7 @@ config feeds; a chat's watch sees that chat's own feeds and every config feed.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -21,7 +22,8 @@ from bot.config import Settings, WebSubSettings, feed_id_for
 from bot.delivery import Delivery
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
-from bot.feeds.parse import charset_of, parse_feed
+from bot.feeds.layout import Layouts
+from bot.feeds.parse import charset_of
 from bot.feeds.schedule import due_feeds, next_wakeup
 from bot.model import Coverage, Destination, Fate, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
 from bot.render.text import stopped_notice
@@ -105,6 +107,7 @@ class Engine:
         self._store_failures = 0  # attempts that failed since it last worked
         self._poke = asyncio.Event()  # set when feeds change: the loop looks again at once
         self._parse_slots = asyncio.Semaphore(THREAD_PARSES)
+        self.layouts = Layouts.within(self.settings.poll.retention)  # entries unchanged since the last body
         # Parsing and matching a changed feed takes a turn, and a turn passes on only in
         # the next loop iteration: when a hundred fetches complete together, their CPU
         # work is spread over a hundred iterations instead of holding one for all of it.
@@ -347,7 +350,6 @@ class Engine:
         log.info("cycle: %s", report.line())
         return report
 
-
     async def _poll(self, feed: Feed) -> Polled:
         known = self.store.feed_state(feed.id)
         state = known if known is not None and known.url == feed.url else FeedState(
@@ -382,13 +384,14 @@ class Engine:
         body, url, charset = p.fetched.body, p.fetched.url, charset_of(p.fetched.content_type)
         cap = self.settings.fetch.max_entries
         known = self.store.known_entries(p.feed.id)  # only new entries are normalised
+        parse = functools.partial(self.layouts.parse, body, p.feed.id, url, now=self.clock(), max_entries=cap,
+                                  charset=charset, known=known, reuse=p.state.polls > 0)
         try:
             if in_thread:
                 async with self._parse_slots:
-                    parsed = await asyncio.to_thread(parse_feed, body, p.feed.id, url, max_entries=cap,
-                                                     charset=charset, known=known)
+                    parsed = await asyncio.to_thread(parse)
             else:
-                parsed = parse_feed(body, p.feed.id, url, max_entries=cap, charset=charset, known=known)
+                parsed = parse()
             return replace(p, parsed=parsed, parse_later=False)
         except FeedError as exc:
             return replace(p, error=exc, parse_later=False)
@@ -424,6 +427,7 @@ class Engine:
             return
         assert p.parsed is not None
         self.stats.entries_parsed += len(p.parsed.entries) + len(p.parsed.known_keys)
+        self.stats.entries_reused += p.parsed.reused
         self.store.remember_entries(feed.id, decided.present, float(int(now)))
         if fetched.body:
             for show in self.on_body:
@@ -454,11 +458,10 @@ class Engine:
     def _tell_stopped(self, feed: Feed, state: FeedState, why: str, now: float) -> None:
         """A feed stopped being polled: say so in the log, and once to every chat that added it."""
         log.error("feed %s stopped: %s (last error: %s)", feed.url, why, state.last_error)
-        name = state.title or feed.url
         for dest in sorted(self._subscribers.get(feed.id, ())):
             chat = self.store.destination_state(dest)
             with i18n.speaking(chat.language, chat.locale):
-                text = stopped_notice(name, feed.url, why, state.last_error or "")
+                text = stopped_notice(state.title or feed.url, feed.url, why, state.last_error or "")
             self.store.enqueue(dest, Outgoing(notice=text), f"{dest}:notice:{feed.id}:{int(now)}")
 
     def _route(self, entry: Entry, feed: Feed, feed_title: str, now: float,
@@ -475,8 +478,6 @@ class Engine:
             return fates, ""
         filed = self.desk.file(entry, feed, feed_title, now)
         spread = pipeline.spread_enough(fired, self._watches, lambda within: len(filed.outlets_within(now, within)))
-        fates += [Fate(dest, "spreading", filed.thread, tuple(f.watch_id for f in fired[dest]))
-                  for dest in fired if dest not in spread]
         settings = {dest: self.store.destination_state(dest) for dest in spread}
         story = pipeline.StoryOf(filed.thread, filed.source, filed.also())
         planned_for = set()
@@ -494,6 +495,4 @@ class Engine:
                 fates.append(Fate(planned.destination, "repeat", filed.thread, ids))
                 self.store.enqueue(planned.destination, Outgoing(coverage=Coverage(filed.thread, filed.source)),
                                    f"{planned.alert.id}:coverage")
-        fates += [Fate(d, "paused" if settings[d].active else "gone", settings[d].reason or "")
-                  for d in spread if d not in planned_for]
-        return fates, filed.thread
+        return fates + pipeline.unsent_fates(fired, spread, planned_for, settings, filed.thread), filed.thread

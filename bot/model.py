@@ -163,6 +163,7 @@ class ParsedFeed:
     kind: str  # "rss", "atom", "rdf", "json"
     ttl: float | None = None  # seconds the feed says it may be cached (RSS <ttl>)
     known_keys: tuple[str, ...] = ()  # entries already known, by key: left out of `entries`, not normalised
+    reused: int = 0  # entries not read at all: byte for byte as in the feed's last body (feeds/layout.py)
 
 
 @dataclass(frozen=True, slots=True)

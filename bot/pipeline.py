@@ -156,6 +156,18 @@ def snoozed(matches: Iterable[Match], watches: Mapping[WatchId, Watch], now: flo
             if (watch := watches.get(m.watch_id)) is not None and watch.snoozed_until > now for dest in watch.notify]
 
 
+def unsent_fates(fired: Mapping[DestinationName, list[FiredWatch]], spread: Iterable[DestinationName],
+                 planned: set[DestinationName], settings: Mapping[DestinationName, DestinationState],
+                 thread: str) -> list[Fate]:
+    """What became of an entry for the destinations it fired for but did not alert:
+    its story had not spread far enough yet, or the chat is paused or gone."""
+    spread = set(spread)
+    return ([Fate(dest, "spreading", thread, tuple(f.watch_id for f in fired[dest])) for dest in fired
+             if dest not in spread]
+            + [Fate(d, "paused" if settings[d].active else "gone", settings[d].reason or "") for d in fired
+               if d in spread and d not in planned])
+
+
 def recent_of(entry: Entry, now: float, fates: list[Fate], story: str = "") -> RecentEntry:
     """A new entry as the recent-entries store keeps it."""
     when = entry.published or entry.updated

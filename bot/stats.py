@@ -14,6 +14,7 @@ class Stats:
     polls: int = 0
     errors: Counter[str] = field(default_factory=Counter)  # by FeedError kind
     entries_parsed: int = 0
+    entries_reused: int = 0  # not read again: byte for byte in the feed's last body
     hits: int = 0  # alerts queued
     sent: Counter[str] = field(default_factory=Counter)  # alerts accepted, by platform
     updated: Counter[str] = field(default_factory=Counter)  # alerts edited as their story grew, by platform

@@ -58,6 +58,8 @@ class EngineCollector(Collector):
             errors.add_metric([kind], n)
         yield errors
         yield CounterMetricFamily("tipoff_entries_parsed", "Feed entries parsed", value=s.entries_parsed)
+        yield CounterMetricFamily("tipoff_entries_reused", "Feed entries not read again: unchanged since the last body",
+                                  value=s.entries_reused)
         yield CounterMetricFamily("tipoff_hits", "Alerts queued (watch hits after dedupe)", value=s.hits)
         sent = CounterMetricFamily("tipoff_alerts_sent", "Alerts the platform accepted", labels=["platform"])
         for platform, n in sorted(s.sent.items()):

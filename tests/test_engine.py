@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import engine as engine_module
+from bot.feeds import layout as layout_module
 from bot.adapters.base import Gone, RetryAfter
 from tests.factories import feed, item, rss, watch
 from tests.fakes.feed_server import Served
@@ -114,8 +114,8 @@ async def test_reordered_or_removed_and_readded_entry_does_not_realert(feed_serv
 def parses(monkeypatch):
     """Counts the engine's calls to the parser."""
     calls: list[int] = []
-    real = engine_module.parse_feed
-    monkeypatch.setattr(engine_module, "parse_feed", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    real = layout_module.parse_feed
+    monkeypatch.setattr(layout_module, "parse_feed", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
     return calls
 
 
@@ -211,3 +211,54 @@ async def test_undelivered_alerts_survive_a_restart(feed_server, harness):
     h.clock.advance(3600)
     await h.deliver()
     assert adapter.titles() == ["duet now"]
+
+
+WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
+
+
+def news(i: int) -> dict[str, object]:
+    """Entries no two of which read as one story (each alerts on its own)."""
+    return item(f"tipoff {WORDS[i % 10]} {i} {'x' * (i // 10)}", guid=f"g{i}")
+
+
+async def test_a_feed_that_rewrites_its_header_every_poll_is_read_only_where_it_changed(feed_server, harness):
+    """Many feeds change their header (a build date) on every request, which defeats
+    conditional GET and the body hash; the entries that stayed are not read again."""
+    shown = [news(i) for i in range(10)]
+    url = feed_server.serve("/f", rss(shown, title="Feed v0"))
+    h = await harness([feed(url)], [watch("tipoff")])
+    await h.cycle()
+    for n in range(10, 13):
+        shown = [news(n)] + shown[:-1]  # one new on top, the oldest gone
+        feed_server.serve("/f", rss(shown, title=f"Feed v{n}"))
+        h.clock.advance(600)
+        await h.cycle()
+    assert h.adapter.titles() == [news(n)["title"] for n in range(10, 13)]
+    assert h.engine.stats.entries_reused == 9 * 3
+    await h.restart()  # the layouts lived in memory: the next change is read in full, and nothing repeats
+    shown = [news(13)] + shown[:-1]
+    feed_server.serve("/f", rss(shown, title="Feed v13"))
+    await h.cycle()
+    assert h.adapter.titles()[-1] == news(13)["title"] and len(h.adapter.titles()) == 4
+    assert h.engine.stats.entries_reused == 0
+
+
+async def test_entries_not_read_again_are_still_remembered_past_the_retention(feed_server, harness):
+    """An entry that stays in a changing feed is stamped as seen by a full read at
+    least every quarter of the retention, so pruning never forgets it while it is in
+    the feed (forgotten, it would alert again when next read)."""
+    shown = [news(i) for i in range(5)]
+    url = feed_server.serve("/f", rss(shown, title="v0"))
+    h = await harness([feed(url)], [watch("tipoff")], retention=4000.0, max_age=10**9)
+    await h.cycle()
+    for n in range(5, 20):  # 15 changes, 600 s apart: well past the retention and the hourly prune
+        shown = [news(n)] + shown
+        feed_server.serve("/f", rss(shown, title=f"v{n}"))
+        h.clock.advance(600)
+        await h.cycle()
+    assert len(h.adapter.titles()) == 15 and h.engine.stats.entries_reused > 0
+    await h.restart()  # a full read of everything: the first five must still be known
+    feed_server.serve("/f", rss(shown, title="v-restart"))
+    h.clock.advance(60)
+    await h.cycle()
+    assert len(h.adapter.titles()) == 15

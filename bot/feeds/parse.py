@@ -175,7 +175,7 @@ def _explain(kind: str, message: str, body: bytes) -> FeedError:
     return FeedError("malformed", (f"{where}; " if where else "") + message[:300])
 
 
-_STRICT = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False)
+_STRICT = xmlfeed.ThreadParsers(recover=False)
 
 
 def locate_syntax_error(body: bytes, kind: str) -> str | None:
@@ -188,7 +188,7 @@ def locate_syntax_error(body: bytes, kind: str) -> str | None:
                 return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
         return None
     try:
-        etree.fromstring(body, _STRICT)
+        etree.fromstring(body, _STRICT.parser)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position
         return f"line {line}, column {column}: {exc.msg}"
