@@ -30,5 +30,17 @@ def best_of(repeats: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
+def best_of_each(repeats: int, *fns: Callable[[], object]) -> list[float]:
+    """best_of for several functions whose times are compared, run in turn (a, b, a, b,
+    ...): a slow spell of the machine then falls on all of them, not on one."""
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
