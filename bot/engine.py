@@ -20,18 +20,18 @@ from bot import destinations, i18n, pipeline
 from bot.adapters.base import Adapter
 from bot.config import Settings, WebSubSettings, feed_id_for
 from bot.delivery import Delivery
+from bot.feeds.articles import ArticleReader
 from bot.feeds.errors import FeedError
 from bot.feeds.fetch import Fetcher, FetchResult, Validators
 from bot.feeds.layout import Layouts
 from bot.feeds.parse import charset_of
 from bot.feeds.schedule import due_feeds, next_wakeup
-from bot.model import Coverage, Destination, Fate, DestinationName, Entry, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
+from bot.model import Coverage, Destination, DestinationName, Entry, Fate, Feed, FeedId, Outgoing, ParsedFeed, Watch, WatchId
 from bot.render.text import stopped_notice
 from bot.rules.matcher import Matcher
-from bot.feeds.articles import ArticleReader
-from bot.storydesk import StoryDesk
-from bot.store.base import FeedState, SharedStore, Store, StoreError
 from bot.stats import Stats
+from bot.store.base import FeedState, SharedStore, Store, StoreError
+from bot.storydesk import StoryDesk
 
 log = logging.getLogger("tipoff.engine")
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 from bot.dedupe import entry_key
 from bot.model import Entry, Feed, Source
-from bot.stories.coverage import outlet_key, outlets_within
+from bot.stories.coverage import outlets_within, unnamed_outlets
 from bot.stories.group import headline_of, report_of
 from bot.stories.index import StoryIndex
 from bot.store.base import Store, StoreError
@@ -33,15 +33,7 @@ class Filed:
 
     def also(self) -> tuple[Source, ...]:
         """The other outlets that reported the thread, once each, first first."""
-        own = outlet_key(self.source.outlet)
-        seen: set[str] = {own}
-        out = []
-        for source, _ in self.reports:
-            key = outlet_key(source.outlet)
-            if key and key not in seen:
-                seen.add(key)
-                out.append(source)
-        return tuple(out)
+        return unnamed_outlets((source for source, _ in self.reports), (self.source,))
 
     def outlets_within(self, now: float, within: float) -> tuple[Source, ...]:
         """The outlets that reported the thread in the last `within` seconds."""

@@ -242,6 +242,7 @@ class TinyDBStore(Records):
             return
         self._recent_lines = len(rows) if whole else self._recent_lines + len(rows)
         self._recent_rewrite = self._recent_rewrite and not whole
+
     def _capture(self) -> list[tuple[str, list[Any], Callable[[Any], Any]]]:
         """(table, rows, row → document) for every table, in file order."""
         self._shared_known = set(self._known)

@@ -16,12 +16,17 @@ def outlet_key(name: str) -> str:
 
 def added_sources(alert: Alert, sources: Iterable[Source]) -> tuple[Source, ...]:
     """The sources that name an outlet the alert does not name yet, once each, in order."""
-    named = {outlet_key(s.outlet) for s in alert.sources}
+    return unnamed_outlets(sources, alert.sources)
+
+
+def unnamed_outlets(sources: Iterable[Source], named: Iterable[Source]) -> tuple[Source, ...]:
+    """The sources whose outlet none of `named` has, the first of each outlet, in order."""
+    seen = {outlet_key(s.outlet) for s in named}
     out = []
     for source in sources:
         key = outlet_key(source.outlet)
-        if key and key not in named:
-            named.add(key)
+        if key and key not in seen:
+            seen.add(key)
             out.append(source)
     return tuple(out)
 
