@@ -159,6 +159,7 @@ class Engine:
         for sub in self.store.subscriptions():
             subscribers.setdefault(by_url[sub.url], set()).add(sub.destination)
         self._subscribers = subscribers
+        self.layouts.keep(f.id for f in self.feeds)
         self._poke.set()
 
     def destination(self, name: str) -> Destination | None:

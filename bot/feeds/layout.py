@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, replace
-from typing import Container
+from typing import Container, Iterable
 
 from bot.feeds.parse import DEFAULT_MAX_ENTRIES, apply_charset, parse_feed, sniff_kind
 from bot.model import FeedId, ParsedFeed
@@ -123,6 +123,12 @@ class Layouts:
     def within(cls, retention: float) -> "Layouts":
         """Full parses often enough that no reused entry's seen-stamp nears the retention."""
         return cls(min(REFRESH, retention / 4))
+
+    def keep(self, feed_ids: Iterable[FeedId]) -> None:
+        """Forget the layouts of feeds no longer polled (removed from the config and every chat)."""
+        kept = set(feed_ids)
+        for feed_id in [f for f in list(self._last) if f not in kept]:  # list(): parse threads may add meanwhile
+            self._last.pop(feed_id, None)
 
     def parse(self, body: bytes, feed_id: FeedId, base_url: str = "", *, now: float, reuse: bool = True,
               max_entries: int = DEFAULT_MAX_ENTRIES, charset: str | None = None,

@@ -189,6 +189,14 @@ def test_a_legacy_encoding_without_a_declaration_reads_the_same():
     assert ours.reused == 2 and [e.title for e in ours.entries] == ["n Brøndby"] == [e.title for e in full.entries]
 
 
+def test_layouts_of_feeds_no_longer_polled_are_forgotten():
+    layouts = Layouts(refresh=3600)
+    for fid in ("a", "b"):
+        layouts.parse(rss(["e0 story", "e1 story"]), fid, URL, now=1, reuse=False, known=set())
+    layouts.keep(["b"])
+    assert set(layouts._last) == {"b"}
+
+
 def test_a_body_that_is_not_a_feed_still_says_so():
     layouts = Layouts(refresh=3600)
     with pytest.raises(FeedError):
