@@ -28,6 +28,7 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Container, Iterable
 
+from bot.feeds.errors import FeedError
 from bot.feeds.parse import DEFAULT_MAX_ENTRIES, apply_charset, parse_feed, sniff_kind
 from bot.model import FeedId, ParsedFeed
 
@@ -164,9 +165,13 @@ class Layouts:
     @staticmethod
     def _read(body: bytes, feed_id: FeedId, base_url: str, spans: list[Span], runs: list[tuple[int, int]],
               count: int, max_entries: int, known: Container[str] | None) -> ParsedFeed | None:
-        """The body without `runs`, parsed; None unless it reads as exactly `count` entries."""
+        """The body without `runs`, parsed; None unless it reads as exactly `count` entries
+        (a shorter document the reader refuses is a doubt too: the whole body decides)."""
         doc = cut(body, spans, runs)
         if doc is None:
             return None
-        parsed = parse_feed(doc, feed_id, base_url, max_entries=max_entries, known=known)
+        try:
+            parsed = parse_feed(doc, feed_id, base_url, max_entries=max_entries, known=known)
+        except FeedError:
+            return None
         return parsed if _read_count(parsed) == count else None

@@ -189,6 +189,24 @@ def test_a_legacy_encoding_without_a_declaration_reads_the_same():
     assert ours.reused == 2 and [e.title for e in ours.entries] == ["n Brøndby"] == [e.title for e in full.entries]
 
 
+def test_a_shorter_document_the_reader_refuses_falls_back_to_the_whole_body(monkeypatch):
+    from bot.feeds import layout
+
+    old = rss([f"e{i} story" for i in range(3)])
+    new = rss(["n fresh"] + [f"e{i} story" for i in range(3)])
+    layouts = Layouts(refresh=3600)
+    known = known_after(layouts.parse(old, "f", URL, now=1000, reuse=False, known=set()))
+    real = layout.parse_feed
+
+    def refuse_short(body, *a, **kw):
+        if len(body) < len(new):
+            raise FeedError("malformed", "cut too short")
+        return real(body, *a, **kw)
+    monkeypatch.setattr(layout, "parse_feed", refuse_short)
+    parsed = layouts.parse(new, "f", URL, now=1001, known=known)
+    assert parsed.reused == 0 and [e.title for e in parsed.entries] == ["n fresh"]
+
+
 def test_layouts_of_feeds_no_longer_polled_are_forgotten():
     layouts = Layouts(refresh=3600)
     for fid in ("a", "b"):
