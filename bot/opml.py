@@ -9,11 +9,11 @@ from typing import Iterable
 
 from lxml import etree
 
+from bot.feeds.xmlfeed import ThreadParsers
 from bot.i18n import _
 
 MAX_OPML_BYTES = 2 * 1024 * 1024
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                          recover=False)
+_PARSERS = ThreadParsers(recover=False)  # strict, no entities, DTD or network; one per thread
 
 
 class OpmlError(ValueError):
@@ -47,7 +47,7 @@ def parse_opml(data: bytes) -> OpmlContents:
     if len(data) > MAX_OPML_BYTES:
         raise OpmlError(_("the file is larger than {size} MB").format(size=MAX_OPML_BYTES // 1024 // 1024))
     try:
-        root = etree.fromstring(data, _PARSER)
+        root = etree.fromstring(data, _PARSERS.parser)
     except etree.XMLSyntaxError as exc:
         raise OpmlError(_("not an OPML file: {problem} (line {line})").format(
             problem=exc.msg, line=exc.lineno)) from None

@@ -32,7 +32,6 @@ MEDIA = "http://search.yahoo.com/mrss/"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
 
-
 class ThreadParsers(threading.local):
     """An lxml parser per thread. A parser object is locked while it parses: one shared
     by the event loop and the parse threads made the loop wait out a thread's whole
